@@ -1,0 +1,120 @@
+"""The `habit-coach` command: console, run and db subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from bot.bootstrap import NotMigratedError, bootstrap
+from bot.settings import Settings
+from storage.database import current_revision, head_revision, make_engine, upgrade
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="habit-coach",
+        description="A writing-habit coach for Discord, Slack and your terminal. "
+        "Start small, start now.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    console = sub.add_parser("console", help="try the coach in this terminal (no tokens needed)")
+    console.add_argument("--name", help="who you are in the console (default: your login name)")
+    console.add_argument("--database-url", help="override DATABASE_URL for this session")
+    sub.add_parser("run", help="start every chat adapter whose credentials are configured")
+    db = sub.add_parser("db", help="database migrations")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_sub.add_parser("upgrade", help="apply all migrations")
+    db_sub.add_parser("current", help="show the applied migration")
+    return parser
+
+
+def _settings(**overrides: str) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise SystemExit(f"habit-coach: configuration problem — {problems}") from None
+
+
+def _console(args: argparse.Namespace) -> int:
+    from bot.console import machine_zone, run_console
+
+    settings = _settings(database_url=args.database_url)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    name = (args.name or _login_name()).strip()[:64] or "writer"
+    try:
+        runtime = bootstrap(settings, default_zone=machine_zone() or "UTC")
+    except NotMigratedError as exc:
+        print(f"habit-coach: {exc}", file=sys.stderr)
+        return 1
+
+    async def main() -> int:
+        try:
+            return await run_console(runtime, name)
+        finally:
+            runtime.close()
+
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        print("\nBye — start small, start now.")
+        return 0
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "writer"
+
+
+def _run(args: argparse.Namespace) -> int:
+    _settings()
+    print(
+        "habit-coach run: no chat adapter is configured, so there is nothing to start.\n"
+        "The Discord and Slack adapters are configured with DISCORD_TOKEN and "
+        "SLACK_BOT_TOKEN (see .env.example) once they ship.\n"
+        "To try the coach now, run: habit-coach console",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def _db(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if args.db_command == "upgrade":
+        upgrade(settings.database_url)
+        print(f"Database is at migration {head_revision()}.")
+        return 0
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    print(f"Applied: {revision or 'none'}; newest: {head_revision()}.")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "console":
+        return _console(args)
+    if args.command == "run":
+        return _run(args)
+    if args.command == "db":
+        return _db(args)
+    parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

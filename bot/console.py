@@ -1,0 +1,115 @@
+"""The console adapter: type commands, read replies, watch nudges arrive. No tokens needed.
+
+It is also the full-stack fixture the end-to-end tests drive through a real process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import TextIO
+
+from bot.bootstrap import Runtime
+from habits import timekeeping as tk
+from habits.delivery import Outcome, SendResult
+from habits.messages import Notice, Reply
+from habits.model import MemberRef, Platform
+
+QUIT_WORDS = {"quit", "exit", ":q", "/quit", "/exit"}
+
+
+def machine_zone() -> str | None:
+    """This machine's IANA zone, from TZ, /etc/timezone or the /etc/localtime link."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    with contextlib.suppress(OSError):
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    try:
+        target = os.readlink("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for name in candidates:
+        if name in tk.known_zone_names():
+            return name
+    return None
+
+
+class ConsoleSender:
+    """Prints nudges and recaps to the terminal, between the replies."""
+
+    def __init__(self, out: TextIO, prompt: str):
+        self.out = out
+        self.prompt = prompt
+
+    async def send(self, notice: Notice) -> SendResult:
+        title = "Weekly check-in" if notice.kind == "recap" else "Nudge"
+        lines = [f"\n🔔 {title} for {notice.member.display_name or notice.member.user_id}"]
+        lines += [f"   {line}" for line in notice.text.splitlines()]
+        if notice.actions:
+            hints = " · ".join(f"{a.label}: {a.command}" for a in notice.actions)
+            lines.append(f"   ({hints})")
+        self.out.write("\n".join(lines) + "\n" + self.prompt)
+        self.out.flush()
+        return SendResult(Outcome.SENT)
+
+
+def render_reply(reply: Reply, export_dir: Path) -> str:
+    text = reply.text
+    if reply.actions:
+        text += "\n" + " · ".join(f"[{a.label}: {a.command}]" for a in reply.actions)
+    if reply.attachment is not None:
+        path = export_dir / reply.attachment.filename
+        path.write_bytes(reply.attachment.content)
+        text += f"\nSaved to {path}"
+    return text
+
+
+async def run_console(
+    runtime: Runtime,
+    name: str,
+    stdin: TextIO = sys.stdin,
+    out: TextIO = sys.stdout,
+    export_dir: Path | None = None,
+) -> int:
+    interactive = stdin.isatty()
+    prompt = "> " if interactive else ""
+    member = MemberRef.console(name)
+    export_dir = export_dir or Path.cwd()
+    sender = ConsoleSender(out, prompt)
+    runtime.start_scheduler({Platform.CONSOLE: sender}, runtime.coach.now())
+
+    out.write(
+        f"Habit Coach console — you are “{name}”. Type /habit help for every command, "
+        "quit (or Ctrl-D) to leave.\n"
+    )
+    out.write(prompt)
+    out.flush()
+
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read_lines() -> None:
+        for line in stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    threading.Thread(target=read_lines, name="console-stdin", daemon=True).start()
+    while True:
+        line = await lines.get()
+        if line is None or line.strip().lower() in QUIT_WORDS:
+            break
+        if not line.strip():
+            out.write(prompt)
+            out.flush()
+            continue
+        reply = await runtime.call(runtime.coach.handle, member, line)
+        out.write(render_reply(reply, export_dir) + "\n" + prompt)
+        out.flush()
+    out.write("\nBye — start small, start now.\n")
+    out.flush()
+    return 0

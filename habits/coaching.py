@@ -1,0 +1,99 @@
+"""Coaching copy in the spirit of "start small, start now": tiny next steps and kind recaps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+
+class Phase(StrEnum):
+    EARLY = "early"  # four days or more left in the week
+    MIDDLE = "middle"  # two or three days left
+    LAST_DAY = "last_day"  # the week ends today
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    text: str
+    minutes: int  # how long the step takes, roughly; "smaller step" picks the shortest
+
+
+STEPS: dict[Phase, tuple[Step, ...]] = {
+    Phase.EARLY: (
+        Step("bullets", "Jot three bullet points for your next {label}.", 5),
+        Step("question", "Write down one question a reader asked you lately.", 3),
+        Step("headline", "Draft five possible headlines and circle the best one.", 10),
+        Step("notes", "Open your notes and pick the idea you keep coming back to.", 5),
+        Step("outline", "Sketch a three-line outline: opening, point, close.", 10),
+        Step("first-line", "Write just the first sentence.", 2),
+    ),
+    Phase.MIDDLE: (
+        Step("fifteen", "Set a 15-minute timer and write the messy middle.", 15),
+        Step("one-para", "Write one paragraph — only one.", 10),
+        Step("voice", "Say your main point out loud, then type what you said.", 5),
+        Step("cut", "Cut the draft down to the one idea that matters most.", 10),
+        Step("first-line", "Write just the first sentence.", 2),
+    ),
+    Phase.LAST_DAY: (
+        Step("ship-short", "Publish the short version — done beats perfect.", 20),
+        Step("one-thing", "Share one thing you learned this week, in three sentences.", 10),
+        Step("repost", "Polish a note or thread you already wrote and publish it.", 15),
+        Step("hit-publish", "Give it a title, hit publish, tell one person.", 5),
+    ),
+}
+
+ENCOURAGEMENT_MET = (
+    "Consistency beats intensity — and you just proved it.",
+    "Someone out there read you this week. Keep showing up.",
+    "That is how a body of work gets built: one week at a time.",
+)
+ENCOURAGEMENT_MISSED = (
+    "Weeks like this happen to every writer. This one is a fresh start.",
+    "No guilt, just the next small step. You've got this.",
+    "Missing a week is data, not a verdict. Start small, start now.",
+)
+
+
+def phase_for(days_left: int) -> Phase:
+    if days_left <= 1:
+        return Phase.LAST_DAY
+    if days_left <= 3:
+        return Phase.MIDDLE
+    return Phase.EARLY
+
+
+def days_left_in_week(today: date, week_start: date) -> int:
+    """Days left including today: 7 on the first day of the week, 1 on the last."""
+    return (week_start + timedelta(days=7) - today).days
+
+
+def choose_step(phase: Phase, last_step: str | None, salt: int, smaller: bool = False) -> Step:
+    """A step for this phase that is never the one the member was given last time."""
+    candidates = [s for s in STEPS[phase] if s.id != last_step]
+    if smaller:
+        candidates.sort(key=lambda s: (s.minutes, s.id))
+        return candidates[0]
+    return candidates[salt % len(candidates)]
+
+
+def plural(count: int, label: str) -> str:
+    """'1 post', '3 posts', '2 blog posts', '2 posts 🎉': the last word made of letters grows."""
+    words = label.split(" ")
+    if count != 1:
+        for index in range(len(words) - 1, -1, -1):
+            word = words[index]
+            if word.isalpha():
+                lowered = word.lower()
+                if lowered.endswith(("ss", "ch", "sh", "x")):
+                    words[index] = word + "es"
+                elif not lowered.endswith("s"):
+                    words[index] = word + "s"
+                break
+    return f"{count} {' '.join(words)}"
+
+
+def encouragement(met: bool, salt: int) -> str:
+    lines = ENCOURAGEMENT_MET if met else ENCOURAGEMENT_MISSED
+    return lines[salt % len(lines)]

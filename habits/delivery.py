@@ -1,0 +1,119 @@
+"""From "due" to "sent": the sweep-and-deliver tick every process runs, whatever its adapters.
+
+The database decides what is due; this loop claims a batch under a lease, asks the adapter that
+owns each member to send it, and records the outcome. Failures are final or retried on purpose.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Protocol, TypeVar
+
+from habits.messages import Notice
+from habits.model import DeliveryStatus, DueDelivery
+from habits.service import DEFAULT_SWEEP, Coach, SweepSettings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RunSync = Callable[..., Awaitable[T]]
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    UNREACHABLE = "unreachable"  # the platform will never deliver to this member as things stand
+    RETRY = "retry"  # a passing failure: 5xx, timeout, rate limit
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: Outcome
+    detail: str = ""
+    retry_after: timedelta | None = None
+
+
+class Sender(Protocol):
+    """What an adapter offers the engine: deliver one notice to its member."""
+
+    async def send(self, notice: Notice) -> SendResult: ...
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    owner: str = "local"
+    lease: timedelta = timedelta(seconds=60)
+    claim_limit: int = 100
+    max_attempts: int = 5
+    first_backoff: timedelta = timedelta(seconds=30)
+
+
+class Dispatcher:
+    """Runs one tick: sweep what is due, then deliver what the sweep logged."""
+
+    def __init__(
+        self,
+        coach: Coach,
+        senders: Mapping[str, Sender],
+        run_sync: Callable[..., Awaitable[object]],
+        sweep: SweepSettings = DEFAULT_SWEEP,
+        delivery: DeliverySettings | None = None,
+    ):
+        self.coach = coach
+        self.senders = dict(senders)
+        self._run_sync = run_sync
+        self.sweep_settings = sweep
+        self.delivery_settings = delivery or DeliverySettings()
+
+    @property
+    def platforms(self) -> list[str]:
+        return sorted(self.senders)
+
+    async def tick(self) -> int:
+        """Sweep and deliver until nothing claimable is left; returns how many were sent."""
+        await self._run_sync(self.coach.sweep, self.platforms, self.sweep_settings)
+        sent = 0
+        while True:
+            settings = self.delivery_settings
+            batch = await self._run_sync(
+                self.coach.claim,
+                self.platforms,
+                settings.owner,
+                settings.lease,
+                settings.claim_limit,
+            )
+            assert isinstance(batch, list)
+            for delivery in batch:
+                sent += await self.deliver(delivery)
+            if len(batch) < settings.claim_limit:
+                return sent
+
+    async def deliver(self, delivery: DueDelivery) -> int:
+        notice = await self._run_sync(self.coach.compose, delivery)
+        if notice is None:
+            return 0
+        assert isinstance(notice, Notice)
+        sender = self.senders[delivery.platform]
+        try:
+            result = await sender.send(notice)
+        except Exception as exc:  # an adapter bug must not stop everyone else's nudges
+            log.exception("sending %s %s failed", delivery.kind, delivery.id)
+            result = SendResult(Outcome.RETRY, f"{type(exc).__name__}")
+        if result.outcome is Outcome.SENT:
+            await self._run_sync(self.coach.finish, delivery, DeliveryStatus.SENT, result.detail)
+            return 1
+        if result.outcome is Outcome.UNREACHABLE:
+            await self._run_sync(self.coach.mark_unreachable, delivery, result.detail)
+            return 0
+        if delivery.attempts >= self.delivery_settings.max_attempts:
+            await self._run_sync(
+                self.coach.finish, delivery, DeliveryStatus.FAILED, f"gave up: {result.detail}"
+            )
+            return 0
+        backoff = self.delivery_settings.first_backoff * (2 ** (delivery.attempts - 1))
+        delay = max(result.retry_after or timedelta(0), backoff)
+        await self._run_sync(self.coach.retry_later, delivery, delay, result.detail)
+        return 0

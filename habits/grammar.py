@@ -1,0 +1,460 @@
+"""The one command grammar every adapter shares: any text becomes a command or a clear error.
+
+The parser never raises. Each error names what was wrong and carries an example that works.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from datetime import date
+from functools import lru_cache
+from urllib.parse import urlsplit, urlunsplit
+
+from habits import commands as c
+from habits import timekeeping as tk
+from habits.model import MAX_LABEL, MAX_REST_WEEKS, MAX_TARGET, MAX_TITLE, MAX_URL, MIN_TARGET
+
+COMMAND_NAMES = ("goal", "published", "streak", "nudges", "timezone", "habit")
+
+EXAMPLES = {
+    "goal": "/goal 1 post",
+    "rest": "/goal rest 2",
+    "week": "/goal week sunday",
+    "published": "/published https://example.com/my-post My first post",
+    "nudges": "/nudges mon thu at 9:00",
+    "pause": "/nudges pause 2w  or  /nudges pause until 2026-12-01",
+    "snooze": "/nudges snooze tomorrow",
+    "timezone": "/timezone Europe/Berlin",
+    "habit": "/habit help",
+}
+
+_WORD_NUMBERS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10,
+}  # fmt: skip
+
+_DAY_WORDS: dict[str, tuple[int, ...]] = {
+    **dict.fromkeys(("mon", "monday", "mondays"), (0,)),
+    **dict.fromkeys(("tue", "tues", "tuesday", "tuesdays"), (1,)),
+    **dict.fromkeys(("wed", "weds", "wednesday", "wednesdays"), (2,)),
+    **dict.fromkeys(("thu", "thur", "thurs", "thursday", "thursdays"), (3,)),
+    **dict.fromkeys(("fri", "friday", "fridays"), (4,)),
+    **dict.fromkeys(("sat", "saturday", "saturdays"), (5,)),
+    **dict.fromkeys(("sun", "sunday", "sundays"), (6,)),
+    **dict.fromkeys(("weekdays", "weekday", "workdays"), (0, 1, 2, 3, 4)),
+    **dict.fromkeys(("weekends", "weekend"), (5, 6)),
+    **dict.fromkeys(("daily", "everyday"), (0, 1, 2, 3, 4, 5, 6)),
+}
+_TIME_RE = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?$")
+_DURATION_RE = re.compile(r"^(\d{1,3})\s*(w|wk|wks|week|weeks|d|day|days)$")
+_PER_WEEK_RE = re.compile(r"(\b(a|per|each|every)\s+week\b|\bweekly\b|/\s*(week|wk)\b)", re.I)
+_NOT_PLURALS = ("ss", "us", "is", "news")
+
+
+def _clean(text: str) -> str:
+    """Drop control and format characters (keeping emoji joiners) and fold white space."""
+    kept = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if ch in "\t\n\r\u3000" or category in ("Zs", "Zl", "Zp"):
+            kept.append(" ")
+        elif category in ("Cc", "Cs", "Co", "Cn") or (category == "Cf" and ch != "\u200d"):
+            continue
+        else:
+            kept.append(ch)
+    return " ".join("".join(kept).split())
+
+
+def _error(message: str, example_key: str) -> c.ParseError:
+    return c.ParseError(message, EXAMPLES[example_key])
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse(text: str) -> c.Command | c.ParseError:
+    cleaned = _clean(text)
+    if not cleaned:
+        return _error("Type a command.", "habit")
+    head, _, rest = cleaned.partition(" ")
+    name = head.lstrip("/").lower()
+    if name in ("help", "?"):
+        return c.Help()
+    handlers = {
+        "goal": _parse_goal,
+        "published": _parse_published,
+        "publish": _parse_published,
+        "streak": _parse_streak,
+        "nudges": _parse_nudges,
+        "nudge": _parse_nudges,
+        "timezone": _parse_timezone,
+        "tz": _parse_timezone,
+        "habit": _parse_habit,
+    }
+    handler = handlers.get(name)
+    if handler is None:
+        known = ", ".join(f"/{n}" for n in COMMAND_NAMES)
+        return _error(f"I don't know “{_short(head)}”. The commands are {known}.", "habit")
+    return handler(rest.strip())
+
+
+# --- /goal -------------------------------------------------------------------------------------
+
+
+def _parse_target(word: str) -> int | None:
+    if word.isascii() and word.isdigit():
+        return int(word)
+    return _WORD_NUMBERS.get(word.lower())
+
+
+def _parse_goal(args: str) -> c.Command | c.ParseError:
+    if not args:
+        return c.ShowGoal()
+    first, _, rest = args.partition(" ")
+    keyword = first.lower()
+    if keyword in ("off", "stop", "none"):
+        return c.GoalOff() if not rest else _error("“/goal off” takes nothing after it.", "goal")
+    if keyword == "rest":
+        return _parse_rest(rest.strip())
+    if keyword == "week":
+        return _parse_week_start(rest.strip())
+    target = _parse_target(first)
+    if target is None:
+        return _error(
+            f"The weekly goal is a number of publications from {MIN_TARGET} to {MAX_TARGET}, "
+            f"not “{_short(first)}”. Start small: one a week is a great goal.",
+            "goal",
+        )
+    if not MIN_TARGET <= target <= MAX_TARGET:
+        return _error(
+            f"The weekly goal must be from {MIN_TARGET} to {MAX_TARGET} publications; "
+            f"“{_short(first)}” is out of range. Start small: one a week is a great goal.",
+            "goal",
+        )
+    label = " ".join(_PER_WEEK_RE.sub(" ", rest).split())
+    if not label:
+        return c.SetGoal(target, None)
+    if len(label) > MAX_LABEL:
+        return _error(f"Keep the label short: at most {MAX_LABEL} characters.", "goal")
+    if "://" in label:
+        return _error("The label says what you publish, like “post” or “newsletter”.", "goal")
+    return c.SetGoal(target, singular_label(label))
+
+
+def singular_label(label: str) -> str:
+    """'newsletters' → 'newsletter', so copy can say 'your next newsletter' and '3 newsletters'."""
+    words = label.split(" ")
+    for index in range(len(words) - 1, -1, -1):
+        word = words[index]
+        if word.isalpha():
+            lowered = word.lower()
+            if lowered.endswith(("sses", "ches", "shes", "xes")):
+                words[index] = word[:-2]
+            elif len(word) > 3 and lowered.endswith("s") and not lowered.endswith(_NOT_PLURALS):
+                words[index] = word[:-1]
+            break
+    return " ".join(words)
+
+
+def _parse_rest(args: str) -> c.Command | c.ParseError:
+    if not args:
+        return c.Rest(1)
+    word = args.removesuffix("weeks").removesuffix("week").removesuffix("w").strip()
+    weeks = _parse_target(word)
+    if weeks is None or not 1 <= weeks <= MAX_REST_WEEKS:
+        return _error(
+            f"A rest is 1 to {MAX_REST_WEEKS} weeks, counting this one; "
+            f"“{_short(args)}” isn't one of those.",
+            "rest",
+        )
+    return c.Rest(weeks)
+
+
+def _parse_week_start(args: str) -> c.Command | c.ParseError:
+    day = args.lower().removeprefix("starts").strip().removeprefix("on").strip()
+    if day in ("monday", "mon"):
+        return c.SetWeekStart(tk.MONDAY)
+    if day in ("sunday", "sun"):
+        return c.SetWeekStart(tk.SUNDAY)
+    return _error("A week can start on Monday or Sunday.", "week")
+
+
+# --- /published --------------------------------------------------------------------------------
+
+
+def normalize_url(candidate: str) -> str | None:
+    """A canonical http(s) URL, or None if the text is not one."""
+    if len(candidate) > MAX_URL or any(ch.isspace() for ch in candidate):
+        return None
+    if candidate.lower().startswith("www."):
+        candidate = "https://" + candidate
+    try:
+        parts = urlsplit(candidate)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    labels = host.split(".")
+    if host != "localhost" and (len(labels) < 2 or not all(labels) or len(labels[-1]) < 2):
+        return None
+    if any(not (ch.isalnum() or ch in "-.") for ch in host):
+        return None
+    netloc = parts.netloc.lower() if "@" not in parts.netloc else parts.netloc
+    path = parts.path or "/"
+    return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, ""))
+
+
+_SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]{0,15}:/", re.IGNORECASE)
+
+
+def _looks_like_url(token: str) -> bool:
+    """Whether the writer meant this word as a link (so a broken one is an error, not a title)."""
+    return bool(_SCHEME_RE.match(token)) or token.lower().startswith("www.")
+
+
+def _parse_published(args: str) -> c.Command | c.ParseError:
+    if not args:
+        return c.LogPublication()
+    first, _, rest = args.partition(" ")
+    if first.lower() == "undo":
+        if rest:
+            return _error("“/published undo” takes nothing after it.", "published")
+        return c.UndoPublication()
+    url: str | None = None
+    title = args
+    if _looks_like_url(first):
+        url = normalize_url(first)
+        if url is None:
+            return _error(
+                f"“{_short(first)}” doesn't look like a web link. "
+                "Links start with http:// or https://; you can also leave the link out.",
+                "published",
+            )
+        title = rest.strip()
+    shortened = len(title) > MAX_TITLE
+    if shortened:
+        title = title[: MAX_TITLE - 1].rstrip() + "…"
+    return c.LogPublication(url=url, title=title or None, title_shortened=shortened)
+
+
+# --- /streak -----------------------------------------------------------------------------------
+
+
+def _parse_streak(args: str) -> c.Command | c.ParseError:
+    return c.ShowStreak()
+
+
+# --- /nudges -----------------------------------------------------------------------------------
+
+
+def parse_time(text: str) -> int | None:
+    """Minutes after midnight for '9', '9am', '9:30', '18:30', '6.30pm', 'noon'; else None."""
+    lowered = text.lower().replace(" ", "")
+    if lowered == "noon":
+        return 12 * 60
+    if lowered == "midnight":
+        return 0
+    match = _TIME_RE.match(lowered)
+    if not match:
+        return None
+    hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    meridiem = (match.group(3) or "").replace(".", "")
+    if minute > 59:
+        return None
+    if meridiem:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if meridiem == "pm" else 0)
+    elif hour > 23:
+        return None
+    return hour * 60 + minute
+
+
+def parse_days(words: list[str]) -> tuple[int | None, str | None]:
+    """A day mask from words like 'mon wed fri', 'weekdays', 'mon-fri'; else the bad word."""
+    days: set[int] = set()
+    for word in words:
+        word = word.lower().strip(",.")
+        if word in ("", "and", "&", "on", "every"):
+            continue
+        if "-" in word:
+            start, _, end = word.partition("-")
+            first, last = _DAY_WORDS.get(start), _DAY_WORDS.get(end)
+            if first is None or last is None or len(first) != 1 or len(last) != 1:
+                return None, word
+            day = first[0]
+            days.add(day)
+            while day != last[0]:
+                day = (day + 1) % 7
+                days.add(day)
+            continue
+        found = _DAY_WORDS.get(word)
+        if found is None:
+            return None, word
+        days.update(found)
+    return (tk.days_mask(days) if days else None), None
+
+
+def _parse_nudges(args: str) -> c.Command | c.ParseError:
+    if not args:
+        return c.ShowNudges()
+    first, _, rest = args.partition(" ")
+    keyword = first.lower()
+    rest = rest.strip()
+    if keyword == "pause":
+        return _parse_pause(rest)
+    if keyword in ("resume", "on"):
+        return c.ResumeNudges()
+    if keyword == "off":
+        return c.NudgesOff()
+    if keyword == "snooze":
+        choice = rest.lower() or "later"
+        if choice in ("later", "later today", "today"):
+            return c.Snooze(c.SnoozeFor.LATER)
+        if choice == "tomorrow":
+            return c.Snooze(c.SnoozeFor.TOMORROW)
+        return _error("Snooze until “later” (today) or “tomorrow”.", "snooze")
+    if keyword in ("smaller", "smaller step"):
+        return c.SmallerStep()
+    return _parse_schedule(args)
+
+
+def _parse_schedule(args: str) -> c.Command | c.ParseError:
+    text = re.sub(r"\bevery day\b", "daily", args.lower().replace(",", " "))
+    day_part, sep, time_part = text.rpartition(" at ")
+    if not sep:
+        if text.startswith("at "):
+            day_part, time_part = "", text[3:]
+        else:
+            # No "at": a trailing time is still welcome ("mon thu 9am").
+            words = text.split()
+            day_part, time_part = text, ""
+            for cut in (2, 1):
+                if len(words) > cut and parse_time(" ".join(words[-cut:])) is not None:
+                    day_part, time_part = " ".join(words[:-cut]), " ".join(words[-cut:])
+                    break
+            if not time_part and len(words) == 1 and parse_time(words[0]) is not None:
+                day_part, time_part = "", words[0]
+    problems = []
+    mask, bad_word = parse_days(day_part.split())
+    if bad_word is not None:
+        problems.append(
+            f"“{_short(bad_word)}” isn't a day: use mon tue wed thu fri sat sun, "
+            "weekdays, weekends or daily."
+        )
+    minute = None
+    if time_part.strip():
+        minute = parse_time(time_part.strip())
+        if minute is None:
+            problems.append(
+                f"“{_short(time_part.strip())}” isn't a time of day: "
+                "use 24-hour 18:30 or 12-hour 9am / 6:30pm."
+            )
+    if problems:
+        return _error(" ".join(problems), "nudges")
+    if mask is None and minute is None:
+        return _error("Tell me which days and what time to nudge you.", "nudges")
+    return c.SetNudges(days=mask, minute_of_day=minute)
+
+
+def _parse_pause(args: str) -> c.Command | c.ParseError:
+    text = args.lower().removeprefix("for").strip()
+    if not text:
+        return _error("How long should I pause? Give a number of weeks or a date.", "pause")
+    if text.startswith("until"):
+        raw = text.removeprefix("until").strip()
+        try:
+            until = date.fromisoformat(raw)
+        except ValueError:
+            return _error(f"“{_short(raw)}” isn't a date I can read; use YYYY-MM-DD.", "pause")
+        return c.PauseNudges(until=until)
+    match = _DURATION_RE.match(text)
+    if not match:
+        return _error(f"“{_short(text)}” isn't a length of time like 2w or 10 days.", "pause")
+    amount, unit = int(match.group(1)), match.group(2)
+    if unit.startswith("w"):
+        if not 1 <= amount <= 52:
+            return _error("A pause is 1 to 52 weeks.", "pause")
+        return c.PauseNudges(weeks=amount)
+    if not 1 <= amount <= 365:
+        return _error("A pause is 1 to 365 days.", "pause")
+    return c.PauseNudges(days=amount)
+
+
+# --- /timezone ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _zones_by_folded_name() -> dict[str, str]:
+    return {name.lower(): name for name in tk.known_zone_names()}
+
+
+@lru_cache(maxsize=1)
+def _zones_by_city() -> dict[str, list[str]]:
+    cities: dict[str, list[str]] = {}
+    for name in sorted(tk.known_zone_names()):
+        if "/" in name and not name.startswith(("Etc/", "SystemV/", "US/")):
+            cities.setdefault(name.rsplit("/", 1)[1].lower(), []).append(name)
+    return cities
+
+
+def resolve_zone(text: str) -> str | None:
+    """The canonical IANA name for 'Europe/Berlin', 'europe/berlin', 'Berlin' or 'New York'."""
+    folded = text.strip().replace(" ", "_").lower()
+    exact = _zones_by_folded_name().get(folded)
+    if exact is not None:
+        return exact
+    matches = _zones_by_city().get(folded, [])
+    return matches[0] if len(matches) == 1 else None
+
+
+def suggest_zones(text: str, limit: int = 3) -> list[str]:
+    folded = text.strip().replace(" ", "_").lower()
+    by_name = _zones_by_folded_name()
+    close = difflib.get_close_matches(folded, by_name.keys(), n=limit, cutoff=0.6)
+    city = folded.rsplit("/", 1)[-1]
+    close += [
+        by_name[name.lower()]
+        for key in difflib.get_close_matches(city, _zones_by_city().keys(), n=limit, cutoff=0.75)
+        for name in _zones_by_city()[key]
+    ]
+    seen: list[str] = []
+    for name in (by_name.get(n, n) for n in close):
+        if name not in seen:
+            seen.append(name)
+    return seen[:limit]
+
+
+def _parse_timezone(args: str) -> c.Command | c.ParseError:
+    if not args:
+        return c.ShowTimezone()
+    name = resolve_zone(args)
+    if name is not None:
+        return c.SetTimezone(name)
+    hints = suggest_zones(args)
+    hint = f" Did you mean {' or '.join(hints)}?" if hints else ""
+    return _error(
+        f"I don't know the time zone “{_short(args)}”.{hint} "
+        "Use an IANA name: Area/City, like Europe/Berlin or America/New_York.",
+        "timezone",
+    )
+
+
+# --- /habit ------------------------------------------------------------------------------------
+
+
+def _parse_habit(args: str) -> c.Command | c.ParseError:
+    words = args.lower().split()
+    if not words or words == ["help"]:
+        return c.Help()
+    if words == ["export"]:
+        return c.Export()
+    if words[0] == "forget" and words[1:] in ([], ["confirm"]):
+        return c.Forget(confirmed=words[1:] == ["confirm"])
+    return _error(
+        f"“/habit {_short(args)}” isn't something I know. Try help, export or forget.", "habit"
+    )

@@ -1,0 +1,63 @@
+"""Platform-neutral replies and notices; each adapter renders them in its own way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from habits.model import MemberRef, Streak
+
+
+class ActionId(StrEnum):
+    """Quick actions a message offers; adapters turn them into buttons."""
+
+    PUBLISHED = "published"
+    SNOOZE_LATER = "snooze_later"
+    SNOOZE_TOMORROW = "snooze_tomorrow"
+    SMALLER_STEP = "smaller_step"
+    FORGET_CONFIRM = "forget_confirm"
+    SMALLER_GOAL = "smaller_goal"
+
+
+@dataclass(frozen=True)
+class Action:
+    id: ActionId
+    label: str
+    command: str  # the command text the action stands for, so every adapter can run it
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    mime_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to a command. ``private`` replies concern only the member who asked."""
+
+    text: str
+    ok: bool = True
+    private: bool = True
+    streak: Streak | None = None
+    actions: tuple[Action, ...] = ()
+    attachment: Attachment | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message the coach starts: a nudge or a weekly recap."""
+
+    member: MemberRef
+    kind: str
+    text: str
+    actions: tuple[Action, ...] = field(default=())
+
+
+NUDGE_ACTIONS = (
+    Action(ActionId.PUBLISHED, "I published", "/published"),
+    Action(ActionId.SNOOZE_LATER, "Snooze: later today", "/nudges snooze later"),
+    Action(ActionId.SNOOZE_TOMORROW, "Snooze: tomorrow", "/nudges snooze tomorrow"),
+    Action(ActionId.SMALLER_STEP, "Smaller step", "/nudges smaller"),
+)

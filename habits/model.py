@@ -1,0 +1,205 @@
+"""The coach's concepts: members, their goal and nudge schedule, publications, weeks, streaks.
+
+Plain dataclasses with no persistence or chat code; storage maps them, adapters render them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from habits import timekeeping as tk
+
+DEFAULT_NUDGE_DAYS = tk.days_mask([0, 3])  # Monday and Thursday
+DEFAULT_NUDGE_MINUTE = 9 * 60
+MIN_TARGET, MAX_TARGET = 1, 21
+MAX_LABEL = 30
+MAX_TITLE = 200
+MAX_URL = 2000
+MAX_REST_WEEKS = 8
+
+
+class Platform(StrEnum):
+    DISCORD = "discord"
+    SLACK = "slack"
+    CONSOLE = "console"
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    """One chat identity. ``workspace`` is the Slack team id, and empty elsewhere."""
+
+    platform: Platform
+    user_id: str
+    workspace: str = ""
+    display_name: str = ""
+
+    @classmethod
+    def discord(cls, user_id: str | int, name: str = "") -> MemberRef:
+        return cls(Platform.DISCORD, str(user_id), "", name)
+
+    @classmethod
+    def slack(cls, team_id: str, user_id: str, name: str = "") -> MemberRef:
+        return cls(Platform.SLACK, user_id, team_id, name)
+
+    @classmethod
+    def console(cls, name: str) -> MemberRef:
+        return cls(Platform.CONSOLE, name, "", name)
+
+
+@dataclass(eq=False)
+class Member:
+    platform: str
+    workspace: str
+    user_id: str
+    created_at: datetime
+    display_name: str = ""
+    timezone: str = "UTC"
+    week_starts_on: int = tk.MONDAY
+    goal_target: int | None = None
+    goal_label: str = "post"
+    nudge_days: int = DEFAULT_NUDGE_DAYS
+    nudge_minute: int = DEFAULT_NUDGE_MINUTE
+    nudges_on: bool = True
+    paused_until: date | None = None
+    rest_until: date | None = None
+    next_nudge_at: datetime | None = None
+    next_recap_at: datetime | None = None
+    last_step: str | None = None
+    unreachable: bool = False
+    id: int | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return tk.zone(self.timezone)
+
+    def week_of(self, instant: datetime) -> date:
+        return tk.week_of(instant, self.tz, self.week_starts_on)
+
+    def is_resting(self, week: date) -> bool:
+        return self.rest_until is not None and week < self.rest_until
+
+    def is_paused(self, day: date) -> bool:
+        return self.paused_until is not None and day < self.paused_until
+
+
+@dataclass(eq=False)
+class GoalChange:
+    """A goal set or turned off (target None), effective for the week containing ``local_day``."""
+
+    member_id: int
+    local_day: date
+    target: int | None
+    label: str
+    set_at: datetime
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class RestWeek:
+    member_id: int
+    week_start: date
+    id: int | None = None
+
+
+class Source(StrEnum):
+    COMMAND = "command"
+    BUTTON = "button"
+    FEED = "feed"
+
+
+@dataclass(eq=False)
+class Publication:
+    member_id: int
+    published_at: datetime
+    local_day: date
+    source: str = Source.COMMAND
+    url: str | None = None
+    title: str | None = None
+    id: int | None = None
+
+
+class WeekState(StrEnum):
+    MET = "met"
+    MISSED = "missed"
+    REST = "rest"
+    IN_PROGRESS = "in progress"
+    OFF = "off"
+
+
+@dataclass(frozen=True)
+class WeekSummary:
+    start: date
+    count: int
+    target: int | None
+    state: WeekState
+
+
+@dataclass(frozen=True)
+class Streak:
+    current: int
+    longest: int
+    total_publications: int
+    this_week: WeekSummary
+    recent: tuple[WeekSummary, ...]
+    time_left: str
+
+
+class DeliveryKind(StrEnum):
+    NUDGE = "nudge"
+    RECAP = "recap"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A nudge or recap the sweep recorded and a sender now owns (under a lease)."""
+
+    id: int
+    member_id: int
+    platform: str
+    workspace: str
+    user_id: str
+    kind: str
+    scheduled_for: datetime
+    attempts: int = 0
+
+
+class Clock(Protocol):
+    """Where the engine reads the time; always aware UTC."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class ManualClock:
+    """A clock that only moves when told to: for tests, benchmarks and replays."""
+
+    current: datetime
+
+    def __post_init__(self) -> None:
+        self.current = tk.require_aware(self.current).astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def set(self, moment: datetime) -> None:
+        self.current = tk.require_aware(moment).astimezone(UTC)
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta

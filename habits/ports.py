@@ -1,0 +1,85 @@
+"""What the engine needs from storage: repositories and a unit of work, as protocols.
+
+``storage`` implements these on SQLAlchemy; tests can implement them by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from types import TracebackType
+from typing import Protocol, Self
+
+from habits.model import DueDelivery, GoalChange, Member, MemberRef, Publication
+
+
+class MemberRepository(Protocol):
+    def get(self, ref: MemberRef) -> Member | None: ...
+    def get_by_id(self, member_id: int) -> Member | None: ...
+    def add(self, member: Member) -> None: ...
+    def delete(self, member: Member) -> None:
+        """Delete the member and everything stored about them."""
+
+
+class PublicationRepository(Protocol):
+    def add(self, publication: Publication) -> None: ...
+    def latest(self, member_id: int) -> Publication | None: ...
+    def remove(self, publication: Publication) -> None: ...
+    def has_url(self, member_id: int, url: str) -> bool: ...
+    def local_days(self, member_id: int, since: date | None = None) -> list[date]: ...
+    def list(self, member_id: int) -> Sequence[Publication]: ...
+
+
+class HistoryRepository(Protocol):
+    """Goal changes and declared rest weeks, in the order they were made."""
+
+    def goal_changes(self, member_id: int) -> list[GoalChange]: ...
+    def add_goal_change(self, change: GoalChange) -> None: ...
+    def rest_weeks(self, member_id: int) -> list[date]: ...
+    def add_rest_weeks(self, member_id: int, weeks: Sequence[date]) -> None: ...
+
+
+# Computes the next instants for a member row the sweep has claimed: (next nudge, next recap).
+Planner = Callable[[Member, datetime], tuple[datetime | None, datetime | None]]
+
+
+class DeliveryRepository(Protocol):
+    def sweep(
+        self,
+        now: datetime,
+        platforms: Sequence[str],
+        planner: Planner,
+        batch_size: int,
+        nudge_grace: timedelta,
+        recap_grace: timedelta,
+    ) -> int:
+        """Record one batch of due nudges and recaps in the delivery log and advance each
+        member's next instants; return how many members were advanced (0 when none were due).
+        """
+
+    def claim(
+        self, now: datetime, platforms: Sequence[str], owner: str, lease: timedelta, limit: int
+    ) -> list[DueDelivery]: ...
+    def finish(self, delivery_id: int, status: str, now: datetime, detail: str = "") -> None: ...
+    def retry_later(self, delivery_id: int, at: datetime, detail: str) -> None: ...
+    def history(self, member_id: int) -> list[dict[str, object]]: ...
+
+
+class UnitOfWork(Protocol):
+    members: MemberRepository
+    publications: PublicationRepository
+    history: HistoryRepository
+    deliveries: DeliveryRepository
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

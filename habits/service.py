@@ -1,0 +1,796 @@
+"""The use cases: one method per command, each in one unit of work, plus the delivery side.
+
+Adapters call :meth:`Coach.handle` with the member's identity and the text they typed (or a
+command built from typed options) and render the :class:`Reply`. The scheduler calls
+:meth:`Coach.sweep`, :meth:`Coach.claim`, :meth:`Coach.compose` and :meth:`Coach.finish`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import singledispatchmethod
+
+from habits import coaching, grammar, scheduling, streaks
+from habits import commands as c
+from habits import timekeeping as tk
+from habits.messages import NUDGE_ACTIONS, Action, ActionId, Attachment, Notice, Reply
+from habits.model import (
+    Clock,
+    DeliveryKind,
+    DeliveryStatus,
+    DueDelivery,
+    GoalChange,
+    Member,
+    MemberRef,
+    Platform,
+    Publication,
+    Source,
+    Streak,
+    WeekState,
+    WeekSummary,
+)
+from habits.ports import UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+SNOOZE_LATER = timedelta(hours=3)
+OOPS = "Sorry — something went wrong on my side and nothing was changed. Please try again."
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    batch_size: int = 1000
+    nudge_grace: timedelta = timedelta(hours=6)
+    recap_grace: timedelta = timedelta(days=2)
+
+
+DEFAULT_SWEEP = SweepSettings()
+
+
+def _when(instant: datetime | None, member: Member) -> str:
+    if instant is None:
+        return "not scheduled"
+    local = instant.astimezone(member.tz)
+    return local.strftime("%a %d %b %H:%M")
+
+
+def _day(day: date) -> str:
+    return day.strftime("%a %d %b")
+
+
+class Coach:
+    """The habit engine behind every adapter."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, default_zone: str = "UTC"):
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self.default_zone = default_zone
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    # --- commands ------------------------------------------------------------------------------
+
+    def handle(self, ref: MemberRef, text: str, *, zone_hint: str | None = None) -> Reply:
+        """Parse ``text`` and run it; never raises, never leaves half-stored state."""
+        parsed = grammar.parse(text)
+        if isinstance(parsed, c.ParseError):
+            return Reply(str(parsed), ok=False)
+        return self.execute(ref, parsed, zone_hint=zone_hint)
+
+    def execute(
+        self,
+        ref: MemberRef,
+        command: c.Command,
+        *,
+        zone_hint: str | None = None,
+        source: Source = Source.COMMAND,
+    ) -> Reply:
+        try:
+            with self._uow_factory() as uow:
+                ctx = _Context(self, uow, ref, zone_hint, source, self._clock.now())
+                reply = ctx.run(command)
+                uow.commit()
+                return reply
+        except Exception:
+            log.exception("command %s failed for %s", type(command).__name__, ref.platform)
+            return Reply(OOPS, ok=False)
+
+    # --- scheduling and delivery ---------------------------------------------------------------
+
+    def sweep(self, platforms: list[str], settings: SweepSettings = DEFAULT_SWEEP) -> int:
+        """Advance every due member on ``platforms`` and log their nudges; returns the count."""
+        total = 0
+        while True:
+            with self._uow_factory() as uow:
+                swept = uow.deliveries.sweep(
+                    self._clock.now(),
+                    platforms,
+                    _sweep_planner,
+                    settings.batch_size,
+                    settings.nudge_grace,
+                    settings.recap_grace,
+                )
+                uow.commit()
+            total += swept
+            if swept < settings.batch_size:
+                return total
+
+    def claim(
+        self, platforms: list[str], owner: str, lease: timedelta, limit: int = 100
+    ) -> list[DueDelivery]:
+        with self._uow_factory() as uow:
+            claimed = uow.deliveries.claim(self._clock.now(), platforms, owner, lease, limit)
+            uow.commit()
+            return claimed
+
+    def compose(self, delivery: DueDelivery) -> Notice | None:
+        """The message for a claimed delivery, built from the member's state right now.
+
+        Returns None (and marks the delivery skipped) when there is nothing worth saying, e.g.
+        the goal was met or turned off since the sweep recorded it.
+        """
+        with self._uow_factory() as uow:
+            member = uow.members.get_by_id(delivery.member_id)
+            notice = None
+            if member is not None:
+                ctx = _Context(self, uow, _ref_of(member), None, Source.COMMAND, self._clock.now())
+                if delivery.kind == DeliveryKind.NUDGE:
+                    notice = ctx.nudge_notice()
+                else:
+                    notice = ctx.checkin_notice(delivery.scheduled_for)
+            if notice is None:
+                uow.deliveries.finish(
+                    delivery.id, DeliveryStatus.SKIPPED, self._clock.now(), "nothing to say"
+                )
+            uow.commit()
+            return notice
+
+    def finish(self, delivery: DueDelivery, status: DeliveryStatus, detail: str = "") -> None:
+        with self._uow_factory() as uow:
+            uow.deliveries.finish(delivery.id, status, self._clock.now(), detail)
+            uow.commit()
+
+    def retry_later(self, delivery: DueDelivery, delay: timedelta, detail: str) -> None:
+        with self._uow_factory() as uow:
+            uow.deliveries.retry_later(delivery.id, self._clock.now() + delay, detail)
+            uow.commit()
+
+    def mark_unreachable(self, delivery: DueDelivery, detail: str) -> None:
+        """The platform refuses messages to this member (e.g. DMs closed): stop nudging them."""
+        with self._uow_factory() as uow:
+            member = uow.members.get_by_id(delivery.member_id)
+            if member is not None:
+                member.unreachable = True
+                member.next_nudge_at = member.next_recap_at = None
+            uow.deliveries.finish(delivery.id, DeliveryStatus.FAILED, self._clock.now(), detail)
+            uow.commit()
+
+
+def _sweep_planner(member: Member, after: datetime) -> tuple[datetime | None, datetime | None]:
+    # A due nudge means the week was not met when it was planned: meeting the goal replans.
+    return scheduling.plan(member, after, week_met=False)
+
+
+def _ref_of(member: Member) -> MemberRef:
+    return MemberRef(
+        Platform(member.platform), member.user_id, member.workspace, member.display_name
+    )
+
+
+class _Context:
+    """One command's run: the member, the unit of work and 'now', shared by the helpers."""
+
+    def __init__(
+        self,
+        coach: Coach,
+        uow: UnitOfWork,
+        ref: MemberRef,
+        zone_hint: str | None,
+        source: Source,
+        now: datetime,
+    ):
+        self.coach = coach
+        self.uow = uow
+        self.ref = ref
+        self.zone_hint = zone_hint
+        self.source = source
+        self.now = now
+        self._member: Member | None = None
+
+    # --- member --------------------------------------------------------------------------------
+
+    def existing(self) -> Member | None:
+        if self._member is None:
+            self._member = self.uow.members.get(self.ref)
+        return self._member
+
+    def member(self) -> Member:
+        """The member, created on first contact with the adapter's best guess at their zone."""
+        found = self.existing()
+        if found is not None:
+            if self.ref.display_name and found.display_name != self.ref.display_name:
+                found.display_name = self.ref.display_name
+            return found
+        zone = self.zone_hint if self.zone_hint in tk.known_zone_names() else None
+        member = Member(
+            platform=self.ref.platform,
+            workspace=self.ref.workspace,
+            user_id=self.ref.user_id,
+            display_name=self.ref.display_name,
+            created_at=self.now,
+            timezone=zone or self.coach.default_zone,
+        )
+        self.uow.members.add(member)
+        self._member = member
+        return member
+
+    def preview(self) -> Member:
+        """The member if known, else an unsaved default one (for read-only commands)."""
+        found = self.existing()
+        if found is not None:
+            return found
+        zone = self.zone_hint if self.zone_hint in tk.known_zone_names() else None
+        return Member(
+            platform=self.ref.platform,
+            workspace=self.ref.workspace,
+            user_id=self.ref.user_id,
+            created_at=self.now,
+            timezone=zone or self.coach.default_zone,
+        )
+
+    def member_id(self, member: Member) -> int:
+        assert member.id is not None, "repositories assign ids on add"
+        return member.id
+
+    # --- week state ----------------------------------------------------------------------------
+
+    def weeks(self, member: Member) -> list[WeekSummary]:
+        if member.id is None:
+            return streaks.summarize(
+                current_week=member.week_of(self.now),
+                starts_on=member.week_starts_on,
+                publication_days=[],
+                changes=[],
+                rest_weeks=[],
+            )
+        return streaks.summarize(
+            current_week=member.week_of(self.now),
+            starts_on=member.week_starts_on,
+            publication_days=self.uow.publications.local_days(member.id),
+            changes=self.uow.history.goal_changes(member.id),
+            rest_weeks=self.uow.history.rest_weeks(member.id),
+        )
+
+    def this_week(self, member: Member) -> WeekSummary:
+        week = member.week_of(self.now)
+        count = 0
+        if member.id is not None:
+            count = sum(
+                1
+                for day in self.uow.publications.local_days(member.id, since=week)
+                if tk.week_start(day, member.week_starts_on) == week
+            )
+        target = member.goal_target
+        if member.is_resting(week):
+            state = WeekState.REST
+        elif target is None:
+            state = WeekState.OFF
+        elif count >= target:
+            state = WeekState.MET
+        else:
+            state = WeekState.IN_PROGRESS
+        return WeekSummary(week, count, target, state)
+
+    def week_end(self, member: Member) -> datetime:
+        return tk.week_bounds(member.week_of(self.now), member.tz)[1]
+
+    def streak(self, member: Member) -> Streak:
+        weeks = self.weeks(member)
+        total = len(self.uow.publications.local_days(member.id)) if member.id else 0
+        return streaks.build_streak(weeks, total, self.now, self.week_end(member))
+
+    def replan(self, member: Member) -> None:
+        met = self.this_week(member).state is WeekState.MET
+        member.next_nudge_at, member.next_recap_at = scheduling.plan(member, self.now, met)
+
+    def progress_line(self, member: Member) -> str:
+        week = self.this_week(member)
+        label = member.goal_label
+        left = tk.humanize_left(self.now, self.week_end(member))
+        if week.state is WeekState.REST:
+            return f"This is a rest week ({week.count} logged anyway — nice)."
+        if week.target is None:
+            return f"{coaching.plural(week.count, label)} logged this week."
+        if week.state is WeekState.MET:
+            return f"{week.count} of {week.target} this week — goal met! 🎉"
+        return f"{week.count} of {week.target} this week, {left}."
+
+    def step(self, member: Member, smaller: bool = False) -> coaching.Step:
+        today = tk.local_date(self.now, member.tz)
+        days_left = coaching.days_left_in_week(today, member.week_of(self.now))
+        phase = coaching.phase_for(days_left)
+        salt = today.toordinal() + (member.id or 0)
+        chosen = coaching.choose_step(phase, member.last_step, salt, smaller)
+        member.last_step = chosen.id
+        return chosen
+
+    def step_text(self, member: Member, smaller: bool = False) -> str:
+        return self.step(member, smaller).text.format(label=member.goal_label)
+
+    def schedule_line(self, member: Member) -> str:
+        days = tk.describe_days(member.nudge_days)
+        at = tk.describe_minute(member.nudge_minute)
+        base = f"{days} at {at} ({member.timezone})"
+        if member.goal_target is None:
+            return f"Nudges: {base}, once you set a goal — try /goal 1 post."
+        if not member.nudges_on:
+            return f"Nudges are off (they'd be {base}). Turn them on with /nudges resume."
+        if member.unreachable:
+            return f"Nudges: {base}, but I couldn't reach you last time."
+        pause = scheduling.resume_day(member)
+        paused = ""
+        if pause is not None and pause > tk.local_date(self.now, member.tz):
+            paused = f" Paused until {_day(pause)}."
+        return f"Nudges: {base}.{paused} Next: {_when(member.next_nudge_at, member)}."
+
+    # --- dispatch ------------------------------------------------------------------------------
+
+    def run(self, command: c.Command) -> Reply:
+        member = self.existing()
+        reply = self._run(command)
+        if member is not None and member.unreachable and not isinstance(command, c.Forget):
+            member.unreachable = False
+            self.replan(member)
+            note = (
+                "\n(I couldn't send you direct messages lately, so nudges stopped. "
+                "If you've opened your DMs, they start again now.)"
+            )
+            reply = Reply(
+                reply.text + note,
+                reply.ok,
+                reply.private,
+                reply.streak,
+                reply.actions,
+                reply.attachment,
+            )
+        return reply
+
+    @singledispatchmethod
+    def _run(self, command: object) -> Reply:  # pragma: no cover - every command is registered
+        raise TypeError(f"no use case for {command!r}")
+
+    @_run.register
+    def _show_goal(self, command: c.ShowGoal) -> Reply:
+        member = self.preview()
+        if member.goal_target is None:
+            return Reply(
+                "You have no weekly goal yet. Start small: /goal 1 post — one post a week."
+            )
+        goal = coaching.plural(member.goal_target, member.goal_label)
+        first_day = tk.DAY_NAMES[member.week_starts_on]
+        return Reply(
+            f"Your goal: {goal} a week (weeks start on {first_day}, {member.timezone}).\n"
+            f"{self.progress_line(member)}"
+        )
+
+    @_run.register
+    def _set_goal(self, command: c.SetGoal) -> Reply:
+        member = self.member()
+        first_goal = member.goal_target is None
+        member.goal_target = command.target
+        if command.label is not None:
+            member.goal_label = command.label
+        today = tk.local_date(self.now, member.tz)
+        self.uow.history.add_goal_change(
+            GoalChange(self.member_id(member), today, command.target, member.goal_label, self.now)
+        )
+        self.replan(member)
+        goal = coaching.plural(command.target, member.goal_label)
+        lines = [f"Goal set: {goal} a week. {self.progress_line(member)}"]
+        if first_goal and self.this_week(member).state is not WeekState.MET:
+            lines.append(f"Start small, start now: {self.step_text(member)}")
+        lines.append(self.schedule_line(member))
+        if member.timezone == "UTC" and self.zone_hint is None:
+            lines.append("Weeks and nudges follow UTC — not your zone? /timezone Europe/Berlin")
+        return Reply("\n".join(lines))
+
+    @_run.register
+    def _goal_off(self, command: c.GoalOff) -> Reply:
+        member = self.existing()
+        if member is None or member.goal_target is None:
+            return Reply("You have no goal to turn off. Set one with /goal 1 post.")
+        member.goal_target = None
+        today = tk.local_date(self.now, member.tz)
+        self.uow.history.add_goal_change(
+            GoalChange(self.member_id(member), today, None, member.goal_label, self.now)
+        )
+        self.replan(member)
+        return Reply(
+            "Goal tracking is off and nudges have stopped. Your history is kept — "
+            "come back any time with /goal 1 post."
+        )
+
+    @_run.register
+    def _rest(self, command: c.Rest) -> Reply:
+        member = self.member()
+        week = member.week_of(self.now)
+        weeks = [week + timedelta(days=7 * i) for i in range(command.weeks)]
+        self.uow.history.add_rest_weeks(self.member_id(member), weeks)
+        until = weeks[-1] + timedelta(days=7)
+        if member.rest_until is None or member.rest_until < until:
+            member.rest_until = until
+        self.replan(member)
+        span = "this week" if command.weeks == 1 else f"{command.weeks} weeks"
+        return Reply(
+            f"Rest {span} — enjoy it. No nudges until {_day(member.rest_until)}, "
+            "and your streak is safe: rest weeks neither break nor grow it."
+        )
+
+    @_run.register
+    def _set_week_start(self, command: c.SetWeekStart) -> Reply:
+        member = self.member()
+        member.week_starts_on = command.starts_on
+        if member.rest_until is not None:
+            last_rest_day = member.rest_until - timedelta(days=1)
+            member.rest_until = tk.week_start(last_rest_day, command.starts_on) + timedelta(7)
+        self.replan(member)
+        return Reply(
+            f"Your weeks now start on {tk.DAY_NAMES[command.starts_on]}. "
+            f"{self.progress_line(member)}"
+        )
+
+    @_run.register
+    def _log_publication(self, command: c.LogPublication) -> Reply:
+        member = self.member()
+        member_id = self.member_id(member)
+        if command.url is not None and self.uow.publications.has_url(member_id, command.url):
+            return Reply(
+                f"You already logged {command.url} — each link counts once. "
+                f"{self.progress_line(member)}"
+            )
+        before = self.this_week(member).state
+        self.uow.publications.add(
+            Publication(
+                member_id=member_id,
+                published_at=self.now,
+                local_day=tk.local_date(self.now, member.tz),
+                source=self.source,
+                url=command.url,
+                title=command.title,
+            )
+        )
+        self.replan(member)
+        what = f"“{command.title}”" if command.title else (command.url or "your publication")
+        lines = [f"Logged {what}. {self.progress_line(member)}"]
+        after = self.this_week(member).state
+        if after is WeekState.MET and before is not WeekState.MET:
+            current = self.streak(member).current
+            weeks = "week" if current == 1 else "weeks"
+            lines.append(f"Streak: {current} {weeks}. No more nudges this week — enjoy it.")
+        if member.goal_target is None:
+            lines.append("Set a weekly goal to start a streak: /goal 1 post")
+        if command.title_shortened:
+            lines.append("(The title was long, so I kept its first 200 characters.)")
+        return Reply("\n".join(lines))
+
+    @_run.register
+    def _undo(self, command: c.UndoPublication) -> Reply:
+        member = self.existing()
+        latest = self.uow.publications.latest(member.id) if member and member.id else None
+        if member is None or latest is None:
+            return Reply("There's nothing to undo — no publications logged yet.")
+        self.uow.publications.remove(latest)
+        self.replan(member)
+        what = f"“{latest.title}”" if latest.title else (latest.url or "your last publication")
+        return Reply(
+            f"Removed {what} (logged {_day(latest.local_day)}). {self.progress_line(member)}"
+        )
+
+    @_run.register
+    def _show_streak(self, command: c.ShowStreak) -> Reply:
+        member = self.preview()
+        streak = self.streak(member)
+        return Reply(render_streak(streak, member.goal_label), streak=streak)
+
+    @_run.register
+    def _show_nudges(self, command: c.ShowNudges) -> Reply:
+        return Reply(self.schedule_line(self.preview()))
+
+    @_run.register
+    def _set_nudges(self, command: c.SetNudges) -> Reply:
+        member = self.member()
+        if command.days is not None:
+            member.nudge_days = command.days
+        if command.minute_of_day is not None:
+            member.nudge_minute = command.minute_of_day
+        member.nudges_on = True
+        self.replan(member)
+        return Reply(self.schedule_line(member))
+
+    @_run.register
+    def _pause(self, command: c.PauseNudges) -> Reply:
+        member = self.member()
+        today = tk.local_date(self.now, member.tz)
+        if command.until is not None:
+            until = command.until
+            if until <= today:
+                return Reply(
+                    f"Pick a date after today ({today.isoformat()}).\n"
+                    f"Example: /nudges pause until {(today + timedelta(days=14)).isoformat()}",
+                    ok=False,
+                )
+            if until > today + timedelta(days=366):
+                return Reply(
+                    "A pause can last up to a year.\n"
+                    f"Example: /nudges pause until {(today + timedelta(days=14)).isoformat()}",
+                    ok=False,
+                )
+        else:
+            until = today + timedelta(weeks=command.weeks or 0, days=command.days or 0)
+        member.paused_until = until
+        self.replan(member)
+        return Reply(f"Nudges paused until {_day(until)}. /nudges resume brings them back sooner.")
+
+    @_run.register
+    def _resume(self, command: c.ResumeNudges) -> Reply:
+        member = self.member()
+        member.paused_until = None
+        member.nudges_on = True
+        self.replan(member)
+        return Reply(self.schedule_line(member))
+
+    @_run.register
+    def _nudges_off(self, command: c.NudgesOff) -> Reply:
+        member = self.member()
+        member.nudges_on = False
+        self.replan(member)
+        return Reply(
+            "Nudges are off. Your goal and streak still count, and the weekly recap still "
+            "comes. /nudges resume turns them back on."
+        )
+
+    @_run.register
+    def _snooze(self, command: c.Snooze) -> Reply:
+        member = self.existing()
+        if member is None or member.goal_target is None or not member.nudges_on:
+            return Reply("There's no nudge to snooze right now.")
+        if self.this_week(member).state is not WeekState.IN_PROGRESS:
+            return Reply("Nothing to snooze — no more nudges this week.")
+        tz = member.tz
+        if command.until is c.SnoozeFor.LATER:
+            at = self.now + SNOOZE_LATER
+        else:
+            tomorrow = tk.local_date(self.now, tz) + timedelta(days=1)
+            at = tk.to_instant(
+                datetime.combine(tomorrow, datetime.min.time())
+                + timedelta(minutes=member.nudge_minute),
+                tz,
+            )
+        member.next_nudge_at = at
+        return Reply(f"Snoozed — I'll nudge you again {_when(at, member)}.")
+
+    @_run.register
+    def _smaller(self, command: c.SmallerStep) -> Reply:
+        member = self.member()
+        return Reply(f"Even smaller: {self.step_text(member, smaller=True)}")
+
+    @_run.register
+    def _show_timezone(self, command: c.ShowTimezone) -> Reply:
+        member = self.preview()
+        local = self.now.astimezone(member.tz).strftime("%a %H:%M")
+        return Reply(
+            f"Your time zone is {member.timezone} (it's {local} there). "
+            "Change it with /timezone Area/City, e.g. /timezone Europe/Berlin."
+        )
+
+    @_run.register
+    def _set_timezone(self, command: c.SetTimezone) -> Reply:
+        member = self.member()
+        member.timezone = command.name
+        self.replan(member)
+        local = self.now.astimezone(member.tz).strftime("%a %H:%M")
+        return Reply(f"Time zone set to {command.name} — it's {local} there now.")
+
+    @_run.register
+    def _help(self, command: c.Help) -> Reply:
+        return Reply(HELP)
+
+    @_run.register
+    def _export(self, command: c.Export) -> Reply:
+        member = self.existing()
+        if member is None or member.id is None:
+            return Reply("I have no data about you yet — nothing to export.")
+        data = {
+            "member": {
+                "platform": member.platform,
+                "workspace": member.workspace,
+                "user_id": member.user_id,
+                "display_name": member.display_name,
+                "created_at": member.created_at.isoformat(),
+                "timezone": member.timezone,
+                "week_starts_on": tk.DAY_NAMES[member.week_starts_on],
+                "goal": {"target": member.goal_target, "label": member.goal_label},
+                "nudges": {
+                    "days": tk.describe_days(member.nudge_days),
+                    "time": tk.describe_minute(member.nudge_minute),
+                    "on": member.nudges_on,
+                    "paused_until": _iso(member.paused_until),
+                    "rest_until": _iso(member.rest_until),
+                    "next_nudge_at": _iso(member.next_nudge_at),
+                    "next_checkin_at": _iso(member.next_recap_at),
+                },
+            },
+            "goal_changes": [
+                {
+                    "local_day": ch.local_day.isoformat(),
+                    "target": ch.target,
+                    "label": ch.label,
+                    "set_at": ch.set_at.isoformat(),
+                }
+                for ch in self.uow.history.goal_changes(member.id)
+            ],
+            "rest_weeks": [w.isoformat() for w in self.uow.history.rest_weeks(member.id)],
+            "publications": [
+                {
+                    "published_at": p.published_at.isoformat(),
+                    "local_day": p.local_day.isoformat(),
+                    "url": p.url,
+                    "title": p.title,
+                    "source": p.source,
+                }
+                for p in self.uow.publications.list(member.id)
+            ],
+            "deliveries": self.uow.deliveries.history(member.id),
+        }
+        content = json.dumps(data, indent=2, ensure_ascii=False, default=str).encode()
+        count = len(data["publications"])
+        return Reply(
+            f"Here is everything I store about you ({count} publications).",
+            attachment=Attachment("habit-coach-export.json", content),
+        )
+
+    @_run.register
+    def _forget(self, command: c.Forget) -> Reply:
+        member = self.existing()
+        if member is None:
+            return Reply("I have no data about you — there's nothing to delete.")
+        if not command.confirmed:
+            return Reply(
+                "This deletes your goal, streak, publications and settings, for good. "
+                "Are you sure? (/habit forget confirm)",
+                actions=(
+                    Action(
+                        ActionId.FORGET_CONFIRM, "Yes, delete everything", "/habit forget confirm"
+                    ),
+                ),
+            )
+        self.uow.members.delete(member)
+        self._member = None
+        return Reply(
+            "Done — everything I stored about you is deleted. You can start fresh any time."
+        )
+
+    # --- notices -------------------------------------------------------------------------------
+
+    def nudge_notice(self) -> Notice | None:
+        member = self.existing()
+        if member is None or member.goal_target is None or not member.nudges_on:
+            return None
+        if member.unreachable or member.is_paused(tk.local_date(self.now, member.tz)):
+            return None
+        if self.this_week(member).state is not WeekState.IN_PROGRESS:
+            return None
+        text = f"{self.progress_line(member)}\nTiny next step: {self.step_text(member)}"
+        return Notice(self.ref, DeliveryKind.NUDGE, text, NUDGE_ACTIONS)
+
+    def checkin_notice(self, scheduled_for: datetime) -> Notice | None:
+        """The week-opening message: last week's recap (if it had a goal) and a first step."""
+        member = self.existing()
+        if member is None or member.unreachable:
+            return None
+        closed = scheduling.closed_week_of_checkin(member, scheduled_for)
+        weeks = self.weeks(member)
+        by_start = {w.start: w for w in weeks}
+        parts: list[str] = []
+        actions: tuple[Action, ...] = ()
+        summary = by_start.get(closed)
+        if summary is not None and summary.state is WeekState.REST:
+            parts.append("Welcome back from your rest week.")
+        elif summary is not None and summary.target is not None:
+            salt = closed.toordinal()
+            streak = streaks.current_streak(
+                [w for w in weeks if w.start <= closed]
+                + [WeekSummary(closed + timedelta(days=7), 0, None, WeekState.IN_PROGRESS)]
+            )
+            label = member.goal_label
+            if summary.state is WeekState.MET:
+                parts.append(
+                    f"Last week: {summary.count} of {summary.target} — goal met! "
+                    f"Streak: {streak} {'week' if streak == 1 else 'weeks'}. "
+                    f"{coaching.encouragement(True, salt)}"
+                )
+            else:
+                parts.append(
+                    f"Last week: {summary.count} of {summary.target}. "
+                    f"{coaching.encouragement(False, salt)}"
+                )
+                closed_weeks = [w for w in weeks if w.start <= closed]
+                if streaks.missed_in_a_row(closed_weeks) >= 2 and member.goal_target:
+                    if member.goal_target > 1:
+                        smaller = member.goal_target - 1
+                        goal = coaching.plural(smaller, label)
+                        parts.append(f"Would a smaller goal help? Try {goal} a week.")
+                        actions = (
+                            Action(
+                                ActionId.SMALLER_GOAL, f"Make it {goal} a week", f"/goal {smaller}"
+                            ),
+                        )
+                    else:
+                        parts.append(
+                            f"Make it smaller still: a 100-word {label} counts. "
+                            "Or take a breather with /goal rest."
+                        )
+        if member.goal_target is not None and member.nudges_on:
+            today = tk.local_date(self.now, member.tz)
+            week = self.this_week(member)
+            if not member.is_paused(today) and week.state is WeekState.IN_PROGRESS:
+                parts.append(
+                    f"{self.progress_line(member)}\nFirst tiny step: {self.step_text(member)}"
+                )
+                actions = actions + NUDGE_ACTIONS
+        if not parts:
+            return None
+        return Notice(self.ref, DeliveryKind.RECAP, "\n".join(parts), actions)
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+STATE_MARKS = {
+    WeekState.MET: "✅",
+    WeekState.MISSED: "▫️",
+    WeekState.REST: "💤",
+    WeekState.IN_PROGRESS: "⏳",
+    WeekState.OFF: "·",
+}
+
+
+def render_streak(streak: Streak, label: str) -> str:
+    """The streak card as plain text; adapters may render richer cards from ``Reply.streak``."""
+    week = streak.this_week
+    weeks = "week" if streak.current == 1 else "weeks"
+    lines = [f"🔥 Streak: {streak.current} {weeks} (longest: {streak.longest})"]
+    if week.state is WeekState.REST:
+        lines.append("This week: rest 💤")
+    elif week.target is None:
+        lines.append(
+            f"This week: {coaching.plural(week.count, label)} (no goal set — /goal 1 post)"
+        )
+    else:
+        done = " — goal met! 🎉" if week.state is WeekState.MET else f", {streak.time_left}"
+        lines.append(f"This week: {week.count} of {week.target}{done}")
+    lines.append(f"Total published: {streak.total_publications}")
+    if len(streak.recent) > 1:
+        marks = " ".join(STATE_MARKS[w.state] for w in streak.recent)
+        lines.append(f"Recent weeks: {marks}  (✅ met ▫️ missed 💤 rest ⏳ now)")
+    return "\n".join(lines)
+
+
+HELP = """\
+Habit Coach — start small, start now. Set a modest weekly goal, log what you publish, and I'll
+nudge you with one tiny next step at your own local time.
+
+/goal — show your goal · /goal 1 post — set N a week (1–21) · /goal off · /goal rest [N weeks]
+/goal week sunday — weeks start on Sunday (or monday)
+/published [link] [title] — log a publication now · /published undo — undo the last one
+/streak — your streak card
+/nudges — show the schedule · /nudges mon thu at 9:00 · /nudges weekdays at 18:30
+/nudges pause 2w · /nudges pause until 2026-12-01 · /nudges resume · /nudges off
+/nudges snooze later|tomorrow · /nudges smaller — an even smaller next step
+/timezone — show · /timezone Europe/Berlin — set your IANA time zone
+/habit help · /habit export — all your data as JSON · /habit forget — delete it all"""

@@ -1,0 +1,115 @@
+"""Weeks and streaks from a member's history: pure functions over counts, goals and rests.
+
+A week's target is the goal in force on its last day, so a goal changed mid-week applies to the
+whole of that week. A publication belongs to the week of the local day it was logged on, so a
+later time-zone change never moves history between weeks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+
+from habits import timekeeping as tk
+from habits.model import GoalChange, Streak, WeekState, WeekSummary
+
+RECENT_WEEKS = 8
+
+
+def target_for_week(week: date, changes: Sequence[GoalChange], starts_on: int) -> int | None:
+    """The goal in force at the end of ``week``; ``changes`` are in the order they were made."""
+    last_day = week + timedelta(days=6)
+    target: int | None = None
+    for change in changes:
+        if change.local_day <= last_day:
+            target = change.target
+    return target
+
+
+def summarize(
+    *,
+    current_week: date,
+    starts_on: int,
+    publication_days: Iterable[date],
+    changes: Sequence[GoalChange],
+    rest_weeks: Iterable[date],
+) -> list[WeekSummary]:
+    """One summary per week from the first goal ever set up to the current week."""
+    counts: Counter[date] = Counter(tk.week_start(day, starts_on) for day in publication_days)
+    rests = {tk.week_start(day, starts_on) for day in rest_weeks}
+    if not changes:
+        count = counts.get(current_week, 0)
+        return [WeekSummary(current_week, count, None, WeekState.OFF)]
+    first = min(tk.week_start(c.local_day, starts_on) for c in changes)
+    first = min(first, current_week)
+    summaries = []
+    for week in tk.weeks_between(first, current_week):
+        count = counts.get(week, 0)
+        target = target_for_week(week, changes, starts_on)
+        if week in rests:
+            state = WeekState.REST
+        elif target is None:
+            state = WeekState.OFF
+        elif count >= target:
+            state = WeekState.MET
+        elif week < current_week:
+            state = WeekState.MISSED
+        else:
+            state = WeekState.IN_PROGRESS
+        summaries.append(WeekSummary(week, count, target, state))
+    return summaries
+
+
+def current_streak(weeks: Sequence[WeekSummary]) -> int:
+    """Met weeks in a row ending with the last closed week, plus the current week once met."""
+    if not weeks:
+        return 0
+    *closed, this_week = weeks
+    streak = 1 if this_week.state is WeekState.MET else 0
+    for week in reversed(closed):
+        if week.state is WeekState.REST:
+            continue
+        if week.state is not WeekState.MET:
+            break
+        streak += 1
+    return streak
+
+
+def longest_streak(weeks: Sequence[WeekSummary]) -> int:
+    best = run = 0
+    for week in weeks:
+        if week.state is WeekState.REST:
+            continue
+        if week.state is WeekState.MET:
+            run += 1
+            best = max(best, run)
+        elif week.state is not WeekState.IN_PROGRESS:
+            run = 0
+    return best
+
+
+def missed_in_a_row(weeks: Sequence[WeekSummary]) -> int:
+    """How many closed weeks in a row, ending with the latest closed one, were missed."""
+    count = 0
+    for week in reversed(weeks):
+        if week.state is WeekState.MISSED:
+            count += 1
+        elif week.state is WeekState.REST:
+            continue
+        else:
+            break
+    return count
+
+
+def build_streak(
+    weeks: Sequence[WeekSummary], total_publications: int, now: datetime, week_end: datetime
+) -> Streak:
+    return Streak(
+        current=current_streak(weeks),
+        longest=longest_streak(weeks),
+        total_publications=total_publications,
+        this_week=weeks[-1],
+        recent=tuple(weeks[-RECENT_WEEKS:]),
+        time_left=tk.humanize_left(now, week_end),
+    )

@@ -1,0 +1,210 @@
+"""Calendar arithmetic in a member's zone: weeks, local instants and nudge slots.
+
+Every function takes and returns aware datetimes (UTC for instants) or plain dates (local
+calendar days). Daylight-saving rules live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from dateutil import rrule
+from dateutil.relativedelta import relativedelta
+from dateutil.tz import datetime_ambiguous, datetime_exists
+
+MONDAY = 0
+SUNDAY = 6
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_RRULE_DAYS = (rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR, rrule.SA, rrule.SU)
+
+
+def require_aware(moment: datetime) -> datetime:
+    """Refuse naive datetimes early: a naive instant is a bug, never a guess."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: pass an aware datetime")
+    return moment
+
+
+@lru_cache(maxsize=1)
+def known_zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+@lru_cache(maxsize=4096)
+def zone(name: str) -> ZoneInfo:
+    """The ZoneInfo for an IANA name; raises KeyError for names that are not real zones."""
+    if name not in known_zone_names():
+        raise KeyError(name)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:  # pragma: no cover - listed but unreadable
+        raise KeyError(name) from exc
+
+
+def local_date(instant: datetime, tz: ZoneInfo) -> date:
+    return require_aware(instant).astimezone(tz).date()
+
+
+def to_instant(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The UTC instant of a local wall-clock time, following the coach's DST rules.
+
+    A wall time that happens twice (clocks go back) maps to its first occurrence; one that does
+    not exist (clocks go forward) maps to the first valid moment after it, i.e. the transition.
+    """
+    if wall.tzinfo is not None:
+        raise ValueError("to_instant takes a naive local wall time")
+    first = wall.replace(tzinfo=tz, fold=0)
+    if datetime_exists(first):
+        # fold=0 is the earlier of two readings when the wall time is ambiguous.
+        return first.astimezone(UTC)
+    # Inside a gap the two folds land either side of the transition; find the first instant
+    # whose local reading is at or after the requested wall time.
+    a = first.astimezone(UTC)
+    b = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    lo, hi = (a, b) if a < b else (b, a)
+    lo_s, hi_s = int(lo.timestamp()), int(hi.timestamp())
+    while lo_s < hi_s:
+        mid = (lo_s + hi_s) // 2
+        reading = datetime.fromtimestamp(mid, UTC).astimezone(tz).replace(tzinfo=None)
+        if reading >= wall:
+            hi_s = mid
+        else:
+            lo_s = mid + 1
+    return datetime.fromtimestamp(lo_s, UTC)
+
+
+def is_ambiguous(wall: datetime, tz: ZoneInfo) -> bool:
+    return bool(datetime_ambiguous(wall.replace(tzinfo=tz)))
+
+
+# --- weeks -------------------------------------------------------------------------------------
+
+
+def week_start(day: date, starts_on: int = MONDAY) -> date:
+    """The first local day of the week that contains ``day``."""
+    return day - timedelta(days=(day.weekday() - starts_on) % 7)
+
+
+def week_of(instant: datetime, tz: ZoneInfo, starts_on: int = MONDAY) -> date:
+    return week_start(local_date(instant, tz), starts_on)
+
+
+def week_bounds(start: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """UTC instants of local midnight at the start of the week and of the next week."""
+    begin = to_instant(datetime.combine(start, time()), tz)
+    end = to_instant(datetime.combine(start + timedelta(days=7), time()), tz)
+    return begin, end
+
+
+def weeks_between(first: date, last: date) -> list[date]:
+    """Week starts from ``first`` to ``last`` inclusive (both must be week starts)."""
+    weeks = []
+    current = first
+    while current <= last:
+        weeks.append(current)
+        current += relativedelta(weeks=1)
+    return weeks
+
+
+# --- nudge slots -------------------------------------------------------------------------------
+
+
+def days_mask(days: Iterable[int]) -> int:
+    mask = 0
+    for day in days:
+        mask |= 1 << day
+    return mask
+
+
+def mask_days(mask: int) -> list[int]:
+    return [day for day in range(7) if mask & (1 << day)]
+
+
+def describe_days(mask: int) -> str:
+    days = mask_days(mask)
+    if days == list(range(7)):
+        return "every day"
+    if days == list(range(5)):
+        return "weekdays"
+    if days == [5, 6]:
+        return "weekends"
+    return " ".join(DAY_NAMES[d] for d in days)
+
+
+def describe_minute(minute_of_day: int) -> str:
+    return f"{minute_of_day // 60:02d}:{minute_of_day % 60:02d}"
+
+
+def nudge_slots(
+    days: int, minute_of_day: int, tz: ZoneInfo, after: datetime, not_before: date | None = None
+) -> Iterable[datetime]:
+    """UTC instants of the schedule's slots strictly after ``after``, in order, forever.
+
+    ``not_before`` skips local days before it (a pause). Slots are generated on the local
+    calendar by dateutil's rrule and then mapped to instants with :func:`to_instant`.
+    """
+    require_aware(after)
+    if not days:
+        return
+    start_day = local_date(after, tz)
+    if not_before is not None and not_before > start_day:
+        start_day = not_before
+    # Start a day early so a slot the DST rule moves forward across midnight is not lost.
+    start = datetime.combine(start_day - timedelta(days=1), time())
+    rule = rrule.rrule(
+        rrule.WEEKLY,
+        dtstart=start,
+        byweekday=[_RRULE_DAYS[d] for d in mask_days(days)],
+        byhour=minute_of_day // 60,
+        byminute=minute_of_day % 60,
+        bysecond=0,
+        cache=False,
+    )
+    for wall in rule:
+        instant = to_instant(wall, tz)
+        if instant > after and (not_before is None or wall.date() >= not_before):
+            yield instant
+
+
+def next_slot(
+    days: int,
+    minute_of_day: int,
+    tz: ZoneInfo,
+    after: datetime,
+    not_before: date | None = None,
+    skip_week: date | None = None,
+    starts_on: int = MONDAY,
+    avoid: datetime | None = None,
+    horizon: int = 400,
+) -> datetime | None:
+    """The first slot after ``after`` that is not in ``skip_week`` nor equal to ``avoid``."""
+    for index, instant in enumerate(nudge_slots(days, minute_of_day, tz, after, not_before)):
+        if index >= horizon:
+            return None
+        if skip_week is not None and week_of(instant, tz, starts_on) == skip_week:
+            continue
+        if avoid is not None and instant == avoid:
+            continue
+        return instant
+    return None
+
+
+def recap_instant(week: date, tz: ZoneInfo, minute_of_day: int) -> datetime:
+    """When the recap of ``week`` goes out: the member's nudge time on the next week's first day."""
+    next_week = week + timedelta(days=7)
+    return to_instant(datetime.combine(next_week, time()) + timedelta(minutes=minute_of_day), tz)
+
+
+def humanize_left(now: datetime, end: datetime) -> str:
+    """'3 days left', '5 hours left', 'less than an hour left'."""
+    remaining = end - now
+    if remaining >= timedelta(days=1):
+        days = remaining.days + (1 if remaining.seconds else 0)
+        return f"{days} days left" if days != 1 else "1 day left"
+    hours = int(remaining.total_seconds() // 3600)
+    if hours >= 1:
+        return f"{hours} hours left" if hours != 1 else "1 hour left"
+    return "less than an hour left"

@@ -1,0 +1,70 @@
+"""The unit of work: one session and one transaction per use case."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from habits.ports import (
+    DeliveryRepository,
+    HistoryRepository,
+    MemberRepository,
+    PublicationRepository,
+)
+from storage.repositories import (
+    SqlDeliveryRepository,
+    SqlHistoryRepository,
+    SqlMemberRepository,
+    SqlPublicationRepository,
+)
+from storage.tables import map_models
+
+
+class SqlUnitOfWork:
+    members: MemberRepository
+    publications: PublicationRepository
+    history: HistoryRepository
+    deliveries: DeliveryRepository
+    session: Session
+
+    def __init__(self, session_factory: sessionmaker[Session]):
+        self._session_factory = session_factory
+
+    def __enter__(self) -> Self:
+        self.session = self._session_factory()
+        self.members = SqlMemberRepository(self.session)
+        self.publications = SqlPublicationRepository(self.session)
+        self.history = SqlHistoryRepository(self.session)
+        self.deliveries = SqlDeliveryRepository(self.session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Anything not committed explicitly is rolled back: no half-stored state.
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+
+class SqlUnitOfWorkFactory:
+    """Makes units of work on one engine; the composition root hands it to the engine."""
+
+    def __init__(self, engine: Engine):
+        map_models()
+        self.engine = engine
+        self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._sessions)
