@@ -1,0 +1,1 @@
+"""Chat adapters, the CLI, settings and the composition root."""

@@ -88,6 +88,8 @@ def plural(count: int, label: str) -> str:
                 lowered = word.lower()
                 if lowered.endswith(("ss", "ch", "sh", "x")):
                     words[index] = word + "es"
+                elif len(lowered) > 1 and lowered[-1] == "y" and lowered[-2] not in "aeiou":
+                    words[index] = word[:-1] + "ies"
                 elif not lowered.endswith("s"):
                     words[index] = word + "s"
                 break

@@ -92,7 +92,13 @@ class Dispatcher:
                 return sent
 
     async def deliver(self, delivery: DueDelivery) -> int:
-        notice = await self._run_sync(self.coach.compose, delivery)
+        try:
+            notice = await self._run_sync(self.coach.compose, delivery)
+        except Exception:
+            # Like a sender failure: retried, then given up, never blocking the rest of the batch.
+            log.exception("composing %s %s failed", delivery.kind, delivery.id)
+            await self._retry_or_give_up(delivery, SendResult(Outcome.RETRY, "compose failed"))
+            return 0
         if notice is None:
             return 0
         assert isinstance(notice, Notice)
@@ -108,12 +114,15 @@ class Dispatcher:
         if result.outcome is Outcome.UNREACHABLE:
             await self._run_sync(self.coach.mark_unreachable, delivery, result.detail)
             return 0
+        await self._retry_or_give_up(delivery, result)
+        return 0
+
+    async def _retry_or_give_up(self, delivery: DueDelivery, result: SendResult) -> None:
         if delivery.attempts >= self.delivery_settings.max_attempts:
             await self._run_sync(
                 self.coach.finish, delivery, DeliveryStatus.FAILED, f"gave up: {result.detail}"
             )
-            return 0
+            return
         backoff = self.delivery_settings.first_backoff * (2 ** (delivery.attempts - 1))
         delay = max(result.retry_after or timedelta(0), backoff)
         await self._run_sync(self.coach.retry_later, delivery, delay, result.detail)
-        return 0

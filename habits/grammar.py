@@ -24,7 +24,8 @@ EXAMPLES = {
     "week": "/goal week sunday",
     "published": "/published https://example.com/my-post My first post",
     "nudges": "/nudges mon thu at 9:00",
-    "pause": "/nudges pause 2w  or  /nudges pause until 2026-12-01",
+    "pause": "/nudges pause 2w",
+    "pause_until": "/nudges pause until 2026-12-01",
     "snooze": "/nudges snooze tomorrow",
     "timezone": "/timezone Europe/Berlin",
     "habit": "/habit help",
@@ -50,7 +51,7 @@ _DAY_WORDS: dict[str, tuple[int, ...]] = {
 _TIME_RE = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?$")
 _DURATION_RE = re.compile(r"^(\d{1,3})\s*(w|wk|wks|week|weeks|d|day|days)$")
 _PER_WEEK_RE = re.compile(r"(\b(a|per|each|every)\s+week\b|\bweekly\b|/\s*(week|wk)\b)", re.I)
-_NOT_PLURALS = ("ss", "us", "is", "news")
+_NOT_PLURALS = ("ss", "us", "is", "news", "series", "species")
 
 
 def _clean(text: str) -> str:
@@ -106,7 +107,9 @@ def parse(text: str) -> c.Command | c.ParseError:
 
 def _parse_target(word: str) -> int | None:
     if word.isascii() and word.isdigit():
-        return int(word)
+        digits = word.lstrip("0") or "0"
+        # Huge numbers are simply out of range; int() refuses strings over 4,300 digits.
+        return int(digits) if len(digits) <= 6 else 10**6
     return _WORD_NUMBERS.get(word.lower())
 
 
@@ -153,6 +156,8 @@ def singular_label(label: str) -> str:
             lowered = word.lower()
             if lowered.endswith(("sses", "ches", "shes", "xes")):
                 words[index] = word[:-2]
+            elif len(word) > 4 and lowered.endswith("ies") and not lowered.endswith(_NOT_PLURALS):
+                words[index] = word[:-3] + "y"
             elif len(word) > 3 and lowered.endswith("s") and not lowered.endswith(_NOT_PLURALS):
                 words[index] = word[:-1]
             break
@@ -162,7 +167,7 @@ def singular_label(label: str) -> str:
 def _parse_rest(args: str) -> c.Command | c.ParseError:
     if not args:
         return c.Rest(1)
-    word = args.removesuffix("weeks").removesuffix("week").removesuffix("w").strip()
+    word = args.lower().removesuffix("weeks").removesuffix("week").removesuffix("w").strip()
     weeks = _parse_target(word)
     if weeks is None or not 1 <= weeks <= MAX_REST_WEEKS:
         return _error(
@@ -364,13 +369,18 @@ def _parse_schedule(args: str) -> c.Command | c.ParseError:
 def _parse_pause(args: str) -> c.Command | c.ParseError:
     text = args.lower().removeprefix("for").strip()
     if not text:
-        return _error("How long should I pause? Give a number of weeks or a date.", "pause")
+        return _error(
+            "How long should I pause? Give a number of weeks (2w) or a date (until 2026-12-01).",
+            "pause",
+        )
     if text.startswith("until"):
         raw = text.removeprefix("until").strip()
         try:
             until = date.fromisoformat(raw)
         except ValueError:
-            return _error(f"“{_short(raw)}” isn't a date I can read; use YYYY-MM-DD.", "pause")
+            return _error(
+                f"“{_short(raw)}” isn't a date I can read; use YYYY-MM-DD.", "pause_until"
+            )
         return c.PauseNudges(until=until)
     match = _DURATION_RE.match(text)
     if not match:

@@ -20,6 +20,7 @@ MAX_LABEL = 30
 MAX_TITLE = 200
 MAX_URL = 2000
 MAX_REST_WEEKS = 8
+MAX_DISPLAY_NAME = 100  # chat display names are only shown back; longer ones are cut
 
 
 class Platform(StrEnum):

@@ -18,6 +18,7 @@ from habits import commands as c
 from habits import timekeeping as tk
 from habits.messages import NUDGE_ACTIONS, Action, ActionId, Attachment, Notice, Reply
 from habits.model import (
+    MAX_DISPLAY_NAME,
     Clock,
     DeliveryKind,
     DeliveryStatus,
@@ -93,7 +94,8 @@ class Coach:
             with self._uow_factory() as uow:
                 ctx = _Context(self, uow, ref, zone_hint, source, self._clock.now())
                 reply = ctx.run(command)
-                uow.commit()
+                if reply.ok:
+                    uow.commit()  # a refused command stores nothing, not even a new member
                 return reply
         except Exception:
             log.exception("command %s failed for %s", type(command).__name__, ref.platform)
@@ -172,7 +174,13 @@ class Coach:
 
 def _sweep_planner(member: Member, after: datetime) -> tuple[datetime | None, datetime | None]:
     # A due nudge means the week was not met when it was planned: meeting the goal replans.
-    return scheduling.plan(member, after, week_met=False)
+    try:
+        return scheduling.plan(member, after, week_met=False)
+    except Exception:
+        # One member's unplannable row (say, a zone tzdata no longer knows) must not stop the
+        # sweep for everyone; their next command replans them.
+        log.exception("cannot plan nudges in zone %r; unscheduling", member.timezone)
+        return None, None
 
 
 def _ref_of(member: Member) -> MemberRef:
@@ -211,16 +219,17 @@ class _Context:
     def member(self) -> Member:
         """The member, created on first contact with the adapter's best guess at their zone."""
         found = self.existing()
+        name = self.ref.display_name[:MAX_DISPLAY_NAME]
         if found is not None:
-            if self.ref.display_name and found.display_name != self.ref.display_name:
-                found.display_name = self.ref.display_name
+            if name and found.display_name != name:
+                found.display_name = name
             return found
         zone = self.zone_hint if self.zone_hint in tk.known_zone_names() else None
         member = Member(
             platform=self.ref.platform,
             workspace=self.ref.workspace,
             user_id=self.ref.user_id,
-            display_name=self.ref.display_name,
+            display_name=name,
             created_at=self.now,
             timezone=zone or self.coach.default_zone,
         )
@@ -342,7 +351,12 @@ class _Context:
     def run(self, command: c.Command) -> Reply:
         member = self.existing()
         reply = self._run(command)
-        if member is not None and member.unreachable and not isinstance(command, c.Forget):
+        if (
+            reply.ok
+            and member is not None
+            and member.unreachable
+            and not isinstance(command, c.Forget)
+        ):
             member.unreachable = False
             self.replan(member)
             note = (
@@ -435,8 +449,10 @@ class _Context:
         member = self.member()
         member.week_starts_on = command.starts_on
         if member.rest_until is not None:
-            last_rest_day = member.rest_until - timedelta(days=1)
-            member.rest_until = tk.week_start(last_rest_day, command.starts_on) + timedelta(7)
+            # Re-map the last rest week the way the streak maps stored rest weeks, so the coach
+            # never rests (and stays quiet) through a week the streak then counts as missed.
+            last_rest_week = member.rest_until - timedelta(days=7)
+            member.rest_until = tk.week_start(last_rest_week, command.starts_on) + timedelta(7)
         self.replan(member)
         return Reply(
             f"Your weeks now start on {tk.DAY_NAMES[command.starts_on]}. "
@@ -699,7 +715,8 @@ class _Context:
         actions: tuple[Action, ...] = ()
         summary = by_start.get(closed)
         if summary is not None and summary.state is WeekState.REST:
-            parts.append("Welcome back from your rest week.")
+            if not member.is_resting(closed + timedelta(days=7)):  # not while the rest goes on
+                parts.append("Welcome back from your rest week.")
         elif summary is not None and summary.target is not None:
             salt = closed.toordinal()
             streak = streaks.current_streak(

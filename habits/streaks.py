@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from habits import timekeeping as tk
 from habits.model import GoalChange, Streak, WeekState, WeekSummary
@@ -95,15 +96,19 @@ def missed_in_a_row(weeks: Sequence[WeekSummary]) -> int:
     for week in reversed(weeks):
         if week.state is WeekState.MISSED:
             count += 1
-        elif week.state is WeekState.REST:
-            continue
+        elif week.state in (WeekState.REST, WeekState.IN_PROGRESS):
+            continue  # a rest is no miss; the week in progress is not closed yet
         else:
             break
     return count
 
 
 def build_streak(
-    weeks: Sequence[WeekSummary], total_publications: int, now: datetime, week_end: datetime
+    weeks: Sequence[WeekSummary],
+    total_publications: int,
+    now: datetime,
+    week_end: datetime,
+    tz: ZoneInfo | None = None,
 ) -> Streak:
     return Streak(
         current=current_streak(weeks),
@@ -111,5 +116,5 @@ def build_streak(
         total_publications=total_publications,
         this_week=weeks[-1],
         recent=tuple(weeks[-RECENT_WEEKS:]),
-        time_left=tk.humanize_left(now, week_end),
+        time_left=tk.humanize_left(now, week_end, tz),
     )

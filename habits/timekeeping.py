@@ -77,7 +77,10 @@ def to_instant(wall: datetime, tz: ZoneInfo) -> datetime:
 
 
 def is_ambiguous(wall: datetime, tz: ZoneInfo) -> bool:
-    return bool(datetime_ambiguous(wall.replace(tzinfo=tz)))
+    """Whether the wall time happens twice; a wall time in a spring-forward gap is not."""
+    local = wall.replace(tzinfo=tz)
+    # dateutil only compares the offsets of both folds, which also differ inside a gap.
+    return bool(datetime_exists(local) and datetime_ambiguous(local))
 
 
 # --- weeks -------------------------------------------------------------------------------------
@@ -198,11 +201,19 @@ def recap_instant(week: date, tz: ZoneInfo, minute_of_day: int) -> datetime:
     return to_instant(datetime.combine(next_week, time()) + timedelta(minutes=minute_of_day), tz)
 
 
-def humanize_left(now: datetime, end: datetime) -> str:
-    """'3 days left', '5 hours left', 'less than an hour left'."""
+def humanize_left(now: datetime, end: datetime, tz: ZoneInfo | None = None) -> str:
+    """'3 days left', '5 hours left', 'less than an hour left'.
+
+    With ``tz`` (and ``end`` a local midnight) days are counted on the local calendar, so a
+    week with a 25-hour day never shows "8 days left".
+    """
     remaining = end - now
     if remaining >= timedelta(days=1):
-        days = remaining.days + (1 if remaining.seconds else 0)
+        if tz is not None:
+            last_day = (end - timedelta(microseconds=1)).astimezone(tz).date()
+            days = (last_day - local_date(now, tz)).days + 1
+        else:
+            days = remaining.days + (1 if remaining.seconds else 0)
         return f"{days} days left" if days != 1 else "1 day left"
     hours = int(remaining.total_seconds() // 3600)
     if hours >= 1:

@@ -1,0 +1,1 @@
+"""Persistence for the engine: SQLAlchemy tables, repositories, unit of work, migrations."""

@@ -168,22 +168,39 @@ class SqlDeliveryRepository:
         if not rows:
             return 0
         plans: dict[tuple[Any, ...], tuple[datetime | None, datetime | None]] = {}
+
+        def plan_after(row: Any, after: datetime) -> tuple[datetime | None, datetime | None]:
+            key = (after, *row[2:-2])  # the schedule, not the stored instants
+            plan = plans.get(key)
+            if plan is None:
+                plan = plans[key] = planner(_member_for_planning(row), after)
+            return plan
+
         log: list[dict[str, Any]] = []
         advances: list[dict[str, Any]] = []
         for row in rows:
-            key = tuple(row[2:-2])  # the schedule, not the instants: plans are "after now"
-            plan = plans.get(key)
-            if plan is None:
-                plan = plans[key] = planner(_member_for_planning(row), now)
+            plan = plan_after(row, now)
             next_nudge, next_recap = row.next_nudge_at, row.next_recap_at
-            if next_nudge is not None and next_nudge <= now:
-                fresh = now - next_nudge <= nudge_grace
-                log.append(_log_row(row, DeliveryKind.NUDGE, next_nudge, fresh, now))
-                next_nudge = plan[0]
+            recap_rows: list[dict[str, Any]] = []
             if next_recap is not None and next_recap <= now:
-                fresh = now - next_recap <= recap_grace
-                log.append(_log_row(row, DeliveryKind.RECAP, next_recap, fresh, now))
+                catch_up = plan_after(row, now - recap_grace)[1]
+                recap_rows = _due_rows(
+                    row, DeliveryKind.RECAP, next_recap, catch_up, now, recap_grace
+                )
                 next_recap = plan[1]
+            if next_nudge is not None and next_nudge <= now:
+                catch_up = plan_after(row, now - nudge_grace)[0]
+                nudge_rows = _due_rows(
+                    row, DeliveryKind.NUDGE, next_nudge, catch_up, now, nudge_grace
+                )
+                if any(r["status"] == DeliveryStatus.PENDING for r in recap_rows):
+                    # One message at a time: the check-in carries the week's next step anyway.
+                    nudge_rows = [
+                        _skipped(r, now, "the weekly check-in spoke for it") for r in nudge_rows
+                    ]
+                log.extend(nudge_rows)
+                next_nudge = plan[0]
+            log.extend(recap_rows)
             advances.append({"b_id": row.id, "b_nudge": next_nudge, "b_recap": next_recap})
         _insert_ignoring_duplicates(self.session, deliveries, log)
         self.session.connection().execute(_ADVANCE, advances)
@@ -294,7 +311,7 @@ class SqlDeliveryRepository:
         return int(self.session.execute(query).scalar_one())
 
 
-# Columns the planner needs; everything after the first four forms the memo key.
+# Columns the planner needs; all but the id, the platform and the two instants form the memo key.
 _PLAN_COLUMNS = (
     "id",
     "platform",
@@ -329,6 +346,34 @@ def _member_for_planning(row: Any) -> Member:
         rest_until=row.rest_until,
         unreachable=row.unreachable,
     )
+
+
+def _due_rows(
+    row: Any,
+    kind: DeliveryKind,
+    stored: datetime,
+    catch_up: datetime | None,
+    now: datetime,
+    grace: timedelta,
+) -> list[dict[str, Any]]:
+    """Log rows for a due instant: pending if fresh; if stale, skipped plus at most one catch-up.
+
+    After downtime the stored instant may be days old while a later slot of the same schedule
+    passed only minutes ago (``catch_up``, the first slot within the grace period): that one is
+    still worth sending, once. Slots in between are not logged at all.
+    """
+    if now - stored <= grace:
+        return [_log_row(row, kind, stored, True, now)]
+    rows = [_log_row(row, kind, stored, False, now)]
+    if catch_up is not None and stored < catch_up <= now:
+        rows.append(_log_row(row, kind, catch_up, True, now))
+    return rows
+
+
+def _skipped(log_row: dict[str, Any], now: datetime, detail: str) -> dict[str, Any]:
+    if log_row["status"] != DeliveryStatus.PENDING:
+        return log_row
+    return {**log_row, "status": DeliveryStatus.SKIPPED, "finished_at": now, "detail": detail}
 
 
 def _log_row(

@@ -5,6 +5,7 @@ The engine's classes stay free of SQLAlchemy; this module teaches SQLAlchemy to 
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
 
-from habits.model import GoalChange, Member, Publication, RestWeek
+from habits.model import MAX_DISPLAY_NAME, GoalChange, Member, Publication, RestWeek
 
 metadata = MetaData(
     naming_convention={
@@ -69,7 +70,7 @@ members = Table(
     Column("platform", String(16), nullable=False),
     Column("workspace", String(64), nullable=False, default=""),
     Column("user_id", String(64), nullable=False),
-    Column("display_name", String(100), nullable=False, default=""),
+    Column("display_name", String(MAX_DISPLAY_NAME), nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
     Column("timezone", String(64), nullable=False, default="UTC"),
     Column("week_starts_on", SmallInteger, nullable=False, default=0),
@@ -148,15 +149,17 @@ deliveries = Table(
 
 mapper_registry = registry(metadata=metadata)
 _mapped = False
+_mapping_lock = threading.Lock()
 
 
 def map_models() -> None:
-    """Map the engine's dataclasses onto the tables (once per process)."""
+    """Map the engine's dataclasses onto the tables (once per process, whichever thread asks)."""
     global _mapped
-    if _mapped:
-        return
-    mapper_registry.map_imperatively(Member, members)
-    mapper_registry.map_imperatively(GoalChange, goal_changes)
-    mapper_registry.map_imperatively(RestWeek, rest_weeks)
-    mapper_registry.map_imperatively(Publication, publications)
-    _mapped = True
+    with _mapping_lock:
+        if _mapped:
+            return
+        mapper_registry.map_imperatively(Member, members)
+        mapper_registry.map_imperatively(GoalChange, goal_changes)
+        mapper_registry.map_imperatively(RestWeek, rest_weeks)
+        mapper_registry.map_imperatively(Publication, publications)
+        _mapped = True

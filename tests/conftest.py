@@ -47,7 +47,9 @@ def sqlite_url(tmp_path: Path) -> str:
 def pg_url() -> str:
     url = postgres_url()
     if url is None:
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+        pytest.skip(
+            f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+        )
     reset_postgres(url)
     upgrade(url)
     return url

@@ -1,0 +1,206 @@
+"""The real `habit-coach console` process, driven through a session as a writer would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from storage.database import make_engine
+from storage.tables import members, publications
+
+EXECUTABLE = Path(sys.executable).with_name("habit-coach")
+
+
+class ConsoleProcess:
+    """A running console with its output collected on a thread, so we can wait for lines."""
+
+    def __init__(self, workdir: Path, database_url: str, name: str = "ana"):
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("DATABASE_URL", "DEFAULT_TIMEZONE"))
+        }
+        env.update(DATABASE_URL=database_url, HOME=str(workdir), PYTHONUNBUFFERED="1", TZ="UTC")
+        self.process = subprocess.Popen(
+            [str(EXECUTABLE), "console", "--name", name],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=workdir,
+            env=env,
+            text=True,
+            encoding="utf-8",
+        )
+        self.output: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.output)
+
+    def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def wait_for(self, needle: str, timeout: float = 15.0, start: int = 0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.text[start:]:
+                return self.text[start:]
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        stderr = self.process.stderr.read() if self.process.poll() is not None else ""  # type: ignore[union-attr]
+        raise AssertionError(f"{needle!r} never appeared.\nstdout:\n{self.text}\nstderr:\n{stderr}")
+
+    def ask(self, line: str, needle: str) -> str:
+        """Send a command and return the output it produced, once ``needle`` shows up."""
+        start = len(self.text)
+        self.send(line)
+        return self.wait_for(needle, start=start)
+
+    def quit(self) -> int:
+        self.send("quit")
+        return self.process.wait(timeout=15)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+@pytest.fixture
+def database_url(workdir: Path) -> str:
+    return f"sqlite:///{workdir / 'coach.db'}"
+
+
+@pytest.fixture
+def console(workdir: Path, database_url: str) -> Iterator[ConsoleProcess]:
+    process = ConsoleProcess(workdir, database_url)
+    yield process
+    process.kill()
+
+
+def test_a_new_writer_sets_a_goal_logs_a_post_and_sees_the_streak(
+    console: ConsoleProcess,
+) -> None:
+    console.wait_for("Habit Coach console")
+    assert "Europe/Berlin" in console.ask("/timezone Europe/Berlin", "Time zone set")
+    goal = console.ask("/goal 1 post", "Nudges:")
+    assert "Goal set: 1 post a week" in goal
+    assert "Start small, start now:" in goal
+    nudges = console.ask("/nudges mon thu at 9am", "Nudges:")
+    assert "Mon Thu at 09:00 (Europe/Berlin)" in nudges
+    logged = console.ask("/published https://example.com/first First post", "Logged")
+    assert "“First post”" in logged
+    assert "goal met" in logged
+    streak = console.ask("/streak", "Total published")
+    assert "Streak: 1 week" in streak
+    assert console.quit() == 0
+    assert "Bye" in console.text
+
+
+def test_wrong_input_gets_an_example_and_changes_nothing(
+    console: ConsoleProcess, database_url: str
+) -> None:
+    console.wait_for("Habit Coach console")
+    console.ask("/goal 2 posts", "Goal set")
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        before = connection.execute(select(members)).all()
+    for bad in ("/goal -3", "/goal 999", "/timezone Mars/Olympus", "/nudges someday at 25:99"):
+        reply = console.ask(bad, "Example: /")
+        assert "Traceback" not in reply
+    with engine.connect() as connection:
+        assert connection.execute(select(members)).all() == before
+    engine.dispose()
+    assert console.process.poll() is None, "the console must keep running after bad input"
+    assert console.quit() == 0
+
+
+def test_a_5000_character_title_is_visibly_shortened(
+    console: ConsoleProcess, database_url: str
+) -> None:
+    console.wait_for("Habit Coach console")
+    reply = console.ask("/published " + "ü" * 5000, "Logged")
+    assert "first 200 characters" in reply
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        title = connection.execute(select(publications.c.title)).scalar_one()
+    engine.dispose()
+    assert len(title) == 200
+
+
+def test_export_writes_the_json_file_next_to_the_writer(
+    console: ConsoleProcess, workdir: Path
+) -> None:
+    console.wait_for("Habit Coach console")
+    console.ask("/goal 1 newsletter", "Goal set")
+    console.ask("/published https://example.com/issue-1 Issue one", "Logged")
+    reply = console.ask("/habit export", "Saved to")
+    assert "1 publications" in reply or "1 publication" in reply
+    exported = json.loads((workdir / "habit-coach-export.json").read_text(encoding="utf-8"))
+    assert exported["publications"][0]["url"] == "https://example.com/issue-1"
+    assert exported["member"]["goal"] == {"target": 1, "label": "newsletter"}
+
+
+def test_a_due_nudge_arrives_while_the_writer_is_at_the_prompt(
+    workdir: Path, database_url: str
+) -> None:
+    first = ConsoleProcess(workdir, database_url)
+    try:
+        first.wait_for("Habit Coach console")
+        first.ask("/goal 3 posts", "Goal set")
+        assert first.quit() == 0
+    finally:
+        first.kill()
+    # The coach was down when a nudge fell due a few minutes ago.
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            update(members).values(next_nudge_at=datetime.now(UTC) - timedelta(minutes=5))
+        )
+    engine.dispose()
+
+    second = ConsoleProcess(workdir, database_url)
+    try:
+        nudge = second.wait_for("🔔 Nudge")
+        assert "0 of 3 this week" in second.wait_for("Tiny next step")
+        assert "Snooze" in nudge or "Snooze" in second.text
+        # Exactly one catch-up nudge, and the prompt still answers.
+        assert "Snoozed" in second.ask("/nudges snooze later", "Snoozed")
+        assert second.text.count("🔔 Nudge") == 1
+        assert second.quit() == 0
+    finally:
+        second.kill()
+
+
+def test_help_lists_every_subcommand() -> None:
+    result = subprocess.run(
+        [str(EXECUTABLE), "--help"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 0
+    for subcommand in ("console", "run", "db"):
+        assert subcommand in result.stdout

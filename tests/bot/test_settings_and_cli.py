@@ -1,0 +1,80 @@
+"""Settings validation and the CLI's non-interactive subcommands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot import cli
+from bot.settings import Settings
+
+
+def test_database_defaults_to_a_sqlite_file_in_the_user_data_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    url = Settings().database_url
+    assert url.startswith("sqlite:///")
+    assert url.endswith("habit-coach/habit-coach.db")
+
+
+def test_short_postgres_urls_use_the_psycopg_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://coach@db:5432/coach")
+    assert Settings().database_url == "postgresql+psycopg://coach@db:5432/coach"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", "mysql://root@localhost/coach"),
+        ("DEFAULT_TIMEZONE", "Mars/Olympus"),
+        ("LOG_LEVEL", "LOUD"),
+        ("SWEEP_INTERVAL_SECONDS", "0"),
+    ],
+)
+def test_bad_settings_stop_start_up_with_the_setting_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["db", "current"])
+    assert name in str(stopped.value)
+
+
+def test_empty_values_in_env_file_fall_back_to_defaults(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    (tmp_path / ".env").write_text("DATABASE_URL=\nDEFAULT_TIMEZONE=\n", encoding="utf-8")
+    settings = Settings()
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.default_timezone is None
+
+
+def test_db_upgrade_then_current_reports_the_head_revision(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert cli.main(["db", "current"]) == 0
+    assert "Applied: none" in capsys.readouterr().out
+    assert cli.main(["db", "upgrade"]) == 0
+    assert cli.main(["db", "current"]) == 0
+    out = capsys.readouterr().out
+    applied = out.split("Applied: ")[1].split(";")[0]
+    assert applied != "none"
+    assert f"newest: {applied}." in out
+
+
+def test_run_without_any_adapter_says_how_to_proceed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'run.db'}")
+    assert cli.main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "no chat adapter is configured" in err
+    assert "habit-coach console" in err

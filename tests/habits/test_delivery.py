@@ -1,0 +1,601 @@
+"""Sweep and delivery end to end: the Dispatcher, a hand-written Sender, a real database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select, update
+
+from habits.delivery import DeliverySettings, Dispatcher, Outcome, SendResult
+from habits.messages import ActionId, Notice
+from habits.model import DeliveryStatus, ManualClock, MemberRef
+from habits.service import Coach
+from storage.tables import deliveries, members
+
+ANA = MemberRef.console("ana")
+PLATFORMS = ("console", "discord", "slack")
+THU_0900_BERLIN = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+MON_0900_BERLIN = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Sent:
+    at: datetime
+    notice: Notice
+
+    @property
+    def who(self) -> str:
+        return self.notice.member.user_id
+
+    @property
+    def kind(self) -> str:
+        return self.notice.kind
+
+
+class FakeSender:
+    """Records every notice with the time it went out; answers with queued outcomes."""
+
+    def __init__(self, clock: ManualClock):
+        self.clock = clock
+        self.sent: list[Sent] = []
+        self.outcomes: list[SendResult | Exception] = []
+
+    async def send(self, notice: Notice) -> SendResult:
+        self.sent.append(Sent(self.clock.now(), notice))
+        if not self.outcomes:
+            return SendResult(Outcome.SENT)
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def of(self, who: str) -> list[Sent]:
+        return [s for s in self.sent if s.who == who]
+
+
+async def run_sync(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return func(*args, **kwargs)
+
+
+@pytest.fixture
+def sender(clock: ManualClock) -> FakeSender:
+    return FakeSender(clock)
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture
+def dispatcher(coach: Coach, sender: FakeSender) -> Dispatcher:
+    return Dispatcher(coach, dict.fromkeys(PLATFORMS, sender), run_sync)
+
+
+class Driver:
+    """Moves the clock and ticks the dispatcher the way the scheduler would."""
+
+    def __init__(self, clock: ManualClock, dispatcher: Dispatcher, loop: asyncio.AbstractEventLoop):
+        self.clock = clock
+        self.dispatcher = dispatcher
+        self.loop = loop
+
+    def tick(self) -> int:
+        return self.loop.run_until_complete(self.dispatcher.tick())
+
+    def at(self, moment: datetime) -> int:
+        self.clock.set(moment)
+        return self.tick()
+
+    def run_until(self, end: datetime, step: timedelta = timedelta(hours=1)) -> None:
+        while self.clock.now() + step <= end:
+            self.clock.advance(step)
+            self.tick()
+
+
+@pytest.fixture
+def driver(clock: ManualClock, dispatcher: Dispatcher, loop: asyncio.AbstractEventLoop) -> Driver:
+    return Driver(clock, dispatcher, loop)
+
+
+def join(coach: Coach, name: str, *commands: str, zone: str = "Europe/Berlin") -> MemberRef:
+    ref = MemberRef.console(name)
+    for text in (f"/timezone {zone}", *commands):
+        reply = coach.handle(ref, text)
+        assert reply.ok, reply.text
+    return ref
+
+
+def log_rows(engine: Engine) -> list[Any]:
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(deliveries, members.c.user_id)
+                .join(members, members.c.id == deliveries.c.member_id)
+                .order_by(deliveries.c.id)
+            )
+        )
+
+
+def member_row(engine: Engine, name: str) -> Any:
+    with engine.connect() as connection:
+        return connection.execute(select(members).where(members.c.user_id == name)).one()
+
+
+# --- nudges ------------------------------------------------------------------------------------
+
+
+def test_nudge_goes_out_at_0900_local_exactly_once(
+    coach: Coach, driver: Driver, sender: FakeSender, engine: Engine
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+
+    assert driver.at(THU_0900_BERLIN - timedelta(minutes=1)) == 0
+    assert driver.at(THU_0900_BERLIN) == 1
+    for _ in range(3):
+        driver.tick()
+    driver.at(THU_0900_BERLIN + timedelta(minutes=1))
+
+    (sent,) = sender.sent
+    assert (sent.at, sent.kind) == (THU_0900_BERLIN, "nudge")
+    assert "0 of 1 this week" in sent.notice.text
+    assert "Tiny next step:" in sent.notice.text
+    assert [a.id for a in sent.notice.actions] == [
+        ActionId.PUBLISHED,
+        ActionId.SNOOZE_LATER,
+        ActionId.SNOOZE_TOMORROW,
+        ActionId.SMALLER_STEP,
+    ]
+    (row,) = log_rows(engine)
+    assert (row.kind, row.scheduled_for, row.status) == ("nudge", THU_0900_BERLIN, "sent")
+
+
+def test_nudge_follows_the_members_zone_across_daylight_saving(
+    coach: Coach, driver: Driver, sender: FakeSender, clock: ManualClock
+) -> None:
+    clock.set(datetime(2027, 3, 22, 12, 0, tzinfo=UTC))  # a Monday, Berlin still on CET
+    join(coach, "ana", "/goal 1 post")
+
+    driver.run_until(datetime(2027, 4, 2, 0, 0, tzinfo=UTC))
+
+    nudges = [s.at for s in sender.sent if s.kind == "nudge"]
+    # 09:00 in Berlin both before and after the clocks went forward on 28 March.
+    assert nudges == [
+        datetime(2027, 3, 25, 8, 0, tzinfo=UTC),
+        datetime(2027, 4, 1, 7, 0, tzinfo=UTC),
+    ]
+
+
+def test_nudge_at_an_ambiguous_local_time_fires_once(
+    coach: Coach, driver: Driver, sender: FakeSender, clock: ManualClock
+) -> None:
+    clock.set(datetime(2026, 10, 24, 12, 0, tzinfo=UTC))  # Berlin falls back on Sunday the 25th
+    join(coach, "ana", "/goal 1 post", "/nudges daily at 2:30")
+
+    driver.run_until(datetime(2026, 10, 25, 6, 0, tzinfo=UTC), step=timedelta(minutes=15))
+
+    # 02:30 happens twice that night; the nudge goes out at the first one only.
+    assert [s.at for s in sender.sent] == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC)]
+
+
+def test_nudge_at_a_skipped_local_time_fires_at_the_first_valid_minute(
+    coach: Coach, driver: Driver, sender: FakeSender, clock: ManualClock
+) -> None:
+    clock.set(datetime(2027, 3, 27, 12, 0, tzinfo=UTC))  # Berlin springs forward on the 28th
+    join(coach, "ana", "/goal 1 post", "/nudges daily at 2:30")
+
+    driver.run_until(datetime(2027, 3, 28, 6, 0, tzinfo=UTC), step=timedelta(minutes=15))
+
+    # 02:30 does not exist that night; 03:00 CEST (01:00 UTC) is the first minute after it.
+    assert [s.at for s in sender.sent] == [datetime(2027, 3, 28, 1, 0, tzinfo=UTC)]
+
+
+def test_nudges_stop_once_the_goal_is_met_and_resume_next_week(
+    coach: Coach, driver: Driver, sender: FakeSender
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    driver.at(datetime(2026, 11, 24, 10, 0, tzinfo=UTC))
+    assert coach.handle(ANA, "/published").ok
+
+    driver.run_until(datetime(2026, 12, 3, 12, 0, tzinfo=UTC))
+
+    assert [(s.at, s.kind) for s in sender.sent] == [
+        (MON_0900_BERLIN, "recap"),
+        (datetime(2026, 12, 3, 8, 0, tzinfo=UTC), "nudge"),
+    ]
+
+
+def test_snoozed_nudge_comes_back_later(
+    coach: Coach, driver: Driver, sender: FakeSender, clock: ManualClock
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    driver.at(THU_0900_BERLIN)
+    assert coach.handle(ANA, "/nudges snooze later").ok
+
+    driver.run_until(THU_0900_BERLIN + timedelta(hours=4), step=timedelta(minutes=30))
+
+    assert [s.at for s in sender.sent] == [THU_0900_BERLIN, THU_0900_BERLIN + timedelta(hours=3)]
+
+
+def test_nudge_is_skipped_when_the_goal_was_met_after_the_sweep(
+    coach: Coach, engine: Engine, sender: FakeSender, clock: ManualClock
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    clock.set(THU_0900_BERLIN)
+    coach.sweep(list(PLATFORMS))
+    assert coach.handle(ANA, "/published").ok  # before the sender got to it
+
+    (delivery,) = coach.claim(list(PLATFORMS), "me", timedelta(seconds=60))
+    assert coach.compose(delivery) is None
+
+    (row,) = log_rows(engine)
+    assert (row.status, row.detail) == ("skipped", "nothing to say")
+
+
+def test_only_platforms_with_a_sender_are_swept(
+    coach: Coach, sender: FakeSender, clock: ManualClock, loop: asyncio.AbstractEventLoop
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    discord = MemberRef.discord(7)
+    for text in ("/timezone Europe/Berlin", "/goal 1 post"):
+        assert coach.handle(discord, text).ok
+    only_discord = Dispatcher(coach, {"discord": sender}, run_sync)
+
+    clock.set(THU_0900_BERLIN)
+    loop.run_until_complete(only_discord.tick())
+
+    assert [s.notice.member for s in sender.sent] == [discord]
+
+
+# --- the weekly check-in -----------------------------------------------------------------------
+
+
+def test_recap_after_a_met_week_says_met_and_opens_the_new_week(
+    coach: Coach, driver: Driver, sender: FakeSender
+) -> None:
+    join(coach, "ana", "/goal 1 post", "/published")
+
+    driver.run_until(MON_0900_BERLIN + timedelta(hours=1))
+
+    (recap,) = sender.sent
+    assert (recap.at, recap.kind) == (MON_0900_BERLIN, "recap")
+    assert "Last week: 1 of 1 — goal met! Streak: 1 week." in recap.notice.text
+    assert "First tiny step:" in recap.notice.text
+
+
+def test_recap_after_a_missed_week_says_missed_without_shaming(
+    coach: Coach, driver: Driver, sender: FakeSender
+) -> None:
+    join(coach, "ana", "/goal 2 posts")
+
+    driver.run_until(MON_0900_BERLIN + timedelta(hours=1))
+
+    recap = sender.sent[-1]
+    assert recap.kind == "recap"
+    assert "Last week: 0 of 2." in recap.notice.text
+    assert "smaller goal" not in recap.notice.text
+    assert ActionId.SMALLER_GOAL not in [a.id for a in recap.notice.actions]
+
+
+def test_recap_offers_a_smaller_goal_after_two_missed_weeks(
+    coach: Coach, driver: Driver, sender: FakeSender
+) -> None:
+    join(coach, "ana", "/goal 2 posts")
+
+    driver.run_until(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+
+    recaps = [s for s in sender.sent if s.kind == "recap"]
+    assert [r.at for r in recaps] == [MON_0900_BERLIN, MON_0900_BERLIN + timedelta(days=7)]
+    assert "smaller goal" not in recaps[0].notice.text
+    last = recaps[1].notice
+    assert "Would a smaller goal help? Try 1 post a week." in last.text
+    offer = next(a for a in last.actions if a.id is ActionId.SMALLER_GOAL)
+    assert offer.command == "/goal 1"
+    assert coach.handle(ANA, offer.command).ok
+
+
+def test_recap_for_a_goal_of_one_suggests_an_even_smaller_step(
+    coach: Coach, driver: Driver, sender: FakeSender
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+
+    driver.run_until(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+
+    last = [s for s in sender.sent if s.kind == "recap"][-1].notice
+    assert "a 100-word post counts" in last.text
+
+
+def test_snoozing_into_the_weekly_check_in_sends_one_message_not_two(
+    coach: Coach, driver: Driver, sender: FakeSender, engine: Engine
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    driver.at(datetime(2026, 11, 29, 19, 0, tzinfo=UTC))  # Sunday evening in Berlin
+    assert coach.handle(ANA, "/nudges snooze tomorrow").ok
+    assert member_row(engine, "ana").next_nudge_at == MON_0900_BERLIN  # the check-in's moment
+    sender.sent.clear()
+
+    driver.run_until(MON_0900_BERLIN + timedelta(hours=2))
+
+    assert [(s.at, s.kind) for s in sender.sent] == [(MON_0900_BERLIN, "recap")]
+    (nudge,) = [r for r in log_rows(engine) if r.kind == "nudge" and r.scheduled_for.day == 30]
+    assert nudge.status == "skipped"
+
+
+# --- who gets nothing --------------------------------------------------------------------------
+
+
+def test_paused_resting_and_goal_off_members_get_no_nudges(
+    coach: Coach, driver: Driver, sender: FakeSender
+) -> None:
+    join(coach, "paused", "/goal 1 post", "/nudges pause 2w")
+    join(coach, "resting", "/goal 1 post", "/goal rest 2")
+    join(coach, "off", "/goal 1 post", "/goal off")
+    join(coach, "quiet", "/goal 1 post", "/nudges off")
+    join(coach, "busy", "/goal 1 post")
+
+    driver.run_until(datetime(2026, 12, 6, 23, 0, tzinfo=UTC))
+
+    assert [s.kind for s in sender.of("busy")] == ["nudge", "recap", "nudge"]
+    assert sender.of("off") == []
+    assert sender.of("resting") == []  # no "welcome back" while the rest goes on
+    for name in ("paused", "quiet"):
+        # The weekly recap still comes, without a next step to take.
+        assert [s.kind for s in sender.of(name)] == ["recap"]
+        assert "step" not in sender.of(name)[0].notice.text
+
+
+def test_rest_ends_with_a_welcome_back(coach: Coach, driver: Driver, sender: FakeSender) -> None:
+    join(coach, "resting", "/goal 1 post", "/goal rest 2")
+
+    driver.run_until(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+
+    (recap,) = sender.sent
+    assert (recap.at, recap.kind) == (datetime(2026, 12, 7, 8, 0, tzinfo=UTC), "recap")
+    assert "Welcome back from your rest week." in recap.notice.text
+    assert "First tiny step:" in recap.notice.text
+
+
+# --- downtime ----------------------------------------------------------------------------------
+
+
+def test_after_downtime_each_member_gets_at_most_one_catch_up_and_stale_ones_are_skipped(
+    coach: Coach, driver: Driver, sender: FakeSender, engine: Engine
+) -> None:
+    daily = [join(coach, f"daily{i}", "/goal 1 post", "/nudges daily at 9:00") for i in range(5)]
+    twice = [join(coach, f"twice{i}", "/goal 1 post") for i in range(5)]
+
+    # Down from Monday afternoon to Friday 10:30 in Berlin.
+    driver.at(datetime(2026, 11, 27, 9, 30, tzinfo=UTC))
+    for _ in range(3):
+        driver.tick()
+
+    # Friday's 09:00 nudge is 90 minutes late: one catch-up for the daily members...
+    for ref in daily:
+        (catch_up,) = sender.of(ref.user_id)
+        assert catch_up.kind == "nudge"
+    # ...and nothing for those whose last nudge (Thursday) has long passed.
+    for ref in twice:
+        assert sender.of(ref.user_id) == []
+    skipped = {(r.user_id, r.scheduled_for) for r in log_rows(engine) if r.status == "skipped"}
+    assert skipped == {(r.user_id, datetime(2026, 11, 24, 8, 0, tzinfo=UTC)) for r in daily} | {
+        (r.user_id, THU_0900_BERLIN) for r in twice
+    }
+
+    driver.run_until(datetime(2026, 11, 28, 9, 0, tzinfo=UTC))
+
+    # Back on schedule: Saturday's nudge, once, for the daily members only.
+    assert len(sender.sent) == 2 * len(daily)
+
+
+def test_recap_missed_by_a_short_downtime_is_caught_up_once(
+    coach: Coach, driver: Driver, sender: FakeSender, engine: Engine
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    driver.at(datetime(2026, 11, 26, 8, 0, tzinfo=UTC))  # Thursday's nudge
+    sender.sent.clear()
+
+    driver.at(datetime(2026, 12, 1, 6, 0, tzinfo=UTC))  # down from Thursday to Tuesday 07:00
+    driver.tick()
+
+    (recap,) = sender.sent
+    assert recap.kind == "recap"
+    assert "Last week: 0 of 1." in recap.notice.text
+
+
+# --- failures ----------------------------------------------------------------------------------
+
+
+def test_unreachable_member_stops_getting_nudges_and_hears_about_it_next_time(
+    coach: Coach, driver: Driver, sender: FakeSender, engine: Engine
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    sender.outcomes = [SendResult(Outcome.UNREACHABLE, "403 Cannot send messages to this user")]
+
+    driver.run_until(datetime(2026, 12, 8, 0, 0, tzinfo=UTC))
+
+    assert len(sender.sent) == 1
+    (row,) = log_rows(engine)
+    assert (row.status, row.detail) == ("failed", "403 Cannot send messages to this user")
+    member = member_row(engine, "ana")
+    assert member.unreachable is True
+    assert (member.next_nudge_at, member.next_recap_at) == (None, None)
+
+    reply = coach.handle(ANA, "/streak")
+
+    assert reply.ok
+    assert "couldn't send you direct messages" in reply.text
+    member = member_row(engine, "ana")
+    assert member.unreachable is False
+    assert member.next_nudge_at is not None
+
+
+def test_passing_failures_are_retried_with_backoff_then_given_up(
+    coach: Coach, driver: Driver, sender: FakeSender, engine: Engine, clock: ManualClock
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    sender.outcomes = [SendResult(Outcome.RETRY, "502 Bad Gateway")] * 5
+
+    driver.at(THU_0900_BERLIN)
+    waits = []
+    for _ in range(4):
+        (row,) = log_rows(engine)
+        assert row.status == "pending"
+        waits.append(row.not_before - clock.now())
+        assert driver.at(row.not_before - timedelta(seconds=1)) == 0  # not before its time
+        driver.at(row.not_before)
+
+    assert waits == [timedelta(seconds=s) for s in (30, 60, 120, 240)]
+    assert len(sender.sent) == 5
+    (row,) = log_rows(engine)
+    assert (row.status, row.attempts, row.detail) == ("failed", 5, "gave up: 502 Bad Gateway")
+    driver.run_until(clock.now() + timedelta(hours=2), step=timedelta(minutes=10))
+    assert len(sender.sent) == 5
+
+
+def test_retry_after_from_the_platform_is_honoured(
+    coach: Coach, driver: Driver, sender: FakeSender, engine: Engine
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    sender.outcomes = [SendResult(Outcome.RETRY, "429", retry_after=timedelta(minutes=5))]
+
+    driver.at(THU_0900_BERLIN)
+
+    (row,) = log_rows(engine)
+    assert row.not_before == THU_0900_BERLIN + timedelta(minutes=5)
+    driver.at(THU_0900_BERLIN + timedelta(minutes=5))
+    (row,) = log_rows(engine)
+    assert (row.status, row.attempts) == ("sent", 2)
+
+
+def test_a_sender_that_raises_is_retried_and_others_still_get_theirs(
+    coach: Coach, driver: Driver, sender: FakeSender, engine: Engine
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    join(coach, "bo", "/goal 1 post")
+    sender.outcomes = [RuntimeError("adapter bug")]
+
+    driver.at(THU_0900_BERLIN)
+
+    assert sorted(r.status for r in log_rows(engine)) == ["pending", "sent"]
+    driver.at(THU_0900_BERLIN + timedelta(seconds=30))
+    assert [r.status for r in log_rows(engine)] == ["sent", "sent"]
+    assert sorted(s.who for s in sender.sent[1:]) == ["ana", "bo"]
+
+
+def test_one_broken_member_does_not_stop_everyone_elses_nudges(
+    coach: Coach, driver: Driver, sender: FakeSender, engine: Engine, clock: ManualClock
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    join(coach, "bo", "/goal 1 post")
+    with engine.begin() as connection:  # e.g. a zone a tzdata update no longer knows
+        connection.execute(
+            update(members).where(members.c.user_id == "ana").values(timezone="Mars/Olympus")
+        )
+
+    driver.run_until(THU_0900_BERLIN + timedelta(hours=1), step=timedelta(minutes=30))
+
+    assert [(s.who, s.kind) for s in sender.sent] == [("bo", "nudge")]
+    assert member_row(engine, "ana").next_nudge_at is None
+    (broken,) = [r for r in log_rows(engine) if r.user_id == "ana"]
+    assert broken.status == "pending"  # composing it failed: retried like a failed send
+    driver.run_until(clock.now() + timedelta(hours=1), step=timedelta(minutes=1))
+    (broken,) = [r for r in log_rows(engine) if r.user_id == "ana"]
+    assert (broken.status, broken.detail) == ("failed", "gave up: compose failed")
+    # Fixing the zone brings the member back.
+    assert coach.handle(ANA, "/timezone Europe/Berlin").ok
+    assert member_row(engine, "ana").next_nudge_at is not None
+
+
+def test_a_delivery_that_cannot_be_composed_does_not_hold_up_the_batch(
+    coach: Coach,
+    dispatcher: Dispatcher,
+    driver: Driver,
+    sender: FakeSender,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    join(coach, "bo", "/goal 1 post")
+    compose = coach.compose
+
+    def compose_failing_for_ana(delivery: Any) -> Notice | None:
+        if delivery.user_id == "ana":
+            raise RuntimeError("bug")
+        return compose(delivery)
+
+    monkeypatch.setattr(coach, "compose", compose_failing_for_ana)
+
+    assert driver.at(THU_0900_BERLIN) == 1
+
+    assert {(r.user_id, r.status) for r in log_rows(engine)} == {("ana", "pending"), ("bo", "sent")}
+
+
+def test_delivery_with_an_expired_lease_can_be_claimed_by_another_owner(
+    coach: Coach, engine: Engine, clock: ManualClock
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    clock.set(THU_0900_BERLIN)
+    coach.sweep(list(PLATFORMS))
+    lease = timedelta(seconds=60)
+
+    (first,) = coach.claim(list(PLATFORMS), "replica-a", lease)  # ...and replica-a dies
+    assert coach.claim(list(PLATFORMS), "replica-b", lease) == []
+    clock.advance(lease)
+    assert coach.claim(list(PLATFORMS), "replica-b", lease) == []
+    clock.advance(timedelta(seconds=1))
+    (second,) = coach.claim(list(PLATFORMS), "replica-b", lease)
+
+    assert second.id == first.id
+    assert (first.attempts, second.attempts) == (1, 2)
+    (row,) = log_rows(engine)
+    assert (row.status, row.lease_owner) == ("sending", "replica-b")
+
+
+def test_finished_delivery_is_never_claimed_again(
+    coach: Coach, engine: Engine, clock: ManualClock
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    clock.set(THU_0900_BERLIN)
+    coach.sweep(list(PLATFORMS))
+    (delivery,) = coach.claim(list(PLATFORMS), "a", timedelta(seconds=60))
+    coach.finish(delivery, DeliveryStatus.SENT)
+
+    clock.advance(timedelta(hours=1))
+
+    assert coach.claim(list(PLATFORMS), "b", timedelta(seconds=60)) == []
+
+
+def test_tick_drains_more_than_one_claim_batch(
+    coach: Coach, sender: FakeSender, clock: ManualClock, loop: asyncio.AbstractEventLoop
+) -> None:
+    for i in range(7):
+        join(coach, f"m{i}", "/goal 1 post")
+    small_batches = Dispatcher(
+        coach, dict.fromkeys(PLATFORMS, sender), run_sync, delivery=DeliverySettings(claim_limit=3)
+    )
+    clock.set(THU_0900_BERLIN)
+
+    assert loop.run_until_complete(small_batches.tick()) == 7
+    assert len({s.who for s in sender.sent}) == 7
+
+
+def test_sweep_never_logs_the_same_nudge_twice(
+    coach: Coach, engine: Engine, clock: ManualClock
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    clock.set(THU_0900_BERLIN)
+    coach.sweep(list(PLATFORMS))
+    # Put the member back as if another process had not seen the advance.
+    with engine.begin() as connection:
+        connection.execute(update(members).values(next_nudge_at=THU_0900_BERLIN))
+
+    coach.sweep(list(PLATFORMS))
+
+    assert len(log_rows(engine)) == 1

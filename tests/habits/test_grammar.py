@@ -1,0 +1,561 @@
+"""The command grammar: any text becomes a command or a clear error with a working example."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from habits import commands as c
+from habits import timekeeping as tk
+from habits.grammar import EXAMPLES, parse, parse_time, resolve_zone, singular_label
+from habits.model import MAX_LABEL, MAX_TARGET, MAX_TITLE, MIN_TARGET
+
+COMMAND_TYPES = (
+    c.ShowGoal,
+    c.SetGoal,
+    c.GoalOff,
+    c.Rest,
+    c.SetWeekStart,
+    c.LogPublication,
+    c.UndoPublication,
+    c.ShowStreak,
+    c.ShowNudges,
+    c.SetNudges,
+    c.PauseNudges,
+    c.ResumeNudges,
+    c.NudgesOff,
+    c.Snooze,
+    c.SmallerStep,
+    c.ShowTimezone,
+    c.SetTimezone,
+    c.Help,
+    c.Export,
+    c.Forget,
+)
+
+
+def mask(*days: int) -> int:
+    return tk.days_mask(days)
+
+
+def error_of(text: str) -> c.ParseError:
+    result = parse(text)
+    assert isinstance(result, c.ParseError), f"{text!r} parsed to {result!r}"
+    return result
+
+
+def assert_helpful(error: c.ParseError) -> None:
+    """An error says something, shows an example, and the example itself works."""
+    rendered = str(error)
+    assert error.message.strip()
+    assert "Example: /" in rendered
+    example = rendered.split("Example: ", 1)[1]
+    assert isinstance(parse(example), COMMAND_TYPES), f"example {example!r} does not parse"
+
+
+# --- every command form ------------------------------------------------------------------------
+
+VALID = [
+    # /goal
+    ("/goal", c.ShowGoal()),
+    ("/goal 1 post", c.SetGoal(1, "post")),
+    ("/goal 4", c.SetGoal(4, None)),
+    ("/goal 21", c.SetGoal(MAX_TARGET, None)),
+    ("/goal 3 newsletters", c.SetGoal(3, "newsletter")),
+    ("/goal 2 videos a week", c.SetGoal(2, "video")),
+    ("/goal 2 posts per week", c.SetGoal(2, "post")),
+    ("/goal 2 posts/week", c.SetGoal(2, "post")),
+    ("/goal 1 weekly newsletter", c.SetGoal(1, "newsletter")),
+    ("/goal two essays", c.SetGoal(2, "essay")),
+    ("/goal 2 stories", c.SetGoal(2, "story")),
+    ("/goal 2 classes", c.SetGoal(2, "class")),
+    ("/goal 2 series", c.SetGoal(2, "series")),
+    ("/goal 1 news", c.SetGoal(1, "news")),
+    ("/goal 2 blog posts", c.SetGoal(2, "blog post")),
+    ("/goal 1 post 🎉", c.SetGoal(1, "post 🎉")),
+    ("/goal 1 📝", c.SetGoal(1, "📝")),
+    ("/goal 007", c.SetGoal(7, None)),
+    ("/goal off", c.GoalOff()),
+    ("/GOAL OFF", c.GoalOff()),
+    ("/goal stop", c.GoalOff()),
+    ("/goal rest", c.Rest(1)),
+    ("/goal rest 2", c.Rest(2)),
+    ("/goal rest 3 weeks", c.Rest(3)),
+    ("/goal rest 2w", c.Rest(2)),
+    ("/goal rest 2 WEEKS", c.Rest(2)),
+    ("/goal rest 1 week", c.Rest(1)),
+    ("/goal rest two", c.Rest(2)),
+    ("/goal rest 8", c.Rest(8)),
+    ("/goal week sunday", c.SetWeekStart(tk.SUNDAY)),
+    ("/goal week sun", c.SetWeekStart(tk.SUNDAY)),
+    ("/goal week monday", c.SetWeekStart(tk.MONDAY)),
+    ("/goal week starts on monday", c.SetWeekStart(tk.MONDAY)),
+    # /published
+    ("/published", c.LogPublication()),
+    ("/published undo", c.UndoPublication()),
+    ("/published UNDO", c.UndoPublication()),
+    (
+        "/published https://example.com/a My title",
+        c.LogPublication(url="https://example.com/a", title="My title"),
+    ),
+    ("/published https://Example.COM", c.LogPublication(url="https://example.com/")),
+    ("/published HTTP://example.com/x", c.LogPublication(url="http://example.com/x")),
+    ("/published www.example.com/x", c.LogPublication(url="https://www.example.com/x")),
+    ("/published http://localhost:8000/x", c.LogPublication(url="http://localhost:8000/x")),
+    ("/published My title only", c.LogPublication(title="My title only")),
+    ("/published 🎉 Launch day 🚀", c.LogPublication(title="🎉 Launch day 🚀")),
+    ("/published 👩‍💻 notes", c.LogPublication(title="👩‍💻 notes")),
+    ("/publish https://example.com", c.LogPublication(url="https://example.com/")),
+    # /streak
+    ("/streak", c.ShowStreak()),
+    ("/streak please", c.ShowStreak()),
+    # /nudges
+    ("/nudges", c.ShowNudges()),
+    ("/nudges mon wed fri at 9am", c.SetNudges(mask(0, 2, 4), 9 * 60)),
+    ("/nudges weekdays at 18:30", c.SetNudges(mask(0, 1, 2, 3, 4), 18 * 60 + 30)),
+    ("/nudges weekends at 10", c.SetNudges(mask(5, 6), 10 * 60)),
+    ("/nudges mon-fri at 7", c.SetNudges(mask(0, 1, 2, 3, 4), 7 * 60)),
+    ("/nudges fri-mon at 7", c.SetNudges(mask(4, 5, 6, 0), 7 * 60)),
+    ("/nudges every day at 6:30pm", c.SetNudges(mask(*range(7)), 18 * 60 + 30)),
+    ("/nudges everyday at 6am", c.SetNudges(mask(*range(7)), 6 * 60)),
+    ("/nudges daily at noon", c.SetNudges(mask(*range(7)), 12 * 60)),
+    ("/nudges sun at midnight", c.SetNudges(mask(6), 0)),
+    ("/nudges Monday, Thursday at 09:00", c.SetNudges(mask(0, 3), 9 * 60)),
+    ("/nudges mon and thu at 9", c.SetNudges(mask(0, 3), 9 * 60)),
+    ("/nudges at 9", c.SetNudges(None, 9 * 60)),
+    ("/nudges 8am", c.SetNudges(None, 8 * 60)),
+    ("/nudges mon thu", c.SetNudges(mask(0, 3), None)),
+    ("/nudges every day", c.SetNudges(mask(*range(7)), None)),
+    ("/nudges mon thu 9 am", c.SetNudges(mask(0, 3), 9 * 60)),
+    ("/nudges tue at 12am", c.SetNudges(mask(1), 0)),
+    ("/nudges tue at 12pm", c.SetNudges(mask(1), 12 * 60)),
+    ("/nudges tue at 9h30", c.SetNudges(mask(1), 9 * 60 + 30)),
+    ("/nudges tue at 6.30pm", c.SetNudges(mask(1), 18 * 60 + 30)),
+    ("/nudges tue at 23:59", c.SetNudges(mask(1), 23 * 60 + 59)),
+    ("/nudges pause 2w", c.PauseNudges(weeks=2)),
+    ("/nudges pause for 2 weeks", c.PauseNudges(weeks=2)),
+    ("/nudges pause for 10 days", c.PauseNudges(days=10)),
+    ("/nudges pause until 2026-12-01", c.PauseNudges(until=date(2026, 12, 1))),
+    ("/nudges resume", c.ResumeNudges()),
+    ("/nudges on", c.ResumeNudges()),
+    ("/nudges off", c.NudgesOff()),
+    ("/nudges snooze", c.Snooze(c.SnoozeFor.LATER)),
+    ("/nudges snooze later", c.Snooze(c.SnoozeFor.LATER)),
+    ("/nudges snooze later today", c.Snooze(c.SnoozeFor.LATER)),
+    ("/nudges snooze tomorrow", c.Snooze(c.SnoozeFor.TOMORROW)),
+    ("/nudges smaller", c.SmallerStep()),
+    ("/nudge off", c.NudgesOff()),
+    # /timezone
+    ("/timezone", c.ShowTimezone()),
+    ("/timezone Europe/Berlin", c.SetTimezone("Europe/Berlin")),
+    ("/timezone europe/berlin", c.SetTimezone("Europe/Berlin")),
+    ("/timezone berlin", c.SetTimezone("Europe/Berlin")),
+    ("/timezone new york", c.SetTimezone("America/New_York")),
+    ("/timezone America/Los_Angeles", c.SetTimezone("America/Los_Angeles")),
+    ("/timezone UTC", c.SetTimezone("UTC")),
+    ("/tz Asia/Tokyo", c.SetTimezone("Asia/Tokyo")),
+    # /habit and help
+    ("/habit", c.Help()),
+    ("/habit help", c.Help()),
+    ("/habit export", c.Export()),
+    ("/habit forget", c.Forget(confirmed=False)),
+    ("/habit forget confirm", c.Forget(confirmed=True)),
+    ("/help", c.Help()),
+    ("?", c.Help()),
+    # without the slash, with stray white space
+    ("goal 1 post", c.SetGoal(1, "post")),
+    ("  /goal   2   posts  ", c.SetGoal(2, "post")),
+    ("/goal\t2\nposts", c.SetGoal(2, "post")),
+    ("/goal\u00a02 posts", c.SetGoal(2, "post")),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), VALID, ids=[t for t, _ in VALID])
+def test_a_valid_command_parses(text: str, expected: c.Command) -> None:
+    assert parse(text) == expected
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+INVALID = [
+    "",
+    "   ",
+    "/goal -3",
+    "/goal 0",
+    "/goal 22",
+    "/goal 999",
+    "/goal 1.5",
+    "/goal abc",
+    "/goal ٣",
+    "/goal " + "9" * 5000,
+    "/goal 1 " + "x" * (MAX_LABEL + 1),
+    "/goal 1 https://example.com",
+    "/goal off now",
+    "/goal rest 0",
+    "/goal rest 9",
+    "/goal rest " + "1" * 5000,
+    "/goal rest weeks",
+    "/goal week friday",
+    "/goal week",
+    "/published htp:/x",
+    "/published https://",
+    "/published http://exa_mple.com",
+    "/published ftp://example.com/file",
+    "/published https://" + "a" * 2100 + ".com",
+    "/published undo now",
+    "/nudges someday at 25:99",
+    "/nudges mon at 25:00",
+    "/nudges mon at 13pm",
+    "/nudges mon at 0am",
+    "/nudges mon at 9:60",
+    "/nudges at",
+    "/nudges blursday at 9",
+    "/nudges mon-funday at 9",
+    "/nudges pause",
+    "/nudges pause for",
+    "/nudges pause until 2026-13-45",
+    "/nudges pause until someday",
+    "/nudges pause 0w",
+    "/nudges pause 53 weeks",
+    "/nudges pause 400 days",
+    "/nudges pause soon",
+    "/nudges snooze forever",
+    "/timezone Mars/Olympus",
+    "/timezone Berlim",
+    "/timezone Europe/Berlin please",
+    "/habit dance",
+    "/habit forget now",
+    "/habit export everything",
+    "/frobnicate",
+    "hello",
+    "/goal\x003",
+    "\x00\x01\x02",
+    "🎉",
+]
+
+
+@pytest.mark.parametrize("text", INVALID, ids=[repr(t[:40]) for t in INVALID])
+def test_bad_input_gets_a_helpful_error(text: str) -> None:
+    assert_helpful(error_of(text))
+
+
+@pytest.mark.parametrize("key", sorted(EXAMPLES))
+def test_every_example_parses_to_a_command(key: str) -> None:
+    assert isinstance(parse(EXAMPLES[key]), COMMAND_TYPES)
+
+
+def test_a_negative_goal_explains_the_range() -> None:
+    message = error_of("/goal -3").message
+    assert f"{MIN_TARGET} to {MAX_TARGET}" in message
+
+
+def test_a_goal_out_of_range_explains_the_range() -> None:
+    message = error_of("/goal 999").message
+    assert "out of range" in message
+    assert f"{MIN_TARGET} to {MAX_TARGET}" in message
+
+
+def test_a_goal_with_thousands_of_digits_is_out_of_range_not_a_crash() -> None:
+    assert "out of range" in error_of("/goal " + "1" * 5000).message
+
+
+def test_an_unknown_zone_error_names_the_zone_and_the_iana_form() -> None:
+    message = error_of("/timezone Mars/Olympus").message
+    assert "Mars/Olympus" in message
+    assert "Area/City" in message
+
+
+def test_a_misspelt_zone_gets_a_suggestion() -> None:
+    assert "Europe/Berlin" in error_of("/timezone Berlim").message
+
+
+def test_a_bad_day_and_a_bad_time_are_both_reported() -> None:
+    message = error_of("/nudges someday at 25:99").message
+    assert "someday" in message
+    assert "25:99" in message
+
+
+def test_a_pause_without_a_length_asks_for_one() -> None:
+    assert "How long" in error_of("/nudges pause").message
+
+
+def test_an_unreadable_pause_date_shows_the_date_form() -> None:
+    error = error_of("/nudges pause until 2026-13-45")
+    assert "YYYY-MM-DD" in error.message
+    assert parse(error.example) == c.PauseNudges(until=date(2026, 12, 1))
+
+
+def test_a_broken_link_is_an_error_not_a_title() -> None:
+    assert "web link" in error_of("/published htp:/x").message
+
+
+def test_an_unknown_command_lists_the_commands() -> None:
+    message = error_of("/frobnicate").message
+    for name in ("/goal", "/published", "/streak", "/nudges", "/timezone", "/habit"):
+        assert name in message
+
+
+def test_an_unknown_command_quotes_a_long_word_shortened() -> None:
+    message = error_of("/" + "z" * 500).message
+    assert "…" in message
+    assert len(message) < 200
+
+
+def test_error_text_renders_message_then_example() -> None:
+    rendered = str(error_of("/goal abc"))
+    message, example = rendered.split("\nExample: ")
+    assert "abc" in message
+    assert example == EXAMPLES["goal"]
+
+
+# --- titles, labels and odd characters ---------------------------------------------------------
+
+
+def test_a_5000_character_title_is_shortened_to_200_and_flagged() -> None:
+    result = parse("/published " + "a" * 5000)
+    assert isinstance(result, c.LogPublication)
+    assert result.title is not None
+    assert len(result.title) == MAX_TITLE
+    assert result.title.endswith("…")
+    assert result.title_shortened is True
+
+
+def test_a_long_title_after_a_link_keeps_the_link() -> None:
+    result = parse("/published https://example.com/p " + "word " * 1000)
+    assert isinstance(result, c.LogPublication)
+    assert result.url == "https://example.com/p"
+    assert result.title is not None
+    assert len(result.title) <= MAX_TITLE
+    assert result.title_shortened is True
+
+
+def test_a_title_of_exactly_the_limit_is_kept_whole() -> None:
+    result = parse("/published " + "b" * MAX_TITLE)
+    assert result == c.LogPublication(title="b" * MAX_TITLE, title_shortened=False)
+
+
+def test_a_label_of_exactly_the_limit_is_accepted() -> None:
+    label = "q" * MAX_LABEL
+    assert parse(f"/goal 1 {label}") == c.SetGoal(1, label)
+
+
+def test_control_characters_and_nuls_are_dropped_from_titles() -> None:
+    result = parse("/published My\x00 fi\x07rst\x1b post\u202e")
+    assert result == c.LogPublication(title="My first post")
+
+
+def test_control_characters_between_words_do_not_break_a_command() -> None:
+    assert parse("/goal\x00 2\x01 posts\x7f") == c.SetGoal(2, "post")
+
+
+def test_only_control_characters_ask_for_a_command() -> None:
+    assert error_of("\x00\x01\x02").example == EXAMPLES["habit"]
+
+
+def test_emoji_joiners_survive_in_titles() -> None:
+    family = "👨\u200d👩\u200d👧"
+    assert parse(f"/published {family}") == c.LogPublication(title=family)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "minute"),
+    [
+        ("9", 540),
+        ("9am", 540),
+        ("9 AM", 540),
+        ("9a.m.", 540),
+        ("9:30", 570),
+        ("09:05", 545),
+        ("18:30", 1110),
+        ("6.30pm", 1110),
+        ("12am", 0),
+        ("12pm", 720),
+        ("noon", 720),
+        ("midnight", 0),
+        ("0", 0),
+        ("23:59", 1439),
+    ],
+)
+def test_parse_time_accepts_12_and_24_hour_clocks(text: str, minute: int) -> None:
+    assert parse_time(text) == minute
+
+
+@pytest.mark.parametrize("text", ["24", "24:00", "9:60", "13pm", "0am", "9:5", "nine", "", "9 o"])
+def test_parse_time_refuses_what_is_not_a_time(text: str) -> None:
+    assert parse_time(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Europe/Berlin", "Europe/Berlin"),
+        ("EUROPE/BERLIN", "Europe/Berlin"),
+        ("Berlin", "Europe/Berlin"),
+        ("new york", "America/New_York"),
+        ("New_York", "America/New_York"),
+        ("los angeles", "America/Los_Angeles"),
+        ("Mars/Olympus", None),
+        ("", None),
+    ],
+)
+def test_resolve_zone(text: str, name: str | None) -> None:
+    assert resolve_zone(text) == name
+
+
+@pytest.mark.parametrize(
+    ("label", "singular"),
+    [
+        ("posts", "post"),
+        ("newsletters", "newsletter"),
+        ("blog posts", "blog post"),
+        ("classes", "class"),
+        ("sketches", "sketch"),
+        ("stories", "story"),
+        ("diary entries", "diary entry"),
+        ("series", "series"),
+        ("news", "news"),
+        ("class", "class"),
+        ("status", "status"),
+        ("analysis", "analysis"),
+        ("post", "post"),
+        ("posts 🎉", "post 🎉"),
+    ],
+)
+def test_singular_label(label: str, singular: str) -> None:
+    assert singular_label(label) == singular
+
+
+# --- properties --------------------------------------------------------------------------------
+
+COMMAND_WORDS = [
+    "/goal",
+    "/goal rest",
+    "/goal week",
+    "/goal off",
+    "/published",
+    "/published undo",
+    "/publish",
+    "/streak",
+    "/nudges",
+    "/nudges pause",
+    "/nudges pause until",
+    "/nudges pause for",
+    "/nudges snooze",
+    "/nudges smaller",
+    "/timezone",
+    "/tz",
+    "/habit",
+    "/habit forget",
+    "/help",
+    "goal",
+    "nudges",
+]
+ARG_WORDS = [
+    "at",
+    "mon",
+    "fri-mon",
+    "weekdays",
+    "every",
+    "day",
+    "9am",
+    "25:99",
+    "12pm",
+    "2w",
+    "weeks",
+    "until",
+    "2026-12-01",
+    "2026-13-45",
+    "https://",
+    "https://example.com/x",
+    "htp:/x",
+    "www.",
+    "undo",
+    "confirm",
+    "-3",
+    "0",
+    "21",
+    "22",
+    "one",
+    "posts",
+    "a week",
+    "Europe/Berlin",
+    "new york",
+    "🎉",
+    "\x00",
+    "\u200d",
+]
+ARGUMENT = st.one_of(
+    st.sampled_from(ARG_WORDS),
+    st.text(max_size=15),
+    st.integers(min_value=-(10**6), max_value=10**6).map(str),
+)
+COMMAND_TEXT = st.builds(
+    lambda head, args: " ".join([head, *args]),
+    st.sampled_from(COMMAND_WORDS),
+    st.lists(ARGUMENT, max_size=6),
+)
+ODD_CHARACTERS = st.characters(categories=("Cc", "Cf", "Zs", "So", "Sk", "Nd", "Mn", "Ll"))
+ANY_TEXT = st.one_of(
+    st.text(),
+    st.text(alphabet=ODD_CHARACTERS),
+    st.builds(str.__add__, st.sampled_from(COMMAND_WORDS), st.text(alphabet=ODD_CHARACTERS)),
+    COMMAND_TEXT,
+)
+
+
+def check_result(text: str) -> None:
+    result = parse(text)
+    assert isinstance(result, (*COMMAND_TYPES, c.ParseError))
+    if isinstance(result, c.ParseError):
+        assert_helpful(result)
+    elif isinstance(result, c.SetGoal):
+        assert MIN_TARGET <= result.target <= MAX_TARGET
+        assert result.label is None or 0 < len(result.label) <= MAX_LABEL
+    elif isinstance(result, c.LogPublication):
+        assert result.title is None or len(result.title) <= MAX_TITLE
+        assert result.url is None or result.url.startswith(("http://", "https://"))
+    elif isinstance(result, c.Rest):
+        assert 1 <= result.weeks <= 8
+    elif isinstance(result, c.SetNudges):
+        assert result.days is None or 0 < result.days < 128
+        assert result.minute_of_day is None or 0 <= result.minute_of_day < 24 * 60
+
+
+@settings(max_examples=300, deadline=None)
+@given(ANY_TEXT)
+def test_parse_never_raises_on_arbitrary_text(text: str) -> None:
+    check_result(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(COMMAND_TEXT)
+def test_parse_never_raises_on_command_words_with_random_arguments(text: str) -> None:
+    check_result(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=400))
+def test_published_titles_stay_within_the_limit(title: str) -> None:
+    result = parse("/published " + title)
+    assert isinstance(result, (c.LogPublication, c.UndoPublication, c.ParseError))
+    if isinstance(result, c.LogPublication):
+        assert result.title is None or len(result.title) <= MAX_TITLE
+        assert result.url is None or result.url.startswith(("http://", "https://"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=-(10**9), max_value=10**9), st.text(max_size=40))
+def test_goal_targets_are_in_range_or_refused(target: int, label: str) -> None:
+    result = parse(f"/goal {target} {label}")
+    if isinstance(result, c.SetGoal):
+        assert MIN_TARGET <= result.target <= MAX_TARGET
+        assert result.target == target
+        assert result.label is None or len(result.label) <= MAX_LABEL
+    elif isinstance(result, c.ParseError):
+        assert_helpful(result)

@@ -1,0 +1,239 @@
+"""The repositories and unit of work on both backends: identity, constraints, the delivery log."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from habits.model import (
+    DEFAULT_NUDGE_DAYS,
+    DEFAULT_NUDGE_MINUTE,
+    ManualClock,
+    Member,
+    MemberRef,
+    Publication,
+)
+from habits.service import Coach, SweepSettings
+from storage.tables import deliveries, members
+from storage.uow import SqlUnitOfWorkFactory
+
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+def new_member(user_id: str, platform: str = "discord", workspace: str = "") -> Member:
+    return Member(platform=platform, workspace=workspace, user_id=user_id, created_at=NOW)
+
+
+def add_due(engine: Engine, count: int, platform: str = "discord", **values: Any) -> None:
+    row = {
+        "platform": platform,
+        "workspace": "",
+        "display_name": "",
+        "created_at": NOW - timedelta(days=3),
+        "timezone": "UTC",
+        "week_starts_on": 0,
+        "goal_target": 1,
+        "goal_label": "post",
+        "nudge_days": DEFAULT_NUDGE_DAYS,
+        "nudge_minute": DEFAULT_NUDGE_MINUTE,
+        "nudges_on": True,
+        "next_nudge_at": NOW,
+        "next_recap_at": NOW + timedelta(days=4),
+        "unreachable": False,
+        **values,
+    }
+    with engine.begin() as connection:
+        connection.execute(
+            insert(members), [{**row, "user_id": f"{platform}{i}"} for i in range(count)]
+        )
+
+
+def logged(engine: Engine) -> list[Any]:
+    with engine.connect() as connection:
+        return list(connection.execute(select(deliveries).order_by(deliveries.c.id)))
+
+
+# --- members -----------------------------------------------------------------------------------
+
+
+def test_member_identity_is_platform_workspace_and_user(uow_factory: SqlUnitOfWorkFactory) -> None:
+    with uow_factory() as uow:
+        for member in (
+            new_member("U1", "slack", "T1"),
+            new_member("U1", "slack", "T2"),
+            new_member("U1", "discord"),
+        ):
+            uow.members.add(member)
+        uow.commit()
+
+    with uow_factory() as uow:
+        found = uow.members.get(MemberRef.slack("T2", "U1"))
+        assert found is not None
+        assert (found.platform, found.workspace) == ("slack", "T2")
+        assert uow.members.get(MemberRef.slack("T3", "U1")) is None
+        assert uow.members.get(MemberRef.discord("U1")) is not None
+
+
+def test_the_same_identity_cannot_be_stored_twice(uow_factory: SqlUnitOfWorkFactory) -> None:
+    with uow_factory() as uow:
+        uow.members.add(new_member("U1"))
+        uow.commit()
+
+    with uow_factory() as uow, pytest.raises(IntegrityError):
+        uow.members.add(new_member("U1"))
+
+
+def test_a_long_display_name_is_cut_to_fit_on_every_backend(coach: Coach, engine: Engine) -> None:
+    ref = MemberRef.slack("T1", "U1", "n" * 150)
+
+    assert coach.handle(ref, "/goal 1 post").ok
+
+    with engine.connect() as connection:
+        assert connection.execute(select(members.c.display_name)).scalar_one() == "n" * 100
+
+
+def test_uncommitted_work_is_rolled_back(uow_factory: SqlUnitOfWorkFactory, engine: Engine) -> None:
+    with uow_factory() as uow:
+        uow.members.add(new_member("U1"))  # flushed, never committed
+
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(members)).scalar_one() == 0
+
+
+# --- publications ------------------------------------------------------------------------------
+
+
+def test_a_link_is_stored_once_per_member_but_untitled_links_repeat(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    with uow_factory() as uow:
+        ana, bo = new_member("ana"), new_member("bo")
+        uow.members.add(ana)
+        uow.members.add(bo)
+        assert ana.id is not None
+        assert bo.id is not None
+        for member_id, url in ((ana.id, "https://x.io/a"), (bo.id, "https://x.io/a")):
+            uow.publications.add(Publication(member_id, NOW, NOW.date(), url=url))
+        for _ in range(2):
+            uow.publications.add(Publication(ana.id, NOW, NOW.date()))
+        uow.commit()
+        ana_id = ana.id
+
+    with uow_factory() as uow:
+        assert uow.publications.has_url(ana_id, "https://x.io/a")
+        assert not uow.publications.has_url(ana_id, "https://x.io/b")
+        with pytest.raises(IntegrityError):
+            uow.publications.add(Publication(ana_id, NOW, NOW.date(), url="https://x.io/a"))
+
+
+def test_local_days_since_and_latest(uow_factory: SqlUnitOfWorkFactory) -> None:
+    days = [date(2026, 11, 20), date(2026, 11, 23), date(2026, 11, 25)]
+    with uow_factory() as uow:
+        ana = new_member("ana")
+        uow.members.add(ana)
+        assert ana.id is not None
+        for index, day in enumerate(days):
+            uow.publications.add(Publication(ana.id, NOW, day, title=f"t{index}"))
+        uow.commit()
+
+    with uow_factory() as uow:
+        assert sorted(uow.publications.local_days(ana.id)) == days
+        assert sorted(uow.publications.local_days(ana.id, since=date(2026, 11, 23))) == days[1:]
+        latest = uow.publications.latest(ana.id)
+        assert latest is not None
+        assert latest.title == "t2"
+        assert [p.title for p in uow.publications.list(ana.id)] == ["t0", "t1", "t2"]
+
+
+def test_rest_weeks_are_stored_once(uow_factory: SqlUnitOfWorkFactory) -> None:
+    weeks = [date(2026, 11, 23), date(2026, 11, 30)]
+    with uow_factory() as uow:
+        ana = new_member("ana")
+        uow.members.add(ana)
+        assert ana.id is not None
+        uow.history.add_rest_weeks(ana.id, weeks)
+        uow.commit()
+
+    with uow_factory() as uow:
+        uow.history.add_rest_weeks(ana.id, [*weeks, date(2026, 12, 7)])
+        uow.commit()
+
+    with uow_factory() as uow:
+        assert uow.history.rest_weeks(ana.id) == [*weeks, date(2026, 12, 7)]
+
+
+# --- the sweep and the delivery log ------------------------------------------------------------
+
+
+def test_sweep_works_through_every_batch(engine: Engine, uow_factory: SqlUnitOfWorkFactory) -> None:
+    add_due(engine, 25)
+    coach = Coach(uow_factory, ManualClock(NOW))
+
+    assert coach.sweep(["discord"], SweepSettings(batch_size=10)) == 25
+    assert coach.sweep(["discord"], SweepSettings(batch_size=10)) == 0
+
+    rows = logged(engine)
+    assert len(rows) == 25
+    assert {(r.kind, r.status, r.scheduled_for) for r in rows} == {("nudge", "pending", NOW)}
+    with engine.connect() as connection:
+        assert set(connection.execute(select(members.c.next_nudge_at)).scalars()) == {
+            datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+        }
+
+
+def test_sweep_leaves_other_platforms_and_members_not_yet_due(
+    engine: Engine, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    add_due(engine, 3, platform="slack")
+    add_due(engine, 2, platform="discord", next_nudge_at=NOW + timedelta(seconds=1))
+    add_due(engine, 1, platform="console", next_nudge_at=None, next_recap_at=None)
+    coach = Coach(uow_factory, ManualClock(NOW))
+
+    assert coach.sweep(["discord", "console"]) == 0
+    assert coach.sweep(["slack"]) == 3
+    assert {r.platform for r in logged(engine)} == {"slack"}
+
+
+def test_claim_leases_the_oldest_first_up_to_the_limit(
+    engine: Engine, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    add_due(engine, 5)
+    clock = ManualClock(NOW)
+    coach = Coach(uow_factory, clock)
+    coach.sweep(["discord"])
+
+    first = coach.claim(["discord"], "a", timedelta(seconds=60), limit=2)
+    rest = coach.claim(["discord"], "b", timedelta(seconds=60), limit=10)
+
+    assert [d.id for d in first + rest] == sorted(r.id for r in logged(engine))
+    assert (len(first), len(rest)) == (2, 3)
+    assert {d.user_id for d in first + rest} == {f"discord{i}" for i in range(5)}
+    assert {(r.status, r.lease_until) for r in logged(engine)} == {
+        ("sending", NOW + timedelta(seconds=60))
+    }
+
+
+def test_delivery_history_is_in_schedule_order_and_per_member(
+    coach: Coach, clock: ManualClock, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    for ref in (MemberRef.console("ana"), MemberRef.console("bo")):
+        assert coach.handle(ref, "/goal 1 post").ok
+    clock.set(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
+    coach.sweep(["console"])
+    clock.set(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    coach.sweep(["console"])
+
+    with uow_factory() as uow:
+        ana = uow.members.get(MemberRef.console("ana"))
+        assert ana is not None
+        assert ana.id is not None
+        history = uow.deliveries.history(ana.id)
+
+    assert [(h["kind"], h["scheduled_for"], h["status"]) for h in history] == [
+        ("nudge", "2026-11-26T09:00:00+00:00", "pending"),
+        ("recap", "2026-11-30T09:00:00+00:00", "pending"),
+    ]
