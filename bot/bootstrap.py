@@ -60,7 +60,7 @@ class Runtime:
                 recap_grace=timedelta(hours=settings.recap_grace_hours),
             ),
             DeliverySettings(
-                owner=f"{socket.gethostname()}:{os.getpid()}",
+                owner=f"{socket.gethostname()[:40]}:{os.getpid()}",  # fits lease_owner
                 lease=timedelta(seconds=settings.delivery_lease_seconds),
             ),
         )

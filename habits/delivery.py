@@ -74,7 +74,14 @@ class Dispatcher:
 
     async def tick(self) -> int:
         """Sweep and deliver until nothing claimable is left; returns how many were sent."""
-        await self._run_sync(self.coach.sweep, self.platforms, self.sweep_settings)
+        # One database job per batch, so commands queued on the same worker (SQLite's single
+        # writer) get their turn between batches instead of waiting for the whole sweep.
+        while True:
+            swept = await self._run_sync(
+                self.coach.sweep_batch, self.platforms, self.sweep_settings
+            )
+            if not isinstance(swept, int) or swept < self.sweep_settings.batch_size:
+                break
         sent = 0
         while True:
             settings = self.delivery_settings

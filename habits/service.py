@@ -107,19 +107,24 @@ class Coach:
         """Advance every due member on ``platforms`` and log their nudges; returns the count."""
         total = 0
         while True:
-            with self._uow_factory() as uow:
-                swept = uow.deliveries.sweep(
-                    self._clock.now(),
-                    platforms,
-                    _sweep_planner,
-                    settings.batch_size,
-                    settings.nudge_grace,
-                    settings.recap_grace,
-                )
-                uow.commit()
+            swept = self.sweep_batch(platforms, settings)
             total += swept
             if swept < settings.batch_size:
                 return total
+
+    def sweep_batch(self, platforms: list[str], settings: SweepSettings = DEFAULT_SWEEP) -> int:
+        """One short sweep transaction over at most ``settings.batch_size`` due members."""
+        with self._uow_factory() as uow:
+            swept = uow.deliveries.sweep(
+                self._clock.now(),
+                platforms,
+                _sweep_planner,
+                settings.batch_size,
+                settings.nudge_grace,
+                settings.recap_grace,
+            )
+            uow.commit()
+            return swept
 
     def claim(
         self, platforms: list[str], owner: str, lease: timedelta, limit: int = 100
@@ -300,7 +305,7 @@ class _Context:
     def streak(self, member: Member) -> Streak:
         weeks = self.weeks(member)
         total = len(self.uow.publications.local_days(member.id)) if member.id else 0
-        return streaks.build_streak(weeks, total, self.now, self.week_end(member))
+        return streaks.build_streak(weeks, total, self.now, self.week_end(member), member.tz)
 
     def replan(self, member: Member) -> None:
         met = self.this_week(member).state is WeekState.MET
@@ -309,7 +314,7 @@ class _Context:
     def progress_line(self, member: Member) -> str:
         week = self.this_week(member)
         label = member.goal_label
-        left = tk.humanize_left(self.now, self.week_end(member))
+        left = tk.humanize_left(self.now, self.week_end(member), member.tz)
         if week.state is WeekState.REST:
             return f"This is a rest week ({week.count} logged anyway — nice)."
         if week.target is None:
@@ -717,7 +722,7 @@ class _Context:
         if summary is not None and summary.state is WeekState.REST:
             if not member.is_resting(closed + timedelta(days=7)):  # not while the rest goes on
                 parts.append("Welcome back from your rest week.")
-        elif summary is not None and summary.target is not None:
+        elif summary is not None and summary.state in (WeekState.MET, WeekState.MISSED):
             salt = closed.toordinal()
             streak = streaks.current_streak(
                 [w for w in weeks if w.start <= closed]

@@ -1,7 +1,9 @@
 """Weeks and streaks from a member's history: pure functions over counts, goals and rests.
 
 A week's target is the goal in force on its last day, so a goal changed mid-week applies to the
-whole of that week. A publication belongs to the week of the local day it was logged on, so a
+whole of that week. A goal that starts partway through a week (first set, or back on after
+"off") counts that week if it is met, but never calls it missed: nobody misses a week they
+joined on its last day. A publication belongs to the week of the local day it was logged on, so a
 later time-zone change never moves history between weeks.
 """
 
@@ -45,9 +47,12 @@ def summarize(
     first = min(tk.week_start(c.local_day, starts_on) for c in changes)
     first = min(first, current_week)
     summaries = []
+    previous_target: int | None = None
     for week in tk.weeks_between(first, current_week):
         count = counts.get(week, 0)
         target = target_for_week(week, changes, starts_on)
+        joined_late = previous_target is None and _goal_began_after(week, changes)
+        previous_target = target
         if week in rests:
             state = WeekState.REST
         elif target is None:
@@ -55,11 +60,23 @@ def summarize(
         elif count >= target:
             state = WeekState.MET
         elif week < current_week:
-            state = WeekState.MISSED
+            state = WeekState.OFF if joined_late else WeekState.MISSED
         else:
             state = WeekState.IN_PROGRESS
         summaries.append(WeekSummary(week, count, target, state))
     return summaries
+
+
+def _goal_began_after(week: date, changes: Sequence[GoalChange]) -> bool:
+    """Whether a goal was switched on in ``week`` after its first day (and none was on before)."""
+    last_day = week + timedelta(days=6)
+    in_force: int | None = None
+    for change in changes:
+        if change.local_day < week:
+            in_force = change.target
+        elif change.local_day <= last_day and in_force is None and change.target is not None:
+            return change.local_day > week
+    return False
 
 
 def current_streak(weeks: Sequence[WeekSummary]) -> int:

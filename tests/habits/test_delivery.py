@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select, update
 from habits.delivery import DeliverySettings, Dispatcher, Outcome, SendResult
 from habits.messages import ActionId, Notice
 from habits.model import DeliveryStatus, ManualClock, MemberRef
-from habits.service import Coach
+from habits.service import Coach, SweepSettings
 from storage.tables import deliveries, members
 
 ANA = MemberRef.console("ana")
@@ -599,3 +599,43 @@ def test_sweep_never_logs_the_same_nudge_twice(
     coach.sweep(list(PLATFORMS))
 
     assert len(log_rows(engine)) == 1
+
+
+def test_a_goal_set_on_sunday_evening_is_not_recapped_as_missed(
+    coach: Coach, driver: Driver, sender: FakeSender
+) -> None:
+    driver.clock.set(datetime(2026, 11, 29, 19, 0, tzinfo=UTC))  # Sunday 20:00 in Berlin
+    join(coach, "ana", "/goal 1 post")
+
+    driver.run_until(MON_0900_BERLIN + timedelta(hours=1))
+
+    [checkin] = sender.of("ana")
+    assert checkin.kind == "recap"
+    assert "Last week" not in checkin.notice.text
+    assert "First tiny step" in checkin.notice.text
+
+
+def test_the_sweep_hands_the_database_worker_one_batch_at_a_time(
+    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop, engine: Engine
+) -> None:
+    for index in range(25):
+        join(coach, f"writer{index}", "/goal 1 post")
+    with engine.begin() as connection:
+        connection.execute(update(members).values(next_nudge_at=clock.now() - timedelta(minutes=1)))
+    jobs: list[str] = []
+
+    async def counting_run_sync(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        jobs.append(func.__name__)
+        return func(*args, **kwargs)
+
+    quiet = FakeSender(clock)
+    dispatcher = Dispatcher(
+        coach,
+        {"console": quiet},
+        counting_run_sync,
+        SweepSettings(batch_size=10),
+    )
+    loop.run_until_complete(dispatcher.tick())
+
+    assert jobs.count("sweep_batch") == 3  # 10 + 10 + 5: commands can run in between
+    assert len(quiet.sent) == 25

@@ -225,7 +225,7 @@ def test_sunday_weeks_regroup_a_sunday_publication_into_the_next_week() -> None:
     sunday_weeks = summarize(sunday, publications=[sunday], changes=changes, starts_on=tk.SUNDAY)
     assert states(monday_weeks) == [MET, IN_PROGRESS]
     assert [(w.start, w.state) for w in sunday_weeks] == [
-        (day(0) - timedelta(days=1), MISSED),
+        (day(0) - timedelta(days=1), OFF),  # the goal began on its Monday: not "missed"
         (sunday, MET),
     ]
 
@@ -391,3 +391,29 @@ def test_build_streak_counts_local_days_in_a_25_hour_week(zone_name: str) -> Non
     begin, end = tk.week_bounds(first_day, tz)
     card = streaks.build_streak(summaries(IN_PROGRESS), 0, begin, end, tz)
     assert card.time_left == "7 days left"
+
+
+def test_a_goal_set_late_in_a_week_does_not_call_that_week_missed() -> None:
+    saturday = day(0, 5)
+    weeks = summarize(week(1), changes=[change(saturday, 1)])
+    assert states(weeks) == [OFF, IN_PROGRESS]
+    assert streaks.missed_in_a_row(weeks[:-1]) == 0
+
+
+def test_a_goal_set_late_in_a_week_still_counts_that_week_when_met() -> None:
+    saturday = day(0, 5)
+    weeks = summarize(week(1), publications=[day(0, 6)], changes=[change(saturday, 1)])
+    assert states(weeks) == [MET, IN_PROGRESS]
+    assert streaks.current_streak(weeks) == 1
+
+
+def test_a_goal_switched_back_on_mid_week_gets_the_same_grace() -> None:
+    changes = [change(day(0), 1), change(day(1), None), change(day(2, 3), 1)]
+    weeks = summarize(week(3), changes=changes)
+    assert states(weeks) == [MISSED, OFF, OFF, IN_PROGRESS]
+
+
+def test_a_goal_raised_mid_week_is_not_a_late_start() -> None:
+    changes = [change(day(0), 1), change(day(1, 3), 2)]
+    weeks = summarize(week(2), publications=[day(1)], changes=changes)
+    assert states(weeks) == [MISSED, MISSED, IN_PROGRESS]
