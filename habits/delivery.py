@@ -76,12 +76,9 @@ class Dispatcher:
         """Sweep and deliver until nothing claimable is left; returns how many were sent."""
         # One database job per batch, so commands queued on the same worker (SQLite's single
         # writer) get their turn between batches instead of waiting for the whole sweep.
-        while True:
-            swept = await self._run_sync(
-                self.coach.sweep_batch, self.platforms, self.sweep_settings
-            )
-            if not isinstance(swept, int) or swept < self.sweep_settings.batch_size:
-                break
+        run = self.coach.start_sweep(self.platforms, self.sweep_settings)
+        while await self._run_sync(run.batch):
+            pass
         sent = 0
         while True:
             settings = self.delivery_settings

@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from habits.model import DueDelivery, GoalChange, Member, MemberRef, Publication
+from habits.scheduling import Snapshot
 
 
 class MemberRepository(Protocol):
@@ -39,8 +40,8 @@ class HistoryRepository(Protocol):
     def add_rest_weeks(self, member_id: int, weeks: Sequence[date]) -> None: ...
 
 
-# Computes the next instants for a member row the sweep has claimed: (next nudge, next recap).
-Planner = Callable[[Member, datetime], tuple[datetime | None, datetime | None]]
+# The next instants (nudge, check-in) after a moment for a schedule the sweep has claimed.
+Planner = Callable[[Snapshot, datetime], tuple[datetime | None, datetime | None]]
 
 
 class DeliveryRepository(Protocol):
@@ -55,6 +56,7 @@ class DeliveryRepository(Protocol):
     ) -> int:
         """Record one batch of due nudges and recaps in the delivery log and advance each
         member's next instants; return how many members were advanced (0 when none were due).
+        ``planner`` may be memoised by the caller: equal snapshots get equal plans.
         """
 
     def claim(

@@ -7,19 +7,65 @@ left to the check-in, so a member never gets two messages at once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from habits import timekeeping as tk
-from habits.model import Member
 
 
-def resume_day(member: Member) -> date | None:
+class Plannable(Protocol):
+    """What planning reads of a member: a ``habits.model.Member`` or a :class:`Snapshot`."""
+
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def tz(self) -> ZoneInfo: ...
+    @property
+    def week_starts_on(self) -> int: ...
+    @property
+    def goal_target(self) -> int | None: ...
+    @property
+    def nudge_days(self) -> int: ...
+    @property
+    def nudge_minute(self) -> int: ...
+    @property
+    def nudges_on(self) -> bool: ...
+    @property
+    def paused_until(self) -> date | None: ...
+    @property
+    def rest_until(self) -> date | None: ...
+    @property
+    def unreachable(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A member's schedule as plain, hashable values: the sweep plans (and memoises) on it."""
+
+    timezone: str
+    week_starts_on: int
+    goal_target: int | None
+    nudge_days: int
+    nudge_minute: int
+    nudges_on: bool
+    paused_until: date | None
+    rest_until: date | None
+    unreachable: bool
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return tk.zone(self.timezone)
+
+
+def resume_day(member: Plannable) -> date | None:
     """The first local day nudges may fire again after a pause or rest, if any."""
     days = [d for d in (member.paused_until, member.rest_until) if d is not None]
     return max(days) if days else None
 
 
-def next_nudge(member: Member, after: datetime, week_met: bool) -> datetime | None:
+def next_nudge(member: Plannable, after: datetime, week_met: bool) -> datetime | None:
     if member.goal_target is None or member.unreachable or not member.nudges_on:
         return None
     tz = member.tz
@@ -38,7 +84,7 @@ def next_nudge(member: Member, after: datetime, week_met: bool) -> datetime | No
     return None
 
 
-def next_checkin(member: Member, after: datetime) -> datetime | None:
+def next_checkin(member: Plannable, after: datetime) -> datetime | None:
     """The next weekly check-in (recap of the closed week plus a first step) after ``after``."""
     if member.goal_target is None or member.unreachable:
         return None
@@ -52,10 +98,10 @@ def next_checkin(member: Member, after: datetime) -> datetime | None:
 
 
 def plan(
-    member: Member, after: datetime, week_met: bool
+    member: Plannable, after: datetime, week_met: bool
 ) -> tuple[datetime | None, datetime | None]:
     return next_nudge(member, after, week_met), next_checkin(member, after)
 
 
-def closed_week_of_checkin(member: Member, scheduled_for: datetime) -> date:
+def closed_week_of_checkin(member: Plannable, scheduled_for: datetime) -> date:
     return tk.week_of(scheduled_for, member.tz, member.week_starts_on) - timedelta(days=7)

@@ -7,6 +7,7 @@ command built from typed options) and render the :class:`Reply`. The scheduler c
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -105,26 +106,16 @@ class Coach:
 
     def sweep(self, platforms: list[str], settings: SweepSettings = DEFAULT_SWEEP) -> int:
         """Advance every due member on ``platforms`` and log their nudges; returns the count."""
-        total = 0
-        while True:
-            swept = self.sweep_batch(platforms, settings)
-            total += swept
-            if swept < settings.batch_size:
-                return total
+        run = self.start_sweep(platforms, settings)
+        while run.batch():
+            pass
+        return run.swept
 
-    def sweep_batch(self, platforms: list[str], settings: SweepSettings = DEFAULT_SWEEP) -> int:
-        """One short sweep transaction over at most ``settings.batch_size`` due members."""
-        with self._uow_factory() as uow:
-            swept = uow.deliveries.sweep(
-                self._clock.now(),
-                platforms,
-                _sweep_planner,
-                settings.batch_size,
-                settings.nudge_grace,
-                settings.recap_grace,
-            )
-            uow.commit()
-            return swept
+    def start_sweep(
+        self, platforms: list[str], settings: SweepSettings = DEFAULT_SWEEP
+    ) -> SweepRun:
+        """A sweep to be run one short transaction at a time (see :class:`SweepRun`)."""
+        return SweepRun(self._uow_factory, self._clock.now(), platforms, settings)
 
     def claim(
         self, platforms: list[str], owner: str, lease: timedelta, limit: int = 100
@@ -177,14 +168,66 @@ class Coach:
             uow.commit()
 
 
-def _sweep_planner(member: Member, after: datetime) -> tuple[datetime | None, datetime | None]:
+class SweepRun:
+    """One sweep over everything due at one moment, a batch per transaction.
+
+    "Now" is read once, so every batch plans against the same moment and plans are memoised for
+    the whole sweep: 10,000 members due at Monday 09:00 in one zone share one computation.
+    Callers that share a worker thread with commands run one :meth:`batch` per job.
+    """
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        now: datetime,
+        platforms: list[str],
+        settings: SweepSettings,
+    ):
+        self._uow_factory = uow_factory
+        self.now = now
+        self.platforms = platforms
+        self.settings = settings
+        self.swept = 0
+        self._plans: dict[
+            tuple[scheduling.Snapshot, datetime], tuple[datetime | None, datetime | None]
+        ] = {}
+
+    def batch(self) -> bool:
+        """Sweep one batch; True while a full batch was found (there may be more)."""
+        settings = self.settings
+        with self._uow_factory() as uow:
+            swept = uow.deliveries.sweep(
+                self.now,
+                self.platforms,
+                self.plan,
+                settings.batch_size,
+                settings.nudge_grace,
+                settings.recap_grace,
+            )
+            uow.commit()
+        self.swept += swept
+        return swept >= settings.batch_size
+
+    def plan(
+        self, snapshot: scheduling.Snapshot, after: datetime
+    ) -> tuple[datetime | None, datetime | None]:
+        key = (snapshot, after)
+        found = self._plans.get(key)
+        if found is None:
+            found = self._plans[key] = _plan_for_sweep(snapshot, after)
+        return found
+
+
+def _plan_for_sweep(
+    snapshot: scheduling.Snapshot, after: datetime
+) -> tuple[datetime | None, datetime | None]:
     # A due nudge means the week was not met when it was planned: meeting the goal replans.
     try:
-        return scheduling.plan(member, after, week_met=False)
+        return scheduling.plan(snapshot, after, week_met=False)
     except Exception:
         # One member's unplannable row (say, a zone tzdata no longer knows) must not stop the
         # sweep for everyone; their next command replans them.
-        log.exception("cannot plan nudges in zone %r; unscheduling", member.timezone)
+        log.exception("cannot plan nudges in zone %r; unscheduling", snapshot.timezone)
         return None, None
 
 
@@ -368,14 +411,7 @@ class _Context:
                 "\n(I couldn't send you direct messages lately, so nudges stopped. "
                 "If you've opened your DMs, they start again now.)"
             )
-            reply = Reply(
-                reply.text + note,
-                reply.ok,
-                reply.private,
-                reply.streak,
-                reply.actions,
-                reply.attachment,
-            )
+            reply = dataclasses.replace(reply, text=reply.text + note)
         return reply
 
     @singledispatchmethod

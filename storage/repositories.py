@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,7 +34,15 @@ from habits.model import (
     RestWeek,
 )
 from habits.ports import Planner
-from storage.tables import deliveries, goal_changes, members, publications, rest_weeks
+from habits.scheduling import Snapshot
+from storage.tables import (
+    UTCDateTime,
+    deliveries,
+    goal_changes,
+    members,
+    publications,
+    rest_weeks,
+)
 
 
 class SqlMemberRepository:
@@ -123,23 +144,22 @@ class SqlHistoryRepository:
                 self.session.add(RestWeek(member_id=member_id, week_start=week))
 
 
-def _insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
+def _insert_ignoring_duplicates(
+    session: Session, table: Any, rows: list[dict[str, Any]] | Select[Any]
+) -> None:
+    """INSERT rows (a list, or a SELECT of the delivery log's columns), skipping duplicates."""
     dialect = session.get_bind().dialect.name
+    statement: Any
     if dialect == "postgresql":
-        session.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
+        statement = postgresql.insert(table)
     elif dialect == "sqlite":
-        session.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)
+        statement = sqlite.insert(table)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        session.execute(insert(table), rows)
-
-
-_ADVANCE = (
-    update(members)
-    .where(members.c.id == bindparam("b_id"))
-    .values(next_nudge_at=bindparam("b_nudge"), next_recap_at=bindparam("b_recap"))
-)
+        raise RuntimeError(f"unsupported database {dialect}")
+    if isinstance(rows, Select):
+        session.execute(statement.from_select(_FRESH_COLUMNS, rows).on_conflict_do_nothing())
+    elif rows:
+        session.execute(statement.on_conflict_do_nothing(), rows)
 
 
 class SqlDeliveryRepository:
@@ -167,43 +187,36 @@ class SqlDeliveryRepository:
         rows = self.session.execute(query).all()
         if not rows:
             return 0
-        plans: dict[tuple[Any, ...], tuple[datetime | None, datetime | None]] = {}
-
-        def plan_after(row: Any, after: datetime) -> tuple[datetime | None, datetime | None]:
-            key = (after, *row[2:-2])  # the schedule, not the stored instants
-            plan = plans.get(key)
-            if plan is None:
-                plan = plans[key] = planner(_member_for_planning(row), after)
-            return plan
-
-        log: list[dict[str, Any]] = []
-        advances: list[dict[str, Any]] = []
+        batch = _SweepBatch(now)
+        snapshots: dict[tuple[Any, ...], Snapshot] = {}  # rows that share a schedule share one
         for row in rows:
-            plan = plan_after(row, now)
-            next_nudge, next_recap = row.next_nudge_at, row.next_recap_at
-            recap_rows: list[dict[str, Any]] = []
-            if next_recap is not None and next_recap <= now:
-                catch_up = plan_after(row, now - recap_grace)[1]
-                recap_rows = _due_rows(
-                    row, DeliveryKind.RECAP, next_recap, catch_up, now, recap_grace
+            schedule = tuple(row[2:-2])
+            snapshot = snapshots.get(schedule) or snapshots.setdefault(
+                schedule, Snapshot(*schedule)
+            )
+            plan = planner(snapshot, now)
+            recap_sent = False
+            if row.next_recap_at is not None and row.next_recap_at <= now:
+                recap_sent = batch.due(
+                    row,
+                    DeliveryKind.RECAP,
+                    row.next_recap_at,
+                    recap_grace,
+                    plan[1],
+                    partial(planner, snapshot, now - recap_grace),
                 )
-                next_recap = plan[1]
-            if next_nudge is not None and next_nudge <= now:
-                catch_up = plan_after(row, now - nudge_grace)[0]
-                nudge_rows = _due_rows(
-                    row, DeliveryKind.NUDGE, next_nudge, catch_up, now, nudge_grace
-                )
-                if any(r["status"] == DeliveryStatus.PENDING for r in recap_rows):
+            if row.next_nudge_at is not None and row.next_nudge_at <= now:
+                batch.due(
+                    row,
+                    DeliveryKind.NUDGE,
+                    row.next_nudge_at,
+                    nudge_grace,
+                    plan[0],
+                    partial(planner, snapshot, now - nudge_grace),
                     # One message at a time: the check-in carries the week's next step anyway.
-                    nudge_rows = [
-                        _skipped(r, now, "the weekly check-in spoke for it") for r in nudge_rows
-                    ]
-                log.extend(nudge_rows)
-                next_nudge = plan[0]
-            log.extend(recap_rows)
-            advances.append({"b_id": row.id, "b_nudge": next_nudge, "b_recap": next_recap})
-        _insert_ignoring_duplicates(self.session, deliveries, log)
-        self.session.connection().execute(_ADVANCE, advances)
+                    spoken_for=recap_sent,
+                )
+        batch.write(self.session)
         return len(rows)
 
     def claim(
@@ -311,7 +324,7 @@ class SqlDeliveryRepository:
         return int(self.session.execute(query).scalar_one())
 
 
-# Columns the planner needs; all but the id, the platform and the two instants form the memo key.
+# The row the sweep reads: the id and platform, the schedule (a Snapshot), the two instants.
 _PLAN_COLUMNS = (
     "id",
     "platform",
@@ -327,67 +340,146 @@ _PLAN_COLUMNS = (
     "next_nudge_at",
     "next_recap_at",
 )
+_STORED = {DeliveryKind.NUDGE: members.c.next_nudge_at, DeliveryKind.RECAP: members.c.next_recap_at}
+# Below this many members per distinct next instant, one executemany beats an UPDATE per group.
+_ROWS_PER_GROUP_UPDATE = 32
 
 
-def _member_for_planning(row: Any) -> Member:
-    # A transient copy: planning reads it and nothing is written back through the ORM.
-    return Member(
-        platform=row.platform,
-        workspace="",
-        user_id="",
-        created_at=datetime.min.replace(tzinfo=UTC),
-        timezone=row.timezone,
-        week_starts_on=row.week_starts_on,
-        goal_target=row.goal_target,
-        nudge_days=row.nudge_days,
-        nudge_minute=row.nudge_minute,
-        nudges_on=row.nudges_on,
-        paused_until=row.paused_until,
-        rest_until=row.rest_until,
-        unreachable=row.unreachable,
+class _SweepBatch:
+    """What one sweep batch writes, gathered so that it takes a handful of statements.
+
+    The common case, a slot due just now, is logged with one INSERT … SELECT per kind that
+    copies the instant from the member row; members are advanced with one UPDATE per distinct
+    next instant. Only stale slots after downtime are written row by row.
+    """
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self.fresh: dict[DeliveryKind, list[int]] = {k: [] for k in DeliveryKind}
+        self.rows: list[dict[str, Any]] = []
+        self.advance: dict[DeliveryKind, dict[datetime | None, list[int]]] = {
+            k: defaultdict(list) for k in DeliveryKind
+        }
+
+    def due(
+        self,
+        row: Any,
+        kind: DeliveryKind,
+        stored: datetime,
+        grace: timedelta,
+        next_instant: datetime | None,
+        catch_up: Callable[[], tuple[datetime | None, datetime | None]],
+        spoken_for: bool = False,
+    ) -> bool:
+        """Log a due slot and advance past it; True when a message will go out for it.
+
+        After downtime the stored instant may be days old while a later slot of the same
+        schedule passed only minutes ago: that one (the first slot within the grace period) is
+        still worth sending, once. Slots in between are not logged at all.
+        """
+        self.advance[kind][next_instant].append(row.id)
+        now = self.now
+        if now - stored <= grace:
+            if spoken_for:
+                self.rows.append(
+                    _log_row(row, kind, stored, now, "the weekly check-in spoke for it")
+                )
+                return False
+            self.fresh[kind].append(row.id)
+            return True
+        self.rows.append(_log_row(row, kind, stored, now, "missed while the coach was down"))
+        later = catch_up()[0 if kind is DeliveryKind.NUDGE else 1]
+        if later is not None and stored < later <= now:
+            detail = "the weekly check-in spoke for it" if spoken_for else None
+            self.rows.append(_log_row(row, kind, later, now, detail))
+            return not spoken_for
+        return False
+
+    def write(self, session: Session) -> None:
+        now = self.now
+        for kind, ids in self.fresh.items():
+            if ids:
+                _insert_ignoring_duplicates(session, deliveries, _fresh_log(kind, ids, now))
+        if self.rows:
+            _insert_ignoring_duplicates(session, deliveries, self.rows)
+        for kind, groups in self.advance.items():
+            advanced = sum(len(ids) for ids in groups.values())
+            if len(groups) * _ROWS_PER_GROUP_UPDATE <= advanced:
+                # Members due together mostly share their next instant: one UPDATE each.
+                for instant, ids in groups.items():
+                    session.execute(
+                        update(members)
+                        .where(members.c.id.in_(ids))
+                        .values({_STORED[kind]: instant})
+                    )
+            elif advanced:
+                _advance_one_by_one(session, kind, groups)
+
+
+def _advance_one_by_one(
+    session: Session, kind: DeliveryKind, groups: dict[datetime | None, list[int]]
+) -> None:
+    """One executemany at the driver, each distinct instant converted for it once.
+
+    The hot path of a sweep whose members' next instants are mostly different: going through
+    SQLAlchemy's per-row parameter processing here cost about a third of the whole sweep.
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    column = _STORED[kind]
+    to_driver = column.type.dialect_impl(dialect).bind_processor(dialect)
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    params: list[tuple[Any, int]] = []
+    for instant, ids in groups.items():
+        value = to_driver(instant) if to_driver is not None and instant is not None else instant
+        params.extend((value, member_id) for member_id in ids)
+    connection.exec_driver_sql(
+        f"UPDATE members SET {column.name} = {marker} WHERE id = {marker}",  # noqa: S608
+        params,
     )
 
 
-def _due_rows(
-    row: Any,
-    kind: DeliveryKind,
-    stored: datetime,
-    catch_up: datetime | None,
-    now: datetime,
-    grace: timedelta,
-) -> list[dict[str, Any]]:
-    """Log rows for a due instant: pending if fresh; if stale, skipped plus at most one catch-up.
-
-    After downtime the stored instant may be days old while a later slot of the same schedule
-    passed only minutes ago (``catch_up``, the first slot within the grace period): that one is
-    still worth sending, once. Slots in between are not logged at all.
-    """
-    if now - stored <= grace:
-        return [_log_row(row, kind, stored, True, now)]
-    rows = [_log_row(row, kind, stored, False, now)]
-    if catch_up is not None and stored < catch_up <= now:
-        rows.append(_log_row(row, kind, catch_up, True, now))
-    return rows
+def _fresh_log(kind: DeliveryKind, member_ids: list[int], now: datetime) -> Select[Any]:
+    """Pending log rows for the given members' stored instant of ``kind``, read in SQL."""
+    return select(
+        members.c.id,
+        members.c.platform,
+        literal(str(kind), String),
+        _STORED[kind],
+        literal(str(DeliveryStatus.PENDING), String),
+        literal(0, Integer),
+        literal(now, UTCDateTime),
+        literal(now, UTCDateTime),
+        literal("", String),
+    ).where(members.c.id.in_(member_ids))
 
 
-def _skipped(log_row: dict[str, Any], now: datetime, detail: str) -> dict[str, Any]:
-    if log_row["status"] != DeliveryStatus.PENDING:
-        return log_row
-    return {**log_row, "status": DeliveryStatus.SKIPPED, "finished_at": now, "detail": detail}
+_FRESH_COLUMNS = (
+    "member_id",
+    "platform",
+    "kind",
+    "scheduled_for",
+    "status",
+    "attempts",
+    "not_before",
+    "created_at",
+    "detail",
+)
 
 
 def _log_row(
-    row: Any, kind: DeliveryKind, scheduled_for: datetime, fresh: bool, now: datetime
+    row: Any, kind: DeliveryKind, scheduled_for: datetime, now: datetime, skipped: str | None
 ) -> dict[str, Any]:
+    """A log row: pending when ``skipped`` is None, else skipped for that reason."""
     return {
         "member_id": row.id,
         "platform": row.platform,
         "kind": kind,
         "scheduled_for": scheduled_for,
-        "status": DeliveryStatus.PENDING if fresh else DeliveryStatus.SKIPPED,
+        "status": DeliveryStatus.PENDING if skipped is None else DeliveryStatus.SKIPPED,
         "attempts": 0,
         "not_before": now,
         "created_at": now,
-        "finished_at": None if fresh else now,
-        "detail": "" if fresh else "missed while the coach was down",
+        "finished_at": None if skipped is None else now,
+        "detail": skipped or "",
     }

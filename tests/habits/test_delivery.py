@@ -637,5 +637,5 @@ def test_the_sweep_hands_the_database_worker_one_batch_at_a_time(
     )
     loop.run_until_complete(dispatcher.tick())
 
-    assert jobs.count("sweep_batch") == 3  # 10 + 10 + 5: commands can run in between
+    assert jobs.count("batch") == 3  # 10 + 10 + 5: commands can run in between
     assert len(quiet.sent) == 25

@@ -237,3 +237,64 @@ def test_delivery_history_is_in_schedule_order_and_per_member(
         ("nudge", "2026-11-26T09:00:00+00:00", "pending"),
         ("recap", "2026-11-30T09:00:00+00:00", "pending"),
     ]
+
+
+ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Sydney")
+
+
+@pytest.mark.parametrize("same_schedule", [True, False], ids=["grouped", "one-by-one"])
+def test_sweep_advances_every_member_to_its_own_next_slot(
+    engine: Engine, uow_factory: SqlUnitOfWorkFactory, same_schedule: bool
+) -> None:
+    """Both ways of writing the advance: one UPDATE per shared instant, or a driver executemany."""
+    from habits import scheduling
+
+    count = 60
+    with engine.begin() as connection:
+        for index in range(count):
+            connection.execute(
+                insert(members),
+                {
+                    "platform": "discord",
+                    "workspace": "",
+                    "user_id": f"u{index}",
+                    "display_name": "",
+                    "created_at": NOW - timedelta(days=3),
+                    "timezone": "UTC" if same_schedule else ZONES[index % len(ZONES)],
+                    "week_starts_on": 0,
+                    "goal_target": 1,
+                    "goal_label": "post",
+                    "nudge_days": DEFAULT_NUDGE_DAYS if same_schedule else 0b0001000 | index % 64,
+                    "nudge_minute": DEFAULT_NUDGE_MINUTE if same_schedule else index * 13,
+                    "nudges_on": True,
+                    "next_nudge_at": NOW - timedelta(minutes=1),
+                    "next_recap_at": NOW + timedelta(days=4),
+                    "unreachable": False,
+                },
+            )
+    coach = Coach(uow_factory, ManualClock(NOW))
+
+    assert coach.sweep(["discord"]) == count
+
+    with engine.connect() as connection:
+        rows = connection.execute(select(members)).all()
+    for row in rows:
+        snapshot = scheduling.Snapshot(
+            row.timezone,
+            row.week_starts_on,
+            row.goal_target,
+            row.nudge_days,
+            row.nudge_minute,
+            row.nudges_on,
+            row.paused_until,
+            row.rest_until,
+            row.unreachable,
+        )
+        expected = scheduling.plan(snapshot, NOW, week_met=False)[0]
+        assert row.next_nudge_at == expected
+        assert row.next_nudge_at is not None
+        assert row.next_nudge_at > NOW
+        assert row.next_recap_at == NOW + timedelta(days=4)  # not due, so untouched
+    distinct = len({row.next_nudge_at for row in rows})
+    assert distinct == 1 if same_schedule else distinct > count // 2
+    assert len(logged(engine)) == count
