@@ -39,6 +39,7 @@ from habits.ports import UnitOfWork, UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 SNOOZE_LATER = timedelta(hours=3)
+LAST_NUDGE_HOUR = 21  # a snooze "for later" that would land after this local hour waits a day
 OOPS = "Sorry — something went wrong on my side and nothing was changed. Please try again."
 
 
@@ -618,15 +619,18 @@ class _Context:
         if self.this_week(member).state is not WeekState.IN_PROGRESS:
             return Reply("Nothing to snooze — no more nudges this week.")
         tz = member.tz
+        today = tk.local_date(self.now, tz)
+        tomorrow = tk.to_instant(
+            datetime.combine(today + timedelta(days=1), datetime.min.time())
+            + timedelta(minutes=member.nudge_minute),
+            tz,
+        )
+        at = tomorrow
         if command.until is c.SnoozeFor.LATER:
-            at = self.now + SNOOZE_LATER
-        else:
-            tomorrow = tk.local_date(self.now, tz) + timedelta(days=1)
-            at = tk.to_instant(
-                datetime.combine(tomorrow, datetime.min.time())
-                + timedelta(minutes=member.nudge_minute),
-                tz,
-            )
+            later = (self.now + SNOOZE_LATER).astimezone(tz)
+            # "Later today" never means the middle of the night: past 21:00 it's tomorrow.
+            if later.date() == today and later.hour < LAST_NUDGE_HOUR:
+                at = later.astimezone(self.now.tzinfo)
         member.next_nudge_at = at
         return Reply(f"Snoozed — I'll nudge you again {_when(at, member)}.")
 

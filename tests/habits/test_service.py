@@ -351,6 +351,19 @@ def test_nudges_snooze_later_moves_the_next_nudge_three_hours(coach: Coach, engi
     assert member_row(engine).next_nudge_at == datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
 
 
+def test_nudges_snooze_later_in_the_evening_waits_until_tomorrow_morning(
+    coach: Coach, engine: Engine, clock: ManualClock
+) -> None:
+    ok(coach, "/timezone Europe/Berlin")
+    ok(coach, "/goal 1")
+    clock.set(datetime(2026, 11, 26, 19, 30, tzinfo=UTC))  # Thursday 20:30 in Berlin
+
+    reply = ok(coach, "/nudges snooze later")
+
+    assert "Fri 27 Nov 09:00" in reply.text
+    assert member_row(engine).next_nudge_at == datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+
+
 def test_nudges_snooze_tomorrow_moves_the_next_nudge_to_tomorrows_nudge_time(
     coach: Coach, engine: Engine
 ) -> None:
