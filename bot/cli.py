@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.bootstrap import NotMigratedError, bootstrap
 from bot.settings import Settings
@@ -55,6 +57,9 @@ def _console(args: argparse.Namespace) -> int:
     except NotMigratedError as exc:
         print(f"habit-coach: {exc}", file=sys.stderr)
         return 1
+    except (SQLAlchemyError, OSError) as exc:
+        print(_database_problem(settings.database_url, exc), file=sys.stderr)
+        return 1
 
     async def main() -> int:
         try:
@@ -67,6 +72,15 @@ def _console(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nBye — start small, start now.")
         return 0
+
+
+def _database_problem(url: str, exc: BaseException) -> str:
+    reason = getattr(exc, "orig", None) or exc
+    shown = make_url(url).render_as_string(hide_password=True)
+    return (
+        f"habit-coach: cannot open the database at {shown}: {reason}\n"
+        "Check DATABASE_URL (see .env.example), or leave it unset for the default SQLite file."
+    )
 
 
 def _login_name() -> str:
@@ -90,15 +104,19 @@ def _run(args: argparse.Namespace) -> int:
 
 def _db(args: argparse.Namespace) -> int:
     settings = _settings()
-    if args.db_command == "upgrade":
-        upgrade(settings.database_url)
-        print(f"Database is at migration {head_revision()}.")
-        return 0
-    engine = make_engine(settings.database_url, pool_size=1)
     try:
-        revision = current_revision(engine)
-    finally:
-        engine.dispose()
+        if args.db_command == "upgrade":
+            upgrade(settings.database_url)
+            print(f"Database is at migration {head_revision()}.")
+            return 0
+        engine = make_engine(settings.database_url, pool_size=1)
+        try:
+            revision = current_revision(engine)
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, OSError) as exc:
+        print(_database_problem(settings.database_url, exc), file=sys.stderr)
+        return 1
     print(f"Applied: {revision or 'none'}; newest: {head_revision()}.")
     return 0
 

@@ -17,12 +17,18 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """An engine for ``url``. SQLite files get WAL mode and immediate write transactions."""
+def ensure_sqlite_directory(url: str) -> None:
+    """Create the folder a SQLite file lives in (a fresh machine has no data directory yet)."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine for ``url``. SQLite files get WAL mode and immediate write transactions."""
+    if is_sqlite(url):
+        ensure_sqlite_directory(url)
         engine = create_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
@@ -57,6 +63,7 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    ensure_sqlite_directory(url)
     command.upgrade(alembic_config(url), revision)
 
 

@@ -204,3 +204,46 @@ def test_help_lists_every_subcommand() -> None:
     assert result.returncode == 0
     for subcommand in ("console", "run", "db"):
         assert subcommand in result.stdout
+
+
+def test_the_default_database_folder_is_created_on_a_fresh_machine(workdir: Path) -> None:
+    home = workdir / "fresh-home"  # no ~/.local/share yet
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DATABASE_URL", "XDG_", "DEFAULT_TIMEZONE"))
+    }
+    env.update(HOME=str(home), PYTHONUNBUFFERED="1")
+    result = subprocess.run(
+        [str(EXECUTABLE), "console", "--name", "ana"],
+        input="/goal 1 post\nquit\n",
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Goal set: 1 post a week" in result.stdout
+    assert (home / ".local/share/habit-coach/habit-coach.db").exists()
+
+
+def test_a_database_that_cannot_be_opened_gets_a_clear_message(workdir: Path) -> None:
+    blocker = workdir / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env.update(HOME=str(workdir), DATABASE_URL=f"sqlite:///{blocker}/coach.db")
+    result = subprocess.run(
+        [str(EXECUTABLE), "console"],
+        input="quit\n",
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "cannot open the database" in result.stderr
+    assert "Traceback" not in result.stderr
