@@ -393,7 +393,10 @@ class _Context:
         paused = ""
         if pause is not None and pause > tk.local_date(self.now, member.tz):
             paused = f" Paused until {_day(pause)}."
-        return f"Nudges: {base}.{paused} Next: {_when(member.next_nudge_at, member)}."
+        checkin = ""
+        if member.next_recap_at is not None:
+            checkin = f" Weekly check-in: {_when(member.next_recap_at, member)}."
+        return f"Nudges: {base}.{paused} Next: {_when(member.next_nudge_at, member)}.{checkin}"
 
     # --- dispatch ------------------------------------------------------------------------------
 

@@ -281,6 +281,7 @@ def test_nudges_show_the_default_schedule(coach: Coach) -> None:
 
     assert "Mon Thu at 09:00 (Europe/Berlin)" in reply.text
     assert "Next: Thu 26 Nov 09:00" in reply.text
+    assert "Weekly check-in: Mon 30 Nov 09:00" in reply.text
 
 
 def test_nudges_set_days_and_time(coach: Coach, engine: Engine) -> None:
