@@ -56,6 +56,15 @@ ENCOURAGEMENT_MISSED = (
 )
 
 
+def step_minutes(step_id: str | None) -> int | None:
+    """How long the step with this id takes, if it is one of ours."""
+    for steps in STEPS.values():
+        for step in steps:
+            if step.id == step_id:
+                return step.minutes
+    return None
+
+
 def phase_for(days_left: int) -> Phase:
     if days_left <= 1:
         return Phase.LAST_DAY

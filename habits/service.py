@@ -640,7 +640,10 @@ class _Context:
     @_run.register
     def _smaller(self, command: c.SmallerStep) -> Reply:
         member = self.member()
-        return Reply(f"Even smaller: {self.step_text(member, smaller=True)}")
+        before = coaching.step_minutes(member.last_step)
+        step = self.step(member, smaller=True)
+        lead = "Even smaller" if before is None or step.minutes < before else "Another tiny one"
+        return Reply(f"{lead}: {step.text.format(label=member.goal_label)}")
 
     @_run.register
     def _show_timezone(self, command: c.ShowTimezone) -> Reply:

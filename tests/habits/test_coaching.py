@@ -165,3 +165,11 @@ def test_encouragement_varies_with_the_salt() -> None:
 def test_missed_week_lines_never_shame() -> None:
     for line in coaching.ENCOURAGEMENT_MISSED:
         assert not any(word in line.lower() for word in ("fail", "lazy", "should have"))
+
+
+def test_step_minutes_knows_every_step_and_nothing_else() -> None:
+    for steps in coaching.STEPS.values():
+        for step in steps:
+            assert coaching.step_minutes(step.id) == step.minutes
+    assert coaching.step_minutes(None) is None
+    assert coaching.step_minutes("no-such-step") is None

@@ -395,6 +395,18 @@ def test_nudges_smaller_gives_the_shortest_step_and_remembers_it(
     assert member_row(engine).last_step == "first-line"
 
 
+def test_nudges_smaller_twice_never_repeats_and_does_not_pretend_to_shrink(
+    coach: Coach, engine: Engine
+) -> None:
+    ok(coach, "/goal 1")
+    ok(coach, "/nudges smaller")
+
+    reply = ok(coach, "/nudges smaller")
+
+    assert reply.text.startswith("Another tiny one: ")
+    assert member_row(engine).last_step != "first-line"
+
+
 # --- /timezone ---------------------------------------------------------------------------------
 
 
