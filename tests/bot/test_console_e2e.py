@@ -21,16 +21,34 @@ from storage.tables import members, publications
 EXECUTABLE = Path(sys.executable).with_name("habit-coach")
 
 
+def console_env(**values: str) -> dict[str, str]:
+    """This environment minus the coach's settings and data locations, plus ``values``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DATABASE_URL", "DEFAULT_TIMEZONE", "XDG_"))
+    }
+    return {**env, "PYTHONUNBUFFERED": "1", **values}
+
+
+def run_console_once(workdir: Path, typed: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(EXECUTABLE), "console", "--name", "ana"],
+        input=typed,
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        env=console_env(**env),
+        timeout=60,
+        check=False,
+    )
+
+
 class ConsoleProcess:
     """A running console with its output collected on a thread, so we can wait for lines."""
 
     def __init__(self, workdir: Path, database_url: str, name: str = "ana"):
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("DATABASE_URL", "DEFAULT_TIMEZONE"))
-        }
-        env.update(DATABASE_URL=database_url, HOME=str(workdir), PYTHONUNBUFFERED="1", TZ="UTC")
+        env = console_env(DATABASE_URL=database_url, HOME=str(workdir), TZ="UTC")
         self.process = subprocess.Popen(
             [str(EXECUTABLE), "console", "--name", name],
             stdin=subprocess.PIPE,
@@ -208,22 +226,7 @@ def test_help_lists_every_subcommand() -> None:
 
 def test_the_default_database_folder_is_created_on_a_fresh_machine(workdir: Path) -> None:
     home = workdir / "fresh-home"  # no ~/.local/share yet
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DATABASE_URL", "XDG_", "DEFAULT_TIMEZONE"))
-    }
-    env.update(HOME=str(home), PYTHONUNBUFFERED="1")
-    result = subprocess.run(
-        [str(EXECUTABLE), "console", "--name", "ana"],
-        input="/goal 1 post\nquit\n",
-        capture_output=True,
-        text=True,
-        cwd=workdir,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    result = run_console_once(workdir, "/goal 1 post\nquit\n", HOME=str(home))
     assert result.returncode == 0, result.stderr
     assert "Goal set: 1 post a week" in result.stdout
     assert (home / ".local/share/habit-coach/habit-coach.db").exists()
@@ -232,17 +235,8 @@ def test_the_default_database_folder_is_created_on_a_fresh_machine(workdir: Path
 def test_a_database_that_cannot_be_opened_gets_a_clear_message(workdir: Path) -> None:
     blocker = workdir / "not-a-folder"
     blocker.write_text("", encoding="utf-8")
-    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    env.update(HOME=str(workdir), DATABASE_URL=f"sqlite:///{blocker}/coach.db")
-    result = subprocess.run(
-        [str(EXECUTABLE), "console"],
-        input="quit\n",
-        capture_output=True,
-        text=True,
-        cwd=workdir,
-        env=env,
-        timeout=60,
-        check=False,
+    result = run_console_once(
+        workdir, "quit\n", HOME=str(workdir), DATABASE_URL=f"sqlite:///{blocker}/coach.db"
     )
     assert result.returncode == 1
     assert "cannot open the database" in result.stderr

@@ -14,11 +14,12 @@ from sqlalchemy import func, insert, select
 
 from habits.delivery import DeliverySettings, Dispatcher, Outcome, SendResult
 from habits.messages import Notice
-from habits.model import DEFAULT_NUDGE_DAYS, DEFAULT_NUDGE_MINUTE, DeliveryStatus, ManualClock
+from habits.model import DeliveryStatus, ManualClock
 from habits.service import Coach, SweepSettings
 from storage.database import make_engine
 from storage.tables import deliveries, members
 from storage.uow import SqlUnitOfWorkFactory
+from tests.storage.rows import due_member_row
 
 THURSDAY_0900 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -26,26 +27,7 @@ THURSDAY_0900 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 def add_due_members(url: str, count: int) -> None:
     """``count`` members with a goal and a nudge due at Thursday 09:00 UTC."""
     engine = make_engine(url, pool_size=1)
-    rows = [
-        {
-            "platform": "discord",
-            "workspace": "",
-            "user_id": f"u{i}",
-            "display_name": "",
-            "created_at": THURSDAY_0900 - timedelta(days=3),
-            "timezone": "UTC",
-            "week_starts_on": 0,
-            "goal_target": 1,
-            "goal_label": "post",
-            "nudge_days": DEFAULT_NUDGE_DAYS,
-            "nudge_minute": DEFAULT_NUDGE_MINUTE,
-            "nudges_on": True,
-            "next_nudge_at": THURSDAY_0900,
-            "next_recap_at": THURSDAY_0900 + timedelta(days=4),
-            "unreachable": False,
-        }
-        for i in range(count)
-    ]
+    rows = [due_member_row(f"u{i}", THURSDAY_0900) for i in range(count)]
     with engine.begin() as connection:
         connection.execute(insert(members), rows)
     engine.dispose()

@@ -20,6 +20,7 @@ from habits.model import (
 from habits.service import Coach, SweepSettings
 from storage.tables import deliveries, members
 from storage.uow import SqlUnitOfWorkFactory
+from tests.storage.rows import due_member_row
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -29,23 +30,7 @@ def new_member(user_id: str, platform: str = "discord", workspace: str = "") -> 
 
 
 def add_due(engine: Engine, count: int, platform: str = "discord", **values: Any) -> None:
-    row = {
-        "platform": platform,
-        "workspace": "",
-        "display_name": "",
-        "created_at": NOW - timedelta(days=3),
-        "timezone": "UTC",
-        "week_starts_on": 0,
-        "goal_target": 1,
-        "goal_label": "post",
-        "nudge_days": DEFAULT_NUDGE_DAYS,
-        "nudge_minute": DEFAULT_NUDGE_MINUTE,
-        "nudges_on": True,
-        "next_nudge_at": NOW,
-        "next_recap_at": NOW + timedelta(days=4),
-        "unreachable": False,
-        **values,
-    }
+    row = due_member_row("", NOW, platform=platform, **values)
     with engine.begin() as connection:
         connection.execute(
             insert(members), [{**row, "user_id": f"{platform}{i}"} for i in range(count)]
@@ -254,23 +239,14 @@ def test_sweep_advances_every_member_to_its_own_next_slot(
         for index in range(count):
             connection.execute(
                 insert(members),
-                {
-                    "platform": "discord",
-                    "workspace": "",
-                    "user_id": f"u{index}",
-                    "display_name": "",
-                    "created_at": NOW - timedelta(days=3),
-                    "timezone": "UTC" if same_schedule else ZONES[index % len(ZONES)],
-                    "week_starts_on": 0,
-                    "goal_target": 1,
-                    "goal_label": "post",
-                    "nudge_days": DEFAULT_NUDGE_DAYS if same_schedule else 0b0001000 | index % 64,
-                    "nudge_minute": DEFAULT_NUDGE_MINUTE if same_schedule else index * 13,
-                    "nudges_on": True,
-                    "next_nudge_at": NOW - timedelta(minutes=1),
-                    "next_recap_at": NOW + timedelta(days=4),
-                    "unreachable": False,
-                },
+                due_member_row(
+                    f"u{index}",
+                    NOW - timedelta(minutes=1),
+                    timezone="UTC" if same_schedule else ZONES[index % len(ZONES)],
+                    nudge_days=DEFAULT_NUDGE_DAYS if same_schedule else 0b0001000 | index % 64,
+                    nudge_minute=DEFAULT_NUDGE_MINUTE if same_schedule else index * 13,
+                    next_recap_at=NOW + timedelta(days=4),
+                ),
             )
     coach = Coach(uow_factory, ManualClock(NOW))
 
