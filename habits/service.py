@@ -39,6 +39,7 @@ from habits.ports import UnitOfWork, UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 SNOOZE_LATER = timedelta(hours=3)
+ZONE_SHIFT_MARGIN = timedelta(hours=26)  # the widest gap between two zones' clocks
 LAST_NUDGE_HOUR = 21  # a snooze "for later" that would land after this local hour waits a day
 OOPS = "Sorry — something went wrong on my side and nothing was changed. Please try again."
 
@@ -353,7 +354,17 @@ class _Context:
 
     def replan(self, member: Member) -> None:
         met = self.this_week(member).state is WeekState.MET
-        member.next_nudge_at, member.next_recap_at = scheduling.plan(member, self.now, met)
+        nudge, checkin = scheduling.plan(member, self.now, met)
+        if checkin is not None and member.id is not None:
+            week_start, week_end = tk.week_bounds(member.week_of(self.now), member.tz)
+            # This week's check-in already went out (a new nudge time or zone would otherwise
+            # schedule it again): the next one opens next week. The margin covers a zone change
+            # that moved the week's start by up to a day.
+            if checkin < week_end and self.uow.deliveries.logged_since(
+                member.id, DeliveryKind.RECAP, week_start - ZONE_SHIFT_MARGIN
+            ):
+                checkin = scheduling.next_checkin(member, week_end)
+        member.next_nudge_at, member.next_recap_at = nudge, checkin
 
     def progress_line(self, member: Member) -> str:
         week = self.this_week(member)
@@ -544,9 +555,16 @@ class _Context:
         latest = self.uow.publications.latest(member.id) if member and member.id else None
         if member is None or latest is None:
             return Reply("There's nothing to undo — no publications logged yet.")
+        what = f"“{latest.title}”" if latest.title else (latest.url or "your last publication")
+        if tk.week_start(latest.local_day, member.week_starts_on) != member.week_of(self.now):
+            # A closed week's result was already recapped; a stray tap must not rewrite it.
+            return Reply(
+                f"Your last publication, {what} (logged {_day(latest.local_day)}), belongs to a "
+                "week that has closed, so it stays. Undo works for this week's publications.",
+                ok=False,
+            )
         self.uow.publications.remove(latest)
         self.replan(member)
-        what = f"“{latest.title}”" if latest.title else (latest.url or "your last publication")
         return Reply(
             f"Removed {what} (logged {_day(latest.local_day)}). {self.progress_line(member)}"
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -44,6 +45,13 @@ def summarize(
     if not changes:
         count = counts.get(current_week, 0)
         return [WeekSummary(current_week, count, None, WeekState.OFF)]
+    # A change dated after this week's last day was made in a zone that is ahead of the
+    # member's current one: it is in force now, so it counts from this week.
+    last_day = current_week + timedelta(days=6)
+    changes = [
+        change if change.local_day <= last_day else replace(change, local_day=last_day)
+        for change in changes
+    ]
     first = min(tk.week_start(c.local_day, starts_on) for c in changes)
     first = min(first, current_week)
     summaries = []

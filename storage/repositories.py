@@ -296,6 +296,14 @@ class SqlDeliveryRepository:
             )
         )
 
+    def logged_since(self, member_id: int, kind: str, since: datetime) -> bool:
+        query = select(deliveries.c.id).where(
+            deliveries.c.member_id == member_id,
+            deliveries.c.kind == kind,
+            deliveries.c.scheduled_for >= since,
+        )
+        return self.session.execute(query.limit(1)).first() is not None
+
     def history(self, member_id: int) -> list[dict[str, object]]:
         query = (
             select(

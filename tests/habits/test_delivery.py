@@ -639,3 +639,33 @@ def test_the_sweep_hands_the_database_worker_one_batch_at_a_time(
 
     assert jobs.count("batch") == 3  # 10 + 10 + 5: commands can run in between
     assert len(quiet.sent) == 25
+
+
+def recaps(sender: FakeSender) -> list[datetime]:
+    return [s.at for s in sender.of("ana") if s.kind == "recap"]
+
+
+def test_the_weekly_check_in_goes_out_once_even_if_the_nudge_time_changes_after_it(
+    coach: Coach, driver: Driver, sender: FakeSender
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    driver.run_until(MON_0900_BERLIN + timedelta(hours=1))
+    assert recaps(sender) == [MON_0900_BERLIN]
+
+    assert coach.handle(ANA, "/nudges mon thu at 11:00").ok
+    driver.run_until(MON_0900_BERLIN + timedelta(hours=4))
+
+    assert recaps(sender) == [MON_0900_BERLIN]
+    assert "Weekly check-in: Mon 07 Dec 11:00" in coach.handle(ANA, "/nudges").text
+
+
+def test_the_weekly_check_in_goes_out_once_even_if_the_member_moves_west(
+    coach: Coach, driver: Driver, sender: FakeSender
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    driver.run_until(MON_0900_BERLIN + timedelta(hours=1))
+
+    assert coach.handle(ANA, "/timezone America/Los_Angeles").ok
+    driver.run_until(MON_0900_BERLIN + timedelta(hours=20))
+
+    assert recaps(sender) == [MON_0900_BERLIN]

@@ -223,6 +223,21 @@ def test_published_undo_removes_only_the_last_one(coach: Coach, engine: Engine) 
     assert pub.title == "First"
 
 
+def test_published_undo_leaves_a_closed_week_alone(
+    coach: Coach, engine: Engine, clock: ManualClock
+) -> None:
+    ok(coach, "/goal 1")
+    ok(coach, "/published Last week's post")
+    clock.advance(timedelta(days=7))
+    before = snapshot(engine)
+
+    reply = coach.handle(ANA, "/published undo")
+
+    assert not reply.ok
+    assert "week that has closed" in reply.text
+    assert snapshot(engine) == before
+
+
 def test_published_undo_with_nothing_logged_changes_nothing(coach: Coach, engine: Engine) -> None:
     ok(coach, "/goal 1")
     before = snapshot(engine)
@@ -813,3 +828,20 @@ def test_export_contains_only_the_asking_members_data(coach: Coach) -> None:
 def _all_members(engine: Engine) -> list[Any]:
     with engine.connect() as connection:
         return list(connection.execute(select(members)))
+
+
+def test_moving_west_right_after_setting_a_goal_keeps_one_answer_for_this_week(
+    coach: Coach, clock: ManualClock
+) -> None:
+    clock.set(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))  # Monday in UTC, Sunday in Los Angeles
+    ok(coach, "/goal 1 post")
+    ok(coach, "/timezone America/Los_Angeles")
+
+    logged = ok(coach, "/published First")
+    streak = ok(coach, "/streak")
+
+    assert "goal met" in logged.text
+    assert streak.streak is not None
+    assert streak.streak.this_week.target == 1
+    assert streak.streak.this_week.state is WeekState.MET
+    assert streak.streak.current == 1

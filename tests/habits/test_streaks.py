@@ -417,3 +417,10 @@ def test_a_goal_raised_mid_week_is_not_a_late_start() -> None:
     changes = [change(day(0), 1), change(day(1, 3), 2)]
     weeks = summarize(week(2), publications=[day(1)], changes=changes)
     assert states(weeks) == [MISSED, MISSED, IN_PROGRESS]
+
+
+def test_a_goal_dated_after_the_current_week_counts_from_the_current_week() -> None:
+    """Set on Monday in UTC, then the member moved to a zone where it is still Sunday."""
+    sunday = day(0, 6)
+    weeks = summarize(week(0), publications=[sunday], changes=[change(day(1), 1)])
+    assert [(w.start, w.target, w.state) for w in weeks] == [(week(0), 1, MET)]
