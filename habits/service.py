@@ -54,17 +54,6 @@ class SweepSettings:
 DEFAULT_SWEEP = SweepSettings()
 
 
-def _when(instant: datetime | None, member: Member) -> str:
-    if instant is None:
-        return "not scheduled"
-    local = instant.astimezone(member.tz)
-    return local.strftime("%a %d %b %H:%M")
-
-
-def _day(day: date) -> str:
-    return day.strftime("%a %d %b")
-
-
 class Coach:
     """The habit engine behind every adapter."""
 
@@ -301,6 +290,17 @@ class _Context:
             timezone=zone or self.coach.default_zone,
         )
 
+    def day(self, day: date) -> str:
+        """'Mon 07 Dec', with the year when it isn't this year's."""
+        shown = day.strftime("%a %d %b")
+        return shown if day.year == self.now.year else f"{shown} {day.year}"
+
+    def when(self, instant: datetime | None, member: Member) -> str:
+        if instant is None:
+            return "not scheduled"
+        local = instant.astimezone(member.tz)
+        return f"{self.day(local.date())} {local.strftime('%H:%M')}"
+
     def member_id(self, member: Member) -> int:
         assert member.id is not None, "repositories assign ids on add"
         return member.id
@@ -403,11 +403,11 @@ class _Context:
         pause = scheduling.resume_day(member)
         paused = ""
         if pause is not None and pause > tk.local_date(self.now, member.tz):
-            paused = f" Paused until {_day(pause)}."
+            paused = f" Paused until {self.day(pause)}."
         checkin = ""
         if member.next_recap_at is not None:
-            checkin = f" Weekly check-in: {_when(member.next_recap_at, member)}."
-        return f"Nudges: {base}.{paused} Next: {_when(member.next_nudge_at, member)}.{checkin}"
+            checkin = f" Weekly check-in: {self.when(member.next_recap_at, member)}."
+        return f"Nudges: {base}.{paused} Next: {self.when(member.next_nudge_at, member)}.{checkin}"
 
     # --- dispatch ------------------------------------------------------------------------------
 
@@ -496,7 +496,7 @@ class _Context:
         self.replan(member)
         span = "this week" if command.weeks == 1 else f"{command.weeks} weeks"
         return Reply(
-            f"Rest {span} — enjoy it. No nudges until {_day(member.rest_until)}, "
+            f"Rest {span} — enjoy it. No nudges until {self.day(member.rest_until)}, "
             "and your streak is safe: rest weeks neither break nor grow it."
         )
 
@@ -559,14 +559,14 @@ class _Context:
         if tk.week_start(latest.local_day, member.week_starts_on) != member.week_of(self.now):
             # A closed week's result was already recapped; a stray tap must not rewrite it.
             return Reply(
-                f"Your last publication, {what} (logged {_day(latest.local_day)}), belongs to a "
-                "week that has closed, so it stays. Undo works for this week's publications.",
+                f"Your last publication, {what} (logged {self.day(latest.local_day)}), belongs "
+                "to a week that has closed, so it stays. Undo works for this week's publications.",
                 ok=False,
             )
         self.uow.publications.remove(latest)
         self.replan(member)
         return Reply(
-            f"Removed {what} (logged {_day(latest.local_day)}). {self.progress_line(member)}"
+            f"Removed {what} (logged {self.day(latest.local_day)}). {self.progress_line(member)}"
         )
 
     @_run.register
@@ -612,7 +612,9 @@ class _Context:
             until = today + timedelta(weeks=command.weeks or 0, days=command.days or 0)
         member.paused_until = until
         self.replan(member)
-        return Reply(f"Nudges paused until {_day(until)}. /nudges resume brings them back sooner.")
+        return Reply(
+            f"Nudges paused until {self.day(until)}. /nudges resume brings them back sooner."
+        )
 
     @_run.register
     def _resume(self, command: c.ResumeNudges) -> Reply:
@@ -653,7 +655,7 @@ class _Context:
             if later.date() == today and later.hour < LAST_NUDGE_HOUR:
                 at = later.astimezone(self.now.tzinfo)
         member.next_nudge_at = at
-        return Reply(f"Snoozed — I'll nudge you again {_when(at, member)}.")
+        return Reply(f"Snoozed — I'll nudge you again {self.when(at, member)}.")
 
     @_run.register
     def _smaller(self, command: c.SmallerStep) -> Reply:
@@ -775,8 +777,8 @@ class _Context:
     def checkin_notice(self, scheduled_for: datetime) -> Notice | None:
         """The week-opening message: last week's recap (if it had a goal) and a first step."""
         member = self.existing()
-        if member is None or member.unreachable:
-            return None
+        if member is None or member.unreachable or member.goal_target is None:
+            return None  # "/goal off" since the sweep logged it: stay quiet
         closed = scheduling.closed_week_of_checkin(member, scheduled_for)
         weeks = self.weeks(member)
         by_start = {w.start: w for w in weeks}

@@ -669,3 +669,16 @@ def test_the_weekly_check_in_goes_out_once_even_if_the_member_moves_west(
     driver.run_until(MON_0900_BERLIN + timedelta(hours=20))
 
     assert recaps(sender) == [MON_0900_BERLIN]
+
+
+def test_a_check_in_logged_before_goal_off_is_not_sent_after_it(
+    coach: Coach, driver: Driver, sender: FakeSender, clock: ManualClock
+) -> None:
+    join(coach, "ana", "/goal 1 post", "/nudges off")
+    clock.set(MON_0900_BERLIN)
+    assert coach.sweep(list(PLATFORMS)) == 1  # the check-in is in the log, not yet sent
+
+    assert coach.handle(ANA, "/goal off").ok
+    driver.tick()
+
+    assert sender.of("ana") == []

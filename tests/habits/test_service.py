@@ -845,3 +845,12 @@ def test_moving_west_right_after_setting_a_goal_keeps_one_answer_for_this_week(
     assert streak.streak.this_week.target == 1
     assert streak.streak.this_week.state is WeekState.MET
     assert streak.streak.current == 1
+
+
+def test_dates_in_another_year_show_the_year(coach: Coach) -> None:
+    ok(coach, "/goal 1")
+
+    reply = ok(coach, "/nudges pause 365 days")
+
+    assert "until Tue 23 Nov 2027" in reply.text
+    assert "Paused until Tue 23 Nov 2027" in ok(coach, "/nudges").text
