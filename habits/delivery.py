@@ -97,7 +97,9 @@ class Dispatcher:
 
     async def deliver(self, delivery: DueDelivery) -> int:
         try:
-            notice = await self._run_sync(self.coach.compose, delivery)
+            notice = await self._run_sync(
+                self.coach.compose, delivery, self.delivery_settings.lease
+            )
         except Exception:
             # Like a sender failure: retried, then given up, never blocking the rest of the batch.
             log.exception("composing %s %s failed", delivery.kind, delivery.id)

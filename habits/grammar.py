@@ -190,27 +190,87 @@ def _parse_week_start(args: str) -> c.Command | c.ParseError:
 # --- /published --------------------------------------------------------------------------------
 
 
-def normalize_url(candidate: str) -> str | None:
-    """A canonical http(s) URL, or None if the text is not one."""
-    if len(candidate) > MAX_URL or any(ch.isspace() for ch in candidate):
-        return None
+_URL_TOO_LONG = "too long"
+_URL_CREDENTIALS = "credentials"
+_URL_INVALID = "invalid"
+
+
+def _normalize_url(candidate: str) -> tuple[str | None, str | None]:
+    """(canonical URL, None), or (None, why it was refused: one of the _URL_* reasons)."""
+    if not candidate or any(ch.isspace() for ch in candidate):
+        return None, _URL_INVALID
     if candidate.lower().startswith("www."):
         candidate = "https://" + candidate
     try:
         parts = urlsplit(candidate)
         host = parts.hostname
+        port = parts.port  # raises ValueError for ':99999' or ':abc'
     except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        return None
+        return None, _URL_INVALID
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not host:
+        return None, _URL_INVALID
+    if "@" in parts.netloc:
+        return None, _URL_CREDENTIALS
     labels = host.split(".")
     if host != "localhost" and (len(labels) < 2 or not all(labels) or len(labels[-1]) < 2):
-        return None
+        return None, _URL_INVALID
     if any(not (ch.isalnum() or ch in "-.") for ch in host):
-        return None
-    netloc = parts.netloc.lower() if "@" not in parts.netloc else parts.netloc
+        return None, _URL_INVALID
+    netloc = host if port is None else f"{host}:{port}"
     path = parts.path or "/"
-    return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, ""))
+    if path != "/" and path.endswith("/"):
+        path = path[:-1]
+    query = "&".join(
+        field
+        for field in parts.query.split("&")
+        if field and not field.partition("=")[0].lower().startswith("utm_")
+    )
+    url = urlunsplit((scheme, netloc, path, query, ""))
+    if len(url.encode()) > MAX_URL:
+        return None, _URL_TOO_LONG
+    return url, None
+
+
+def normalize_url(candidate: str) -> str | None:
+    """A canonical http(s) URL, or None if the text is not one we accept.
+
+    Lowercases scheme and host, drops the fragment and utm_* parameters, removes one trailing
+    slash (keeping a bare "/"), and refuses credentials, bad ports and more than MAX_URL bytes.
+    """
+    return _normalize_url(candidate)[0]
+
+
+def url_variants(url: str) -> list[str]:
+    """Spellings of a normalized URL that count as the same publication, the given one first.
+
+    http and https are swapped and a leading "www." is added or removed: up to four URLs, each
+    normalized, without duplicates.
+    """
+    if normalize_url(url) is None:
+        return [url]
+    parts = urlsplit(url)  # not re-normalized: that could drop a kept slash ("/a//" → "/a/")
+    host = parts.hostname or ""
+    port = "" if parts.port is None else f":{parts.port}"
+    if host.startswith("www."):
+        other_host: str | None = host.removeprefix("www.")
+    elif host == "localhost" or host.replace(".", "").isdigit():
+        other_host = None
+    else:
+        other_host = "www." + host
+    other_scheme = "http" if parts.scheme == "https" else "https"
+    variants = [url]
+    for scheme in (parts.scheme, other_scheme):
+        for name in (host, other_host):
+            if name is None:
+                continue
+            spelled = urlunsplit((scheme, name + port, parts.path, parts.query, ""))
+            # Accepting the spelling is enough (only the slash rule could change it again);
+            # it must also still fit the byte limit.
+            fits = len(spelled.encode()) <= MAX_URL
+            if fits and normalize_url(spelled) is not None and spelled not in variants:
+                variants.append(spelled)
+    return variants
 
 
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]{0,15}:/", re.IGNORECASE)
@@ -232,7 +292,19 @@ def _parse_published(args: str) -> c.Command | c.ParseError:
     url: str | None = None
     title = args
     if _looks_like_url(first):
-        url = normalize_url(first)
+        url, problem = _normalize_url(first)
+        if problem == _URL_TOO_LONG:
+            return _error(
+                f"That link is too long: I keep links of up to {MAX_URL:,} characters "
+                "(bytes). Share a shorter link, or leave the link out.",
+                "published",
+            )
+        if problem == _URL_CREDENTIALS:
+            return _error(
+                "Links with a username or password aren't accepted; "
+                "share the public link, or leave the link out.",
+                "published",
+            )
         if url is None:
             return _error(
                 f"“{_short(first)}” doesn't look like a web link. "

@@ -174,6 +174,7 @@ class DueDelivery:
     kind: str
     scheduled_for: datetime
     attempts: int = 0
+    owner: str = ""  # the process holding the lease; only it may finish the delivery
 
 
 class Clock(Protocol):

@@ -116,13 +116,20 @@ class Coach:
             uow.commit()
             return claimed
 
-    def compose(self, delivery: DueDelivery) -> Notice | None:
+    def compose(self, delivery: DueDelivery, lease: timedelta | None = None) -> Notice | None:
         """The message for a claimed delivery, built from the member's state right now.
 
         Returns None (and marks the delivery skipped) when there is nothing worth saying, e.g.
-        the goal was met or turned off since the sweep recorded it.
+        the goal was met or turned off since the sweep recorded it. With a ``lease``, first
+        extends this process's lease for the send; if another process has taken the delivery
+        over meanwhile (a slow batch outlived the lease), returns None and leaves it to them.
         """
         with self._uow_factory() as uow:
+            now = self._clock.now()
+            if lease is not None and delivery.owner:
+                if not uow.deliveries.renew(delivery.id, delivery.owner, now + lease):
+                    return None
+                uow.commit()
             member = uow.members.get_by_id(delivery.member_id)
             notice = None
             if member is not None:
@@ -133,19 +140,21 @@ class Coach:
                     notice = ctx.checkin_notice(delivery.scheduled_for)
             if notice is None:
                 uow.deliveries.finish(
-                    delivery.id, DeliveryStatus.SKIPPED, self._clock.now(), "nothing to say"
+                    delivery.id, DeliveryStatus.SKIPPED, now, "nothing to say", delivery.owner
                 )
             uow.commit()
             return notice
 
     def finish(self, delivery: DueDelivery, status: DeliveryStatus, detail: str = "") -> None:
         with self._uow_factory() as uow:
-            uow.deliveries.finish(delivery.id, status, self._clock.now(), detail)
+            uow.deliveries.finish(delivery.id, status, self._clock.now(), detail, delivery.owner)
             uow.commit()
 
     def retry_later(self, delivery: DueDelivery, delay: timedelta, detail: str) -> None:
         with self._uow_factory() as uow:
-            uow.deliveries.retry_later(delivery.id, self._clock.now() + delay, detail)
+            uow.deliveries.retry_later(
+                delivery.id, self._clock.now() + delay, detail, delivery.owner
+            )
             uow.commit()
 
     def mark_unreachable(self, delivery: DueDelivery, detail: str) -> None:
@@ -155,7 +164,9 @@ class Coach:
             if member is not None:
                 member.unreachable = True
                 member.next_nudge_at = member.next_recap_at = None
-            uow.deliveries.finish(delivery.id, DeliveryStatus.FAILED, self._clock.now(), detail)
+            uow.deliveries.finish(
+                delivery.id, DeliveryStatus.FAILED, self._clock.now(), detail, delivery.owner
+            )
             uow.commit()
 
 
@@ -519,7 +530,9 @@ class _Context:
     def _log_publication(self, command: c.LogPublication) -> Reply:
         member = self.member()
         member_id = self.member_id(member)
-        if command.url is not None and self.uow.publications.has_url(member_id, command.url):
+        if command.url is not None and self.uow.publications.has_any_url(
+            member_id, grammar.url_variants(command.url)
+        ):
             return Reply(
                 f"You already logged {command.url} — each link counts once. "
                 f"{self.progress_line(member)}"

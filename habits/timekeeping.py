@@ -28,9 +28,20 @@ def require_aware(moment: datetime) -> datetime:
     return moment
 
 
+# Names in the zone database that are not places a member lives in: the host's own setting,
+# the "no zone set" placeholder, POSIX rule files and the duplicate posix/ and right/ trees.
+_NOT_PLACES = frozenset({"localtime", "Factory", "posixrules"})
+_NOT_PLACE_PREFIXES = ("posix/", "right/", "SystemV/")
+
+
 @lru_cache(maxsize=1)
 def known_zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
+    """IANA names a member may choose; 'UTC' and 'Etc/UTC' are in, 'localtime' is not."""
+    return frozenset(
+        name
+        for name in available_timezones()
+        if name not in _NOT_PLACES and not name.startswith(_NOT_PLACE_PREFIXES)
+    )
 
 
 @lru_cache(maxsize=4096)

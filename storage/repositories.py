@@ -93,9 +93,9 @@ class SqlPublicationRepository:
         self.session.delete(publication)
         self.session.flush()
 
-    def has_url(self, member_id: int, url: str) -> bool:
+    def has_any_url(self, member_id: int, urls: Sequence[str]) -> bool:
         query = select(publications.c.id).where(
-            publications.c.member_id == member_id, publications.c.url == url
+            publications.c.member_id == member_id, publications.c.url.in_(list(urls))
         )
         return self.session.execute(query.limit(1)).first() is not None
 
@@ -263,6 +263,7 @@ class SqlDeliveryRepository:
                 deliveries.c.kind,
                 deliveries.c.scheduled_for,
                 deliveries.c.attempts,
+                deliveries.c.lease_owner,
             )
             .join(members, members.c.id == deliveries.c.member_id)
             .where(deliveries.c.id.in_(ids))
@@ -270,10 +271,18 @@ class SqlDeliveryRepository:
         )
         return [DueDelivery(*row) for row in self.session.execute(query)]
 
-    def finish(self, delivery_id: int, status: str, now: datetime, detail: str = "") -> None:
-        self.session.execute(
+    def renew(self, delivery_id: int, owner: str, until: datetime) -> bool:
+        result = self.session.execute(
+            update(deliveries).where(_leased_by(delivery_id, owner)).values(lease_until=until)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def finish(
+        self, delivery_id: int, status: str, now: datetime, detail: str = "", owner: str = ""
+    ) -> bool:
+        result = self.session.execute(
             update(deliveries)
-            .where(deliveries.c.id == delivery_id)
+            .where(_leased_by(delivery_id, owner))
             .values(
                 status=status,
                 finished_at=now,
@@ -282,11 +291,12 @@ class SqlDeliveryRepository:
                 detail=detail[:200],
             )
         )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def retry_later(self, delivery_id: int, at: datetime, detail: str) -> None:
-        self.session.execute(
+    def retry_later(self, delivery_id: int, at: datetime, detail: str, owner: str = "") -> bool:
+        result = self.session.execute(
             update(deliveries)
-            .where(deliveries.c.id == delivery_id)
+            .where(_leased_by(delivery_id, owner))
             .values(
                 status=DeliveryStatus.PENDING,
                 not_before=at,
@@ -295,6 +305,7 @@ class SqlDeliveryRepository:
                 detail=detail[:200],
             )
         )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def logged_since(self, member_id: int, kind: str, since: datetime) -> bool:
         query = select(deliveries.c.id).where(
@@ -330,6 +341,17 @@ class SqlDeliveryRepository:
         if status is not None:
             query = query.where(deliveries.c.status == status)
         return int(self.session.execute(query).scalar_one())
+
+
+def _leased_by(delivery_id: int, owner: str) -> Any:
+    """This delivery, and with an ``owner`` only while that process still holds its lease."""
+    if not owner:
+        return deliveries.c.id == delivery_id
+    return and_(
+        deliveries.c.id == delivery_id,
+        deliveries.c.status == DeliveryStatus.SENDING,
+        deliveries.c.lease_owner == owner,
+    )
 
 
 # The row the sweep reads: the id and platform, the schedule (a Snapshot), the two instants.

@@ -525,10 +525,10 @@ def test_a_delivery_that_cannot_be_composed_does_not_hold_up_the_batch(
     join(coach, "bo", "/goal 1 post")
     compose = coach.compose
 
-    def compose_failing_for_ana(delivery: Any) -> Notice | None:
+    def compose_failing_for_ana(delivery: Any, lease: Any = None) -> Notice | None:
         if delivery.user_id == "ana":
             raise RuntimeError("bug")
-        return compose(delivery)
+        return compose(delivery, lease)
 
     monkeypatch.setattr(coach, "compose", compose_failing_for_ana)
 
@@ -682,3 +682,44 @@ def test_a_check_in_logged_before_goal_off_is_not_sent_after_it(
     driver.tick()
 
     assert sender.of("ana") == []
+
+
+def test_a_slow_batch_that_outlives_its_lease_never_sends_a_nudge_twice(
+    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Replica A paces a slow platform; replica B reclaims what A's lease no longer covers."""
+    for name in ("u1", "u2", "u3"):
+        join(coach, name, "/goal 1 post")
+    clock.set(THU_0900_BERLIN)
+    lease = DeliverySettings(lease=timedelta(seconds=60))
+    sent: list[tuple[str, str]] = []
+
+    class Replica:
+        def __init__(self, name: str, slow: bool):
+            self.name, self.slow = name, slow
+
+        async def send(self, notice: Notice) -> SendResult:
+            sent.append((self.name, notice.member.user_id))
+            if self.slow:
+                clock.advance(timedelta(seconds=40))  # a rate-limited platform
+                await replica_b.tick()  # meanwhile, the other replica ticks
+            return SendResult(Outcome.SENT)
+
+    replica_b = Dispatcher(
+        coach,
+        {"console": Replica("b", slow=False)},
+        run_sync,
+        delivery=DeliverySettings(owner="b", lease=lease.lease),
+    )
+    replica_a = Dispatcher(
+        coach,
+        {"console": Replica("a", slow=True)},
+        run_sync,
+        delivery=DeliverySettings(owner="a", lease=lease.lease),
+    )
+
+    loop.run_until_complete(replica_a.tick())
+
+    members_sent = [member for _, member in sent]
+    assert sorted(members_sent) == ["u1", "u2", "u3"]  # each exactly once
+    assert {replica for replica, _ in sent} == {"a", "b"}  # B did take over part of the batch

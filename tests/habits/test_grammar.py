@@ -10,8 +10,16 @@ from hypothesis import strategies as st
 
 from habits import commands as c
 from habits import timekeeping as tk
-from habits.grammar import EXAMPLES, parse, parse_time, resolve_zone, singular_label
-from habits.model import MAX_LABEL, MAX_TARGET, MAX_TITLE, MIN_TARGET
+from habits.grammar import (
+    EXAMPLES,
+    normalize_url,
+    parse,
+    parse_time,
+    resolve_zone,
+    singular_label,
+    url_variants,
+)
+from habits.model import MAX_LABEL, MAX_TARGET, MAX_TITLE, MAX_URL, MIN_TARGET
 
 COMMAND_TYPES = (
     c.ShowGoal,
@@ -206,6 +214,10 @@ INVALID = [
     "/published ftp://example.com/file",
     "/published https://" + "a" * 2100 + ".com",
     "/published undo now",
+    "/published https://user:pass@example.com/a",
+    "/published https://user@example.com/a",
+    "/published https://example.com:99999/a",
+    "/published https://example.com/" + "a" * 3000,
     "/nudges someday at 25:99",
     "/nudges mon at 25:00",
     "/nudges mon at 13pm",
@@ -226,6 +238,8 @@ INVALID = [
     "/timezone Mars/Olympus",
     "/timezone Berlim",
     "/timezone Europe/Berlin please",
+    "/timezone localtime",
+    "/timezone Factory",
     "/habit dance",
     "/habit forget now",
     "/habit export everything",
@@ -309,6 +323,207 @@ def test_error_text_renders_message_then_example() -> None:
     message, example = rendered.split("\nExample: ")
     assert "abc" in message
     assert example == EXAMPLES["goal"]
+
+
+@pytest.mark.parametrize("name", ["localtime", "Factory", "posixrules", "posix/Europe/Berlin"])
+def test_a_zone_that_is_not_a_place_is_refused_clearly(name: str) -> None:
+    error = error_of(f"/timezone {name}")
+    assert name in error.message
+    assert "Area/City" in error.message
+    assert_helpful(error)
+
+
+# --- links -------------------------------------------------------------------------------------
+
+SAME_POST = ["https://example.com/a", "https://example.com/a/", "http://example.com/a"]
+
+NORMALIZED = [
+    ("https://example.com/a/", "https://example.com/a"),
+    ("https://example.com", "https://example.com/"),
+    ("https://example.com/", "https://example.com/"),
+    ("HTTPS://Example.COM/Path/", "https://example.com/Path"),
+    ("https://example.com/a#comments", "https://example.com/a"),
+    ("https://example.com/a/#top", "https://example.com/a"),
+    ("https://example.com/a?utm_source=x&id=3", "https://example.com/a?id=3"),
+    ("https://example.com/a?id=3&utm_medium=mail&b=2", "https://example.com/a?id=3&b=2"),
+    ("https://example.com/a/?UTM_Campaign=z", "https://example.com/a"),
+    ("https://example.com/a?b=2&a=1", "https://example.com/a?b=2&a=1"),
+    ("https://example.com/a?q=a+b%20c", "https://example.com/a?q=a+b%20c"),
+    ("https://example.com/a?utmost=1", "https://example.com/a?utmost=1"),
+    ("https://example.com:8443/a/", "https://example.com:8443/a"),
+    ("https://example.com:/a", "https://example.com/a"),
+    ("www.Example.com/a/", "https://www.example.com/a"),
+    ("https://medium.com/@writer/post", "https://medium.com/@writer/post"),
+    ("https://bücher.de/straße", "https://bücher.de/straße"),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), NORMALIZED, ids=[r for r, _ in NORMALIZED])
+def test_normalize_url(raw: str, expected: str) -> None:
+    assert normalize_url(raw) == expected
+    assert normalize_url(expected) == expected
+
+
+def test_only_one_trailing_slash_is_removed() -> None:
+    assert normalize_url("https://example.com/a//") == "https://example.com/a/"
+    assert url_variants("https://example.com/a/") == [
+        "https://example.com/a/",
+        "https://www.example.com/a/",
+        "http://example.com/a/",
+        "http://www.example.com/a/",
+    ]
+
+
+REFUSED_URLS = [
+    "",
+    "https://",
+    "ftp://example.com/file",
+    "https://exa_mple.com",
+    "https://user:pass@example.com/a",
+    "https://user@example.com/a",
+    "https://@example.com/a",
+    "https://example.com@evil.example/a",
+    "https://example.com:99999/a",
+    "https://example.com:abc/a",
+    "https://example.com/a b",
+]
+
+
+@pytest.mark.parametrize("raw", REFUSED_URLS)
+def test_normalize_url_refuses(raw: str) -> None:
+    assert normalize_url(raw) is None
+
+
+def test_three_spellings_of_one_post_match_each_other() -> None:
+    normalized = [normalize_url(raw) for raw in SAME_POST]
+    assert normalized == ["https://example.com/a", "https://example.com/a", "http://example.com/a"]
+    for url in normalized:
+        assert url is not None
+        assert set(url_variants(url)) >= {"https://example.com/a", "http://example.com/a"}
+
+
+@pytest.mark.parametrize(
+    ("url", "variants"),
+    [
+        (
+            "https://example.com/a",
+            [
+                "https://example.com/a",
+                "https://www.example.com/a",
+                "http://example.com/a",
+                "http://www.example.com/a",
+            ],
+        ),
+        (
+            "http://www.example.com/a?id=3",
+            [
+                "http://www.example.com/a?id=3",
+                "http://example.com/a?id=3",
+                "https://www.example.com/a?id=3",
+                "https://example.com/a?id=3",
+            ],
+        ),
+        (
+            "https://example.com:8443/",
+            [
+                "https://example.com:8443/",
+                "https://www.example.com:8443/",
+                "http://example.com:8443/",
+                "http://www.example.com:8443/",
+            ],
+        ),
+        ("http://localhost:8000/x", ["http://localhost:8000/x", "https://localhost:8000/x"]),
+        ("https://www.com/x", ["https://www.com/x", "http://www.com/x"]),
+    ],
+)
+def test_url_variants(url: str, variants: list[str]) -> None:
+    assert url_variants(url) == variants
+
+
+@pytest.mark.parametrize("raw", SAME_POST)
+def test_url_variants_are_normalized_and_distinct(raw: str) -> None:
+    url = normalize_url(raw)
+    assert url is not None
+    variants = url_variants(url)
+    assert variants[0] == url
+    assert len(variants) == len(set(variants)) <= 4
+    assert all(normalize_url(v) == v for v in variants)
+    assert all(url_variants(v)[0] == v and set(url_variants(v)) == set(variants) for v in variants)
+
+
+def test_url_variants_leave_out_a_spelling_over_the_limit() -> None:
+    url = "http://example.com/" + "a" * (MAX_URL - len("http://example.com/"))
+    assert len(url.encode()) == MAX_URL
+    assert url_variants(url) == [url]
+
+
+def url_of_bytes(size: int, filler: str = "a", prefix: str = "https://example.com/") -> str:
+    """A URL of exactly ``size`` UTF-8 bytes (filler must divide the remainder)."""
+    remainder = size - len(prefix.encode())
+    count, rest = divmod(remainder, len(filler.encode()))
+    assert rest == 0
+    return prefix + filler * count
+
+
+def test_a_url_of_exactly_the_limit_is_accepted() -> None:
+    url = url_of_bytes(MAX_URL)
+    assert normalize_url(url) == url
+
+
+def test_a_url_one_byte_over_the_limit_is_refused() -> None:
+    assert normalize_url(url_of_bytes(MAX_URL + 1)) is None
+
+
+def test_the_limit_applies_after_normalising() -> None:
+    long = url_of_bytes(MAX_URL)
+    assert normalize_url(long + "?utm_source=newsletter#top") == long
+    assert normalize_url(long + "/") == long
+
+
+def test_a_www_link_over_the_limit_once_https_is_added_is_refused() -> None:
+    raw = "www." + "e" * (1996 - len(".com/")) + ".com/"
+    assert len(raw) == MAX_URL
+    assert normalize_url(raw) is None
+    assert "too long" in error_of("/published " + raw).message
+
+
+def test_non_ascii_links_are_counted_in_utf8_bytes() -> None:
+    fits = url_of_bytes(MAX_URL, filler="é")  # 990 characters of 2 bytes after a 20-byte prefix
+    assert len(fits) < MAX_URL == len(fits.encode())
+    over = url_of_bytes(MAX_URL + 1, filler="é", prefix="https://example.co/")
+    assert len(over) < MAX_URL < len(over.encode())
+    assert normalize_url(fits) == fits
+    assert normalize_url(over) is None
+    assert normalize_url("https://example.com/" + "😀" * 500) is None  # 500 characters, 2,020 bytes
+
+
+def test_a_3000_character_link_is_too_long_not_malformed() -> None:
+    error = error_of("/published https://example.com/" + "a" * 3000)
+    assert "too long" in error.message
+    assert "2,000" in error.message
+    assert "web link" not in error.message
+    assert_helpful(error)
+
+
+@pytest.mark.parametrize(
+    "link", ["https://user:pass@example.com/a", "https://user@example.com/a", "https://@x.com"]
+)
+def test_a_link_with_credentials_says_so(link: str) -> None:
+    error = error_of(f"/published {link}")
+    assert "username or password" in error.message
+    assert "pass@" not in error.message
+    assert_helpful(error)
+
+
+def test_a_link_with_a_bad_port_does_not_look_like_a_web_link() -> None:
+    error = error_of("/published https://example.com:99999/a")
+    assert "web link" in error.message
+    assert_helpful(error)
+
+
+def test_published_strips_tracking_and_keeps_the_title() -> None:
+    result = parse("/published https://Example.com/a/?utm_source=x&id=3#frag My post")
+    assert result == c.LogPublication(url="https://example.com/a?id=3", title="My post")
 
 
 # --- titles, labels and odd characters ---------------------------------------------------------

@@ -210,6 +210,27 @@ def test_published_same_url_twice_counts_once(coach: Coach, engine: Engine) -> N
     assert streak_of(coach).this_week.count == 1
 
 
+@pytest.mark.parametrize(
+    "again",
+    [
+        "https://example.com/a/",
+        "http://example.com/a",
+        "https://www.example.com/a",
+        "https://EXAMPLE.com/a?utm_source=newsletter#top",
+    ],
+)
+def test_published_another_spelling_of_the_same_link_counts_once(
+    coach: Coach, engine: Engine, again: str
+) -> None:
+    ok(coach, "/goal 2")
+    ok(coach, "/published https://example.com/a First")
+
+    reply = ok(coach, f"/published {again} Again")
+
+    assert "counts once" in reply.text
+    assert len(rows_of(engine, publications, member_row(engine).id)) == 1
+
+
 def test_published_undo_removes_only_the_last_one(coach: Coach, engine: Engine) -> None:
     ok(coach, "/goal 2")
     ok(coach, "/published https://example.com/a First")

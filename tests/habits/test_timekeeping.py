@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice, pairwise
 from zoneinfo import ZoneInfo
@@ -81,6 +82,49 @@ def test_zone_refuses_a_name_that_is_not_an_iana_zone() -> None:
 
 def test_zone_returns_the_named_zone() -> None:
     assert str(tk.zone("Europe/Berlin")) == "Europe/Berlin"
+
+
+NOT_PLACES = [
+    "localtime",
+    "Factory",
+    "posixrules",
+    "posix/Europe/Berlin",
+    "right/UTC",
+    "SystemV/EST5EDT",
+]
+PLACES = ["UTC", "Etc/UTC", "Etc/GMT+5", "Europe/Berlin", "America/New_York"]
+
+
+@pytest.fixture
+def fresh_zone_cache() -> Iterator[None]:
+    tk.known_zone_names.cache_clear()
+    tk.zone.cache_clear()
+    yield
+    tk.known_zone_names.cache_clear()
+    tk.zone.cache_clear()
+
+
+@pytest.mark.parametrize("name", NOT_PLACES)
+def test_known_zone_names_leave_out_names_that_are_not_places(
+    name: str, fresh_zone_cache: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Some systems' zone trees hold these; pretend this one holds them all.
+    monkeypatch.setattr(tk, "available_timezones", lambda: {*NOT_PLACES, *PLACES})
+    assert tk.known_zone_names() == frozenset(PLACES)
+    with pytest.raises(KeyError):
+        tk.zone(name)
+
+
+@pytest.mark.parametrize("name", NOT_PLACES)
+def test_the_real_zone_list_has_no_names_that_are_not_places(name: str) -> None:
+    assert name not in tk.known_zone_names()
+    assert not any(n.startswith(("posix/", "right/", "SystemV/")) for n in tk.known_zone_names())
+
+
+@pytest.mark.parametrize("name", PLACES)
+def test_known_zone_names_keep_utc_and_real_places(name: str) -> None:
+    assert name in tk.known_zone_names()
+    assert str(tk.zone(name)) == name
 
 
 # --- weeks -------------------------------------------------------------------------------------

@@ -109,8 +109,9 @@ def test_a_link_is_stored_once_per_member_but_untitled_links_repeat(
         ana_id = ana.id
 
     with uow_factory() as uow:
-        assert uow.publications.has_url(ana_id, "https://x.io/a")
-        assert not uow.publications.has_url(ana_id, "https://x.io/b")
+        assert uow.publications.has_any_url(ana_id, ["https://x.io/a"])
+        assert uow.publications.has_any_url(ana_id, ["http://x.io/a", "https://x.io/a"])
+        assert not uow.publications.has_any_url(ana_id, ["https://x.io/b"])
         with pytest.raises(IntegrityError):
             uow.publications.add(Publication(ana_id, NOW, NOW.date(), url="https://x.io/a"))
 
