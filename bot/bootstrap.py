@@ -2,94 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import os
-import socket
-from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
-from functools import partial
-from typing import Any, TypeVar
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
+from bot.runtime import Runtime
 from bot.settings import Settings
-from habits.delivery import DeliverySettings, Dispatcher, Sender
 from habits.model import Clock, SystemClock
-from habits.service import Coach, SweepSettings
+from habits.service import Coach
 from storage.database import current_revision, head_revision, is_sqlite, make_engine, upgrade
 from storage.uow import SqlUnitOfWorkFactory
-
-log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class NotMigratedError(RuntimeError):
     pass
-
-
-class Runtime:
-    """One engine, one scheduler, one pool of database threads, shared by every adapter.
-
-    Database work runs on worker threads so the event loop (Discord heartbeats, 3-second
-    interaction deadlines) never waits on it; SQLite gets a single writer thread.
-    """
-
-    def __init__(self, settings: Settings, coach: Coach, executor: ThreadPoolExecutor):
-        self.settings = settings
-        self.coach = coach
-        self.executor = executor
-        self.scheduler: AsyncIOScheduler | None = None
-        self.dispatcher: Dispatcher | None = None
-
-    async def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, partial(func, *args, **kwargs))
-
-    def start_scheduler(self, senders: Mapping[str, Sender], clock_now: datetime) -> Dispatcher:
-        """Tick the sweep now (catch-up after downtime) and then every few seconds."""
-        settings = self.settings
-        self.dispatcher = Dispatcher(
-            self.coach,
-            senders,
-            self.call,
-            SweepSettings(
-                batch_size=settings.sweep_batch_size,
-                nudge_grace=timedelta(hours=settings.nudge_grace_hours),
-                recap_grace=timedelta(hours=settings.recap_grace_hours),
-            ),
-            DeliverySettings(
-                owner=f"{socket.gethostname()[:40]}:{os.getpid()}",  # fits lease_owner
-                lease=timedelta(seconds=settings.delivery_lease_seconds),
-            ),
-        )
-        self.scheduler = AsyncIOScheduler(timezone="UTC")
-        self.scheduler.add_job(
-            self._tick,
-            "interval",
-            seconds=settings.sweep_interval_seconds,
-            id="sweep-and-deliver",
-            replace_existing=True,
-            next_run_time=clock_now,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
-        self.scheduler.start()
-        return self.dispatcher
-
-    async def _tick(self) -> None:
-        assert self.dispatcher is not None
-        try:
-            await self.dispatcher.tick()
-        except Exception:  # the next tick tries again; the database still knows what is due
-            log.exception("sweep tick failed")
-
-    def close(self) -> None:
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-        self.executor.shutdown(wait=True)
 
 
 def prepare_database(settings: Settings, migrate: bool) -> None:

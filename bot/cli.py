@@ -50,10 +50,10 @@ def _console(args: argparse.Namespace) -> int:
     from bot.console import machine_zone, run_console
 
     settings = _settings(database_url=args.database_url)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     name = (args.name or _login_name()).strip()[:64] or "writer"
     try:
-        runtime = bootstrap(settings, default_zone=machine_zone() or "UTC")
+        runtime = bootstrap(settings, default_zone=machine_zone(settings.tz) or "UTC")
     except NotMigratedError as exc:
         print(f"habit-coach: {exc}", file=sys.stderr)
         return 1

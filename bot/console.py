@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import TextIO
 
-from bot.bootstrap import Runtime
+from bot.runtime import Runtime
 from habits import timekeeping as tk
 from habits.delivery import Outcome, SendResult
 from habits.messages import Notice, Reply
@@ -22,9 +22,9 @@ from habits.model import MemberRef, Platform
 QUIT_WORDS = {"quit", "exit", ":q", "/quit", "/exit"}
 
 
-def machine_zone() -> str | None:
-    """This machine's IANA zone, from TZ, /etc/timezone or the /etc/localtime link."""
-    candidates = [os.environ.get("TZ", "").lstrip(":")]
+def machine_zone(tz_variable: str | None = None) -> str | None:
+    """This machine's IANA zone, from the TZ setting, /etc/timezone or the /etc/localtime link."""
+    candidates = [(tz_variable or "").lstrip(":")]
     with contextlib.suppress(OSError):
         candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
     try:

@@ -22,8 +22,9 @@ class Settings(BaseSettings):
     )
 
     database_url: str = Field(default_factory=default_database_url)
-    log_level: str = "INFO"
+    log_level: str = "WARNING"
     default_timezone: str | None = None
+    tz: str | None = None  # the C library's TZ: one of the console's hints for this machine
     sweep_interval_seconds: float = Field(default=5.0, gt=0, le=300)
     sweep_batch_size: int = Field(default=1000, ge=1, le=100_000)
     nudge_grace_hours: float = Field(default=6.0, gt=0)

@@ -78,3 +78,13 @@ def test_run_without_any_adapter_says_how_to_proceed(
     err = capsys.readouterr().err
     assert "no chat adapter is configured" in err
     assert "habit-coach console" in err
+
+
+def test_the_console_takes_the_machine_zone_from_the_tz_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.console import machine_zone
+
+    monkeypatch.setenv("TZ", "America/Chicago")
+    assert machine_zone(Settings().tz) == "America/Chicago"
+    assert machine_zone(":Europe/Berlin") == "Europe/Berlin"
