@@ -7,6 +7,7 @@ left to the check-in, so a member never gets two messages at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -101,6 +102,35 @@ def plan(
     member: Plannable, after: datetime, week_met: bool
 ) -> tuple[datetime | None, datetime | None]:
     return next_nudge(member, after, week_met), next_checkin(member, after)
+
+
+SPOKEN_FOR = "the weekly check-in spoke for it"
+MISSED = "missed while the coach was down"
+# One slot's log entries: (instant, None to send it | the reason it is skipped).
+LogEntries = tuple[tuple[datetime, str | None], ...]
+
+
+def settle_due(
+    stored: datetime,
+    now: datetime,
+    grace: timedelta,
+    catch_up: Callable[[], datetime | None],
+    spoken_for: bool = False,
+) -> LogEntries:
+    """What to log for a slot that is due: send it, or skip it and perhaps catch up once.
+
+    A slot within ``grace`` of now is sent. After downtime the stored slot may be long past,
+    while a later slot of the same schedule (``catch_up()``: the first one within the grace
+    period) passed only minutes ago: the old one is skipped and that one sent, once; slots in
+    between are not logged at all. ``spoken_for``: a check-in goes out at the same time, so
+    the nudge is skipped — one message at a time.
+    """
+    if now - stored <= grace:
+        return ((stored, SPOKEN_FOR if spoken_for else None),)
+    later = catch_up()
+    if later is not None and stored < later <= now:
+        return ((stored, MISSED), (later, SPOKEN_FOR if spoken_for else None))
+    return ((stored, MISSED),)
 
 
 def closed_week_of_checkin(member: Plannable, scheduled_for: datetime) -> date:

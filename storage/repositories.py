@@ -34,7 +34,7 @@ from habits.model import (
     RestWeek,
 )
 from habits.ports import Planner
-from habits.scheduling import Snapshot
+from habits.scheduling import Snapshot, settle_due
 from storage.tables import (
     UTCDateTime,
     deliveries,
@@ -401,29 +401,22 @@ class _SweepBatch:
         catch_up: Callable[[], tuple[datetime | None, datetime | None]],
         spoken_for: bool = False,
     ) -> bool:
-        """Log a due slot and advance past it; True when a message will go out for it.
-
-        After downtime the stored instant may be days old while a later slot of the same
-        schedule passed only minutes ago: that one (the first slot within the grace period) is
-        still worth sending, once. Slots in between are not logged at all.
-        """
+        """Log a due slot as ``scheduling.settle_due`` decides and advance past it; True when a
+        message will go out for it."""
         self.advance[kind][next_instant].append(row.id)
-        now = self.now
-        if now - stored <= grace:
-            if spoken_for:
-                self.rows.append(
-                    _log_row(row, kind, stored, now, "the weekly check-in spoke for it")
-                )
-                return False
-            self.fresh[kind].append(row.id)
-            return True
-        self.rows.append(_log_row(row, kind, stored, now, "missed while the coach was down"))
-        later = catch_up()[0 if kind is DeliveryKind.NUDGE else 1]
-        if later is not None and stored < later <= now:
-            detail = "the weekly check-in spoke for it" if spoken_for else None
-            self.rows.append(_log_row(row, kind, later, now, detail))
-            return not spoken_for
-        return False
+        index = 0 if kind is DeliveryKind.NUDGE else 1
+
+        def later() -> datetime | None:
+            return catch_up()[index]
+
+        sends = False
+        for instant, skipped in settle_due(stored, self.now, grace, later, spoken_for):
+            sends = sends or skipped is None
+            if skipped is None and instant == stored:
+                self.fresh[kind].append(row.id)  # the common case: copied over in SQL
+            else:
+                self.rows.append(_log_row(row, kind, instant, self.now, skipped))
+        return sends
 
     def write(self, session: Session) -> None:
         now = self.now

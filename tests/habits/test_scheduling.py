@@ -273,3 +273,44 @@ def test_plan_returns_the_nudge_and_the_checkin() -> None:
         utc(2026, 11, 26, 8, 0),
         utc(2026, 11, 30, 8, 0),
     )
+
+
+# --- settle_due: what the sweep logs for a due slot -------------------------------------------
+
+SETTLE_NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+GRACE = timedelta(hours=6)
+
+
+def never() -> datetime | None:
+    raise AssertionError("a fresh slot needs no catch-up plan")
+
+
+def test_a_slot_within_the_grace_period_is_sent() -> None:
+    stored = SETTLE_NOW - timedelta(hours=1)
+    assert scheduling.settle_due(stored, SETTLE_NOW, GRACE, never) == ((stored, None),)
+
+
+def test_a_slot_the_check_in_speaks_for_is_skipped() -> None:
+    entries = scheduling.settle_due(SETTLE_NOW, SETTLE_NOW, GRACE, never, spoken_for=True)
+    assert entries == ((SETTLE_NOW, scheduling.SPOKEN_FOR),)
+
+
+def test_a_stale_slot_is_skipped_and_the_latest_fresh_one_caught_up_once() -> None:
+    stored = SETTLE_NOW - timedelta(days=3)
+    later = SETTLE_NOW - timedelta(minutes=30)
+    entries = scheduling.settle_due(stored, SETTLE_NOW, GRACE, lambda: later)
+    assert entries == ((stored, scheduling.MISSED), (later, None))
+
+
+def test_a_stale_slot_with_nothing_fresh_since_is_only_skipped() -> None:
+    stored = SETTLE_NOW - timedelta(days=3)
+    entries = scheduling.settle_due(stored, SETTLE_NOW, GRACE, lambda: None)
+    assert entries == ((stored, scheduling.MISSED),)
+    too_old = SETTLE_NOW - timedelta(days=4)  # a "later" slot that is not after the stored one
+    assert scheduling.settle_due(stored, SETTLE_NOW, GRACE, lambda: too_old) == entries
+
+
+def test_a_catch_up_the_check_in_speaks_for_is_skipped_too() -> None:
+    stored = SETTLE_NOW - timedelta(days=3)
+    entries = scheduling.settle_due(stored, SETTLE_NOW, GRACE, lambda: SETTLE_NOW, spoken_for=True)
+    assert entries == ((stored, scheduling.MISSED), (SETTLE_NOW, scheduling.SPOKEN_FOR))
