@@ -803,10 +803,7 @@ class _Context:
                 parts.append("Welcome back from your rest week.")
         elif summary is not None and summary.state in (WeekState.MET, WeekState.MISSED):
             salt = closed.toordinal()
-            streak = streaks.current_streak(
-                [w for w in weeks if w.start <= closed]
-                + [WeekSummary(closed + timedelta(days=7), 0, None, WeekState.IN_PROGRESS)]
-            )
+            streak = streaks.streak_through(weeks, closed)
             label = member.goal_label
             if summary.state is WeekState.MET:
                 parts.append(

@@ -102,6 +102,18 @@ def current_streak(weeks: Sequence[WeekSummary]) -> int:
     return streak
 
 
+def streak_through(weeks: Sequence[WeekSummary], last: date) -> int:
+    """Met weeks in a row ending with the week that starts on ``last`` (rest weeks skipped)."""
+    streak = 0
+    for week in reversed(weeks):
+        if week.start > last or week.state is WeekState.REST:
+            continue
+        if week.state is not WeekState.MET:
+            break
+        streak += 1
+    return streak
+
+
 def longest_streak(weeks: Sequence[WeekSummary]) -> int:
     best = run = 0
     for week in weeks:

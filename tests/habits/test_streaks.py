@@ -424,3 +424,10 @@ def test_a_goal_dated_after_the_current_week_counts_from_the_current_week() -> N
     sunday = day(0, 6)
     weeks = summarize(week(0), publications=[sunday], changes=[change(day(1), 1)])
     assert [(w.start, w.target, w.state) for w in weeks] == [(week(0), 1, MET)]
+
+
+def test_streak_through_a_closed_week_ignores_the_weeks_after_it() -> None:
+    weeks = summaries(MET, REST, MET, MISSED, MET, IN_PROGRESS)
+    assert streaks.streak_through(weeks, week(2)) == 2
+    assert streaks.streak_through(weeks, week(3)) == 0
+    assert streaks.streak_through(weeks, week(4)) == 1
