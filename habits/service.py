@@ -258,6 +258,8 @@ class _Context:
         self.source = source
         self.now = now
         self._member: Member | None = None
+        # Publications counted per (member, week, week start) in this command; cleared on change.
+        self._counts: dict[tuple[int, date, int], int] = {}
 
     # --- member --------------------------------------------------------------------------------
 
@@ -339,11 +341,14 @@ class _Context:
         week = member.week_of(self.now)
         count = 0
         if member.id is not None:
-            count = sum(
-                1
-                for day in self.uow.publications.local_days(member.id, since=week)
-                if tk.week_start(day, member.week_starts_on) == week
-            )
+            key = (member.id, week, member.week_starts_on)
+            if key not in self._counts:
+                self._counts[key] = sum(
+                    1
+                    for day in self.uow.publications.local_days(member.id, since=week)
+                    if tk.week_start(day, member.week_starts_on) == week
+                )
+            count = self._counts[key]
         target = member.goal_target
         if member.is_resting(week):
             state = WeekState.REST
@@ -538,6 +543,7 @@ class _Context:
                 f"{self.progress_line(member)}"
             )
         before = self.this_week(member).state
+        self._counts.clear()
         self.uow.publications.add(
             Publication(
                 member_id=member_id,
@@ -576,6 +582,7 @@ class _Context:
                 "to a week that has closed, so it stays. Undo works for this week's publications.",
                 ok=False,
             )
+        self._counts.clear()
         self.uow.publications.remove(latest)
         self.replan(member)
         return Reply(
