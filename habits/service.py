@@ -7,10 +7,9 @@ command built from typed options) and render the :class:`Reply`. The scheduler c
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import singledispatchmethod
 
@@ -442,7 +441,7 @@ class _Context:
                 "\n(I couldn't send you direct messages lately, so nudges stopped. "
                 "If you've opened your DMs, they start again now.)"
             )
-            reply = dataclasses.replace(reply, text=reply.text + note)
+            reply = replace(reply, text=reply.text + note)
         return reply
 
     @singledispatchmethod
