@@ -8,9 +8,8 @@ left to the check-in, so a member never gets two messages at once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from habits import timekeeping as tk
@@ -41,9 +40,11 @@ class Plannable(Protocol):
     def unreachable(self) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """A member's schedule as plain, hashable values: the sweep plans (and memoises) on it."""
+class Snapshot(NamedTuple):
+    """A member's schedule as plain, hashable values: the sweep plans (and memoises) on it.
+
+    A tuple, so hashing and comparing it in the sweep's memo run at C speed.
+    """
 
     timezone: str
     week_starts_on: int
