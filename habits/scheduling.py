@@ -71,19 +71,16 @@ def next_nudge(member: Plannable, after: datetime, week_met: bool) -> datetime |
     if member.goal_target is None or member.unreachable or not member.nudges_on:
         return None
     tz = member.tz
-    current_week = tk.week_of(after, tz, member.week_starts_on)
-    for index, slot in enumerate(
-        tk.nudge_slots(member.nudge_days, member.nudge_minute, tz, after, resume_day(member))
-    ):
-        if index > 400:
-            return None
-        week = tk.week_of(slot, tz, member.week_starts_on)
-        if week_met and week == current_week:
-            continue
-        if tk.local_date(slot, tz) == week:
-            continue  # the week's check-in speaks for the first day
-        return slot
-    return None
+    return tk.next_slot(
+        member.nudge_days,
+        member.nudge_minute,
+        tz,
+        after,
+        not_before=resume_day(member),
+        skip_week=tk.week_of(after, tz, member.week_starts_on) if week_met else None,
+        starts_on=member.week_starts_on,
+        skip_first_days=True,  # the week's check-in speaks for its first day
+    )
 
 
 def next_checkin(member: Plannable, after: datetime) -> datetime | None:

@@ -193,14 +193,19 @@ def next_slot(
     starts_on: int = MONDAY,
     avoid: datetime | None = None,
     horizon: int = 400,
+    skip_first_days: bool = False,
 ) -> datetime | None:
-    """The first slot after ``after`` that is not in ``skip_week`` nor equal to ``avoid``."""
+    """The first slot after ``after`` that is not in ``skip_week`` nor equal to ``avoid``;
+    with ``skip_first_days``, not on the first day of any week either."""
     for index, instant in enumerate(nudge_slots(days, minute_of_day, tz, after, not_before)):
         if index >= horizon:
             return None
-        if skip_week is not None and week_of(instant, tz, starts_on) == skip_week:
+        week = week_of(instant, tz, starts_on)
+        if skip_week is not None and week == skip_week:
             continue
         if avoid is not None and instant == avoid:
+            continue
+        if skip_first_days and local_date(instant, tz) == week:
             continue
         return instant
     return None

@@ -14,7 +14,6 @@ from sqlalchemy import (
     String,
     and_,
     delete,
-    func,
     literal,
     or_,
     select,
@@ -335,12 +334,6 @@ class SqlDeliveryRepository:
             }
             for row in self.session.execute(query)
         ]
-
-    def count(self, status: str | None = None) -> int:
-        query = select(func.count()).select_from(deliveries)
-        if status is not None:
-            query = query.where(deliveries.c.status == status)
-        return int(self.session.execute(query).scalar_one())
 
 
 def _leased_by(delivery_id: int, owner: str) -> Any:
