@@ -349,14 +349,7 @@ class _Context:
                 )
             count = self._counts[key]
         target = member.goal_target
-        if member.is_resting(week):
-            state = WeekState.REST
-        elif target is None:
-            state = WeekState.OFF
-        elif count >= target:
-            state = WeekState.MET
-        else:
-            state = WeekState.IN_PROGRESS
+        state = streaks.week_state(count, target, member.is_resting(week), closed=False)
         return WeekSummary(week, count, target, state)
 
     def week_end(self, member: Member) -> datetime:

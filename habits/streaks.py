@@ -61,18 +61,24 @@ def summarize(
         target = target_for_week(week, changes, starts_on)
         joined_late = previous_target is None and _goal_began_after(week, changes)
         previous_target = target
-        if week in rests:
-            state = WeekState.REST
-        elif target is None:
-            state = WeekState.OFF
-        elif count >= target:
-            state = WeekState.MET
-        elif week < current_week:
-            state = WeekState.OFF if joined_late else WeekState.MISSED
-        else:
-            state = WeekState.IN_PROGRESS
+        state = week_state(count, target, week in rests, week < current_week, joined_late)
         summaries.append(WeekSummary(week, count, target, state))
     return summaries
+
+
+def week_state(
+    count: int, target: int | None, resting: bool, closed: bool, joined_late: bool = False
+) -> WeekState:
+    """The one rule for what a week is: rest, off, met, missed or still in progress."""
+    if resting:
+        return WeekState.REST
+    if target is None:
+        return WeekState.OFF
+    if count >= target:
+        return WeekState.MET
+    if closed:
+        return WeekState.OFF if joined_late else WeekState.MISSED
+    return WeekState.IN_PROGRESS
 
 
 def _goal_began_after(week: date, changes: Sequence[GoalChange]) -> bool:
