@@ -9,6 +9,7 @@ from bot.settings import Settings
 from habits.model import Clock, SystemClock
 from habits.service import Coach
 from storage.database import current_revision, head_revision, is_sqlite, make_engine, upgrade
+from storage.records import SqlRecordStore
 from storage.uow import SqlUnitOfWorkFactory
 
 
@@ -53,4 +54,4 @@ def bootstrap(
         default_zone=settings.default_timezone or default_zone,
     )
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="coach-db")
-    return Runtime(settings, coach, executor)
+    return Runtime(settings, coach, executor, SqlRecordStore(engine, coach.now))

@@ -91,15 +91,40 @@ def _login_name() -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    _settings()
-    print(
-        "habit-coach run: no chat adapter is configured, so there is nothing to start.\n"
-        "The Discord and Slack adapters are configured with DISCORD_TOKEN and "
-        "SLACK_BOT_TOKEN (see .env.example) once they ship.\n"
-        "To try the coach now, run: habit-coach console",
-        file=sys.stderr,
-    )
-    return 2
+    from bot.serve import configured_adapters, install_stop_signals, serve
+
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    if not (settings.discord_configured or settings.slack_configured):
+        print(
+            "habit-coach run: no chat adapter is configured, so there is nothing to start.\n"
+            "Set DISCORD_TOKEN for Discord, SLACK_BOT_TOKEN (with SLACK_APP_TOKEN for Socket "
+            "Mode, or SLACK_SIGNING_SECRET for HTTP mode) for Slack — see .env.example.\n"
+            "To try the coach without tokens, run: habit-coach console",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        runtime = bootstrap(settings, default_zone=settings.default_timezone or "UTC")
+    except NotMigratedError as exc:
+        print(f"habit-coach: {exc}", file=sys.stderr)
+        return 1
+    except (SQLAlchemyError, OSError) as exc:
+        print(_database_problem(settings.database_url, exc), file=sys.stderr)
+        return 1
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        try:
+            return await serve(runtime, configured_adapters(runtime), stop)
+        finally:
+            runtime.close()
+
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        return 0
 
 
 def _db(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -25,6 +25,17 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class RecordStore(Protocol):
+    """Small JSON documents an adapter keeps across restarts and replicas (blocking calls:
+    run them through :meth:`Runtime.call`)."""
+
+    def put(self, kind: str, key: str, data: dict[str, Any]) -> None: ...
+    def get(self, kind: str, key: str) -> dict[str, Any] | None: ...
+    def delete(self, kind: str, key: str) -> bool: ...
+    def take(self, kind: str, key: str, max_age: timedelta) -> dict[str, Any] | None:
+        """Remove and return a record younger than ``max_age``; None if absent or too old."""
+
+
 class Runtime:
     """One engine, one scheduler, one pool of database threads, shared by every adapter.
 
@@ -32,10 +43,17 @@ class Runtime:
     interaction deadlines) never waits on it; SQLite gets a single writer thread.
     """
 
-    def __init__(self, settings: Settings, coach: Coach, executor: ThreadPoolExecutor):
+    def __init__(
+        self,
+        settings: Settings,
+        coach: Coach,
+        executor: ThreadPoolExecutor,
+        records: RecordStore,
+    ):
         self.settings = settings
         self.coach = coach
         self.executor = executor
+        self.records = records
         self.scheduler: AsyncIOScheduler | None = None
         self.dispatcher: Dispatcher | None = None
 
@@ -82,7 +100,10 @@ class Runtime:
         except Exception:  # the next tick tries again; the database still knows what is due
             log.exception("sweep tick failed")
 
-    def close(self) -> None:
+    def stop_scheduler(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+
+    def close(self) -> None:
+        self.stop_scheduler()
         self.executor.shutdown(wait=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from habits import timekeeping as tk
@@ -31,6 +31,34 @@ class Settings(BaseSettings):
     recap_grace_hours: float = Field(default=48.0, gt=0)
     delivery_lease_seconds: float = Field(default=60.0, gt=0)
     db_threads: int = Field(default=4, ge=1, le=64)
+
+    # Discord: the adapter starts when DISCORD_TOKEN is set.
+    discord_token: SecretStr | None = None
+    discord_dev_guild_id: int | None = None  # sync commands to this guild only (instant)
+    # Overrides for the tests' fake Discord; production leaves them unset.
+    discord_api_base_url: str | None = None  # e.g. http://127.0.0.1:8080/api/v10
+    discord_gateway_url: str | None = None  # e.g. ws://127.0.0.1:8080/gateway
+
+    # Slack: the adapter starts when SLACK_BOT_TOKEN is set (or, for many workspaces, the
+    # OAuth pair). Socket Mode when SLACK_APP_TOKEN is set, HTTP mode otherwise.
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_http_host: str = "0.0.0.0"  # noqa: S104 - HTTP mode serves Slack's requests
+    slack_http_port: int = Field(default=3000, ge=0, le=65535)
+    slack_api_base_url: str | None = None  # the tests' fake Slack, e.g. http://127.0.0.1:9/api/
+
+    @property
+    def discord_configured(self) -> bool:
+        return self.discord_token is not None
+
+    @property
+    def slack_configured(self) -> bool:
+        return self.slack_bot_token is not None or (
+            self.slack_client_id is not None and self.slack_client_secret is not None
+        )
 
     @field_validator("database_url")
     @classmethod

@@ -21,6 +21,7 @@ MAX_TITLE = 200
 MAX_URL = 2000
 MAX_REST_WEEKS = 8
 MAX_DISPLAY_NAME = 100  # chat display names are only shown back; longer ones are cut
+MAX_REQUEST_KEY = 100  # a platform's id for one request (interaction id, view id + hash)
 
 
 class Platform(StrEnum):
@@ -120,6 +121,8 @@ class Publication:
     source: str = Source.COMMAND
     url: str | None = None
     title: str | None = None
+    # The chat platform's id for the request that logged it: a redelivered request logs nothing.
+    request_key: str | None = None
     id: int | None = None
 
 

@@ -29,6 +29,9 @@ class PublicationRepository(Protocol):
     def has_any_url(self, member_id: int, urls: Sequence[str]) -> bool:
         """Whether the member logged any of these spellings of one link."""
 
+    def has_request_key(self, member_id: int, key: str) -> bool:
+        """Whether a publication of the member was logged by the request with this key."""
+
     def local_days(self, member_id: int, since: date | None = None) -> list[date]: ...
     def list(self, member_id: int) -> Sequence[Publication]: ...
 

@@ -19,6 +19,7 @@ from habits import timekeeping as tk
 from habits.messages import NUDGE_ACTIONS, Action, ActionId, Attachment, Notice, Reply
 from habits.model import (
     MAX_DISPLAY_NAME,
+    MAX_REQUEST_KEY,
     Clock,
     DeliveryKind,
     DeliveryStatus,
@@ -66,12 +67,22 @@ class Coach:
 
     # --- commands ------------------------------------------------------------------------------
 
-    def handle(self, ref: MemberRef, text: str, *, zone_hint: str | None = None) -> Reply:
+    def handle(
+        self,
+        ref: MemberRef,
+        text: str,
+        *,
+        zone_hint: str | None = None,
+        source: Source = Source.COMMAND,
+        request_key: str | None = None,
+    ) -> Reply:
         """Parse ``text`` and run it; never raises, never leaves half-stored state."""
         parsed = grammar.parse(text)
         if isinstance(parsed, c.ParseError):
             return Reply(str(parsed), ok=False)
-        return self.execute(ref, parsed, zone_hint=zone_hint)
+        return self.execute(
+            ref, parsed, zone_hint=zone_hint, source=source, request_key=request_key
+        )
 
     def execute(
         self,
@@ -80,10 +91,17 @@ class Coach:
         *,
         zone_hint: str | None = None,
         source: Source = Source.COMMAND,
+        request_key: str | None = None,
     ) -> Reply:
+        """Run one command in one unit of work.
+
+        ``request_key`` is the platform's id for the request (an interaction id, a Slack view
+        id); a request delivered twice logs its publication once.
+        """
         try:
             with self._uow_factory() as uow:
                 ctx = _Context(self, uow, ref, zone_hint, source, self._clock.now())
+                ctx.request_key = request_key[:MAX_REQUEST_KEY] if request_key else None
                 reply = ctx.run(command)
                 if reply.ok:
                     uow.commit()  # a refused command stores nothing, not even a new member
@@ -256,6 +274,7 @@ class _Context:
         self.zone_hint = zone_hint
         self.source = source
         self.now = now
+        self.request_key: str | None = None
         self._member: Member | None = None
         # Publications counted per (member, week, week start) in this command; cleared on change.
         self._counts: dict[tuple[int, date, int], int] = {}
@@ -527,6 +546,12 @@ class _Context:
     def _log_publication(self, command: c.LogPublication) -> Reply:
         member = self.member()
         member_id = self.member_id(member)
+        if self.request_key is not None and self.uow.publications.has_request_key(
+            member_id, self.request_key
+        ):
+            return Reply(
+                f"Already logged — that was the same request again. {self.progress_line(member)}"
+            )
         if command.url is not None and self.uow.publications.has_any_url(
             member_id, grammar.url_variants(command.url)
         ):
@@ -544,6 +569,7 @@ class _Context:
                 source=self.source,
                 url=command.url,
                 title=command.title,
+                request_key=self.request_key,
             )
         )
         self.replan(member)

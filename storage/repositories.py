@@ -98,6 +98,12 @@ class SqlPublicationRepository:
         )
         return self.session.execute(query.limit(1)).first() is not None
 
+    def has_request_key(self, member_id: int, key: str) -> bool:
+        query = select(publications.c.id).where(
+            publications.c.member_id == member_id, publications.c.request_key == key
+        )
+        return self.session.execute(query.limit(1)).first() is not None
+
     def local_days(self, member_id: int, since: date | None = None) -> list[date]:
         query = select(publications.c.local_day).where(publications.c.member_id == member_id)
         if since is not None:

@@ -28,7 +28,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
 
-from habits.model import MAX_DISPLAY_NAME, GoalChange, Member, Publication, RestWeek
+from habits.model import (
+    MAX_DISPLAY_NAME,
+    MAX_REQUEST_KEY,
+    GoalChange,
+    Member,
+    Publication,
+    RestWeek,
+)
 
 metadata = MetaData(
     naming_convention={
@@ -121,8 +128,10 @@ publications = Table(
     Column("source", String(16), nullable=False),
     Column("url", String(2000), nullable=True),
     Column("title", Text, nullable=True),
+    Column("request_key", String(MAX_REQUEST_KEY), nullable=True),
     # NULLs are distinct in both SQLite and PostgreSQL: only real links are deduplicated.
     UniqueConstraint("member_id", "url", name="uq_publications_member_url"),
+    UniqueConstraint("member_id", "request_key", name="uq_publications_member_request"),
     Index("ix_publications_member_day", "member_id", "local_day"),
 )
 
@@ -145,6 +154,17 @@ deliveries = Table(
     # The delivery log's key: a member's nudge for one instant is recorded, and so sent, once.
     UniqueConstraint("member_id", "kind", "scheduled_for", name="uq_deliveries_once"),
     Index("ix_deliveries_queue", "status", "platform", "not_before"),
+)
+
+# What an adapter must keep across restarts and replicas (Slack installations, OAuth states):
+# small JSON documents by kind and key. The engine never reads them.
+adapter_records = Table(
+    "adapter_records",
+    metadata,
+    Column("kind", String(40), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("data", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 mapper_registry = registry(metadata=metadata)

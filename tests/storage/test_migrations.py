@@ -11,7 +11,7 @@ from habits.service import Coach
 from storage.database import current_revision, downgrade, head_revision, upgrade
 from storage.tables import metadata
 
-TABLES = {"members", "goal_changes", "rest_weeks", "publications", "deliveries"}
+TABLES = {"members", "goal_changes", "rest_weeks", "publications", "deliveries", "adapter_records"}
 
 
 def table_names(engine: Engine) -> set[str]:

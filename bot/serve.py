@@ -1,0 +1,108 @@
+"""`habit-coach run`: every configured chat adapter, one engine and one scheduler, one process.
+
+Each adapter connects, then hands the engine its :class:`~habits.delivery.Sender`; the sweep
+starts once all are up, so no nudge is claimed for a platform nobody can deliver to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from bot.runtime import Runtime
+from habits.delivery import Sender
+
+log = logging.getLogger(__name__)
+
+
+class AdapterError(RuntimeError):
+    """An adapter could not start: bad token, unreachable platform. The message is for people."""
+
+
+class ChatAdapter(Protocol):
+    """A chat platform bound to the shared runtime."""
+
+    platform: str  # a habits.model.Platform value
+    name: str  # for people: "Discord", "Slack (Socket Mode)"
+
+    @property
+    def sender(self) -> Sender: ...
+
+    async def start(self) -> None:
+        """Connect and begin serving commands; return once ready, raise AdapterError if not."""
+
+    async def wait_closed(self) -> None:
+        """Return when the adapter stops on its own (a fatal error); normally never."""
+
+    async def close(self) -> None:
+        """Disconnect; safe to call twice and after a failed start."""
+
+
+AdapterFactory = Callable[[Runtime], ChatAdapter]
+
+
+def configured_adapters(runtime: Runtime) -> list[ChatAdapter]:
+    """One adapter per platform whose credentials the settings carry."""
+    settings = runtime.settings
+    adapters: list[ChatAdapter] = []
+    if settings.discord_configured:
+        from bot.discord import DiscordAdapter
+
+        adapters.append(DiscordAdapter(runtime))
+    if settings.slack_configured:
+        from bot.slack import SlackAdapter
+
+        adapters.append(SlackAdapter(runtime))
+    return adapters
+
+
+async def serve(
+    runtime: Runtime,
+    adapters: Sequence[ChatAdapter],
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Start the adapters, tick the scheduler, and run until ``stop`` is set or one dies.
+
+    Returns the process exit code: 0 after a requested stop, 1 when an adapter failed.
+    """
+    stop = stop or asyncio.Event()
+    started: list[ChatAdapter] = []
+    try:
+        for adapter in adapters:
+            try:
+                await adapter.start()
+            except AdapterError as exc:
+                log.error("%s could not start: %s", adapter.name, exc)
+                print(f"habit-coach: {adapter.name} could not start: {exc}", flush=True)
+                return 1
+            started.append(adapter)
+            print(f"habit-coach: {adapter.name} is connected.", flush=True)
+        runtime.start_scheduler({a.platform: a.sender for a in started}, runtime.coach.now())
+        watchers = [asyncio.ensure_future(a.wait_closed()) for a in started]
+        stopper = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait([stopper, *watchers], return_when=asyncio.FIRST_COMPLETED)
+        for task in (stopper, *watchers):
+            task.cancel()
+        if stopper in done:
+            return 0
+        log.error("an adapter stopped on its own; shutting down")
+        return 1
+    finally:
+        runtime.stop_scheduler()
+        for adapter in reversed(adapters):
+            try:
+                await adapter.close()
+            except Exception:  # closing the others matters more than this one's error
+                log.exception("closing %s failed", adapter.name)
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM set ``stop`` so `serve` shuts down cleanly."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
+            loop.add_signal_handler(sig, stop.set)
