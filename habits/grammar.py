@@ -293,25 +293,48 @@ def _parse_published(args: str) -> c.Command | c.ParseError:
     title = args
     if _looks_like_url(first):
         url, problem = _normalize_url(first)
-        if problem == _URL_TOO_LONG:
-            return _error(
-                f"That link is too long: I keep links of up to {MAX_URL:,} characters "
-                "(bytes). Share a shorter link, or leave the link out.",
-                "published",
-            )
-        if problem == _URL_CREDENTIALS:
-            return _error(
-                "Links with a username or password aren't accepted; "
-                "share the public link, or leave the link out.",
-                "published",
-            )
         if url is None:
-            return _error(
-                f"“{_short(first)}” doesn't look like a web link. "
-                "Links start with http:// or https://; you can also leave the link out.",
-                "published",
-            )
+            return _url_error(first, problem)
         title = rest.strip()
+    return _publication(url, title)
+
+
+def _url_error(text: str, problem: str | None) -> c.ParseError:
+    if problem == _URL_TOO_LONG:
+        return _error(
+            f"That link is too long: I keep links of up to {MAX_URL:,} characters "
+            "(bytes). Share a shorter link, or leave the link out.",
+            "published",
+        )
+    if problem == _URL_CREDENTIALS:
+        return _error(
+            "Links with a username or password aren't accepted; "
+            "share the public link, or leave the link out.",
+            "published",
+        )
+    return _error(
+        f"“{_short(text)}” doesn't look like a web link. "
+        "Links start with http:// or https://; you can also leave the link out.",
+        "published",
+    )
+
+
+def parse_publication_fields(url: str | None, title: str | None) -> c.LogPublication | c.ParseError:
+    """A publication from a form's separate link and title fields (the chat modals).
+
+    The link field must hold a link (or nothing); the title field is taken as it is, so a
+    title that starts with "http" is still a title.
+    """
+    link = _clean(url or "")
+    normalized: str | None = None
+    if link:
+        normalized, problem = _normalize_url(link)
+        if normalized is None:
+            return _url_error(link, problem)
+    return _publication(normalized, _clean(title or ""))
+
+
+def _publication(url: str | None, title: str) -> c.LogPublication:
     shortened = len(title) > MAX_TITLE
     if shortened:
         title = title[: MAX_TITLE - 1].rstrip() + "…"

@@ -84,6 +84,23 @@ class Coach:
             ref, parsed, zone_hint=zone_hint, source=source, request_key=request_key
         )
 
+    def publish_form(
+        self,
+        ref: MemberRef,
+        url: str | None,
+        title: str | None,
+        *,
+        zone_hint: str | None = None,
+        request_key: str | None = None,
+    ) -> Reply:
+        """Log a publication from a form's link and title fields (the *I published* modal)."""
+        parsed = grammar.parse_publication_fields(url, title)
+        if isinstance(parsed, c.ParseError):
+            return Reply(str(parsed), ok=False)
+        return self.execute(
+            ref, parsed, zone_hint=zone_hint, source=Source.BUTTON, request_key=request_key
+        )
+
     def execute(
         self,
         ref: MemberRef,
