@@ -56,6 +56,7 @@ class Runtime:
         self.records = records
         self.scheduler: AsyncIOScheduler | None = None
         self.dispatcher: Dispatcher | None = None
+        self._tick_task: asyncio.Task[None] | None = None
 
     async def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -95,6 +96,7 @@ class Runtime:
 
     async def _tick(self) -> None:
         assert self.dispatcher is not None
+        self._tick_task = asyncio.current_task()
         try:
             await self.dispatcher.tick()
         except Exception:  # the next tick tries again; the database still knows what is due
@@ -103,6 +105,21 @@ class Runtime:
     def stop_scheduler(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+
+    async def stop_scheduler_and_drain(self, timeout: float = 10.0) -> None:
+        """Stop ticking, then let a tick in flight finish recording what it sent.
+
+        A tick cut short leaves its claims to expire and be retried; waiting avoids that
+        needless repeat. After ``timeout`` the tick is cancelled: its leases cover it.
+        """
+        self.stop_scheduler()
+        task = self._tick_task
+        if task is not None and not task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(task), timeout)
+            except TimeoutError:
+                task.cancel()
+                log.warning("a delivery tick outlived shutdown; its leases will expire")
 
     def close(self) -> None:
         self.stop_scheduler()

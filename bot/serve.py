@@ -92,7 +92,7 @@ async def serve(
         log.error("an adapter stopped on its own; shutting down")
         return 1
     finally:
-        runtime.stop_scheduler()
+        await runtime.stop_scheduler_and_drain()
         for adapter in reversed(adapters):
             try:
                 await adapter.close()

@@ -73,6 +73,9 @@ def test_db_upgrade_then_current_reports_the_head_revision(
 def test_run_without_any_adapter_says_how_to_proceed(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    for name in ("DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'run.db'}")
     assert cli.main(["run"]) == 2
     err = capsys.readouterr().err

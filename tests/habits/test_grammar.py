@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from habits import commands as c
+from habits import grammar
 from habits import timekeeping as tk
 from habits.grammar import (
     EXAMPLES,
@@ -774,3 +775,46 @@ def test_goal_targets_are_in_range_or_refused(target: int, label: str) -> None:
         assert result.label is None or len(result.label) <= MAX_LABEL
     elif isinstance(result, c.ParseError):
         assert_helpful(result)
+
+
+# --- the modal's separate link and title fields --------------------------------------------
+
+
+def test_form_fields_give_a_normalized_link_and_the_title() -> None:
+    parsed = grammar.parse_publication_fields(" https://Example.com/a/ ", "  My   post ")
+
+    assert parsed == c.LogPublication(url="https://example.com/a", title="My post")
+
+
+def test_form_fields_may_both_be_empty() -> None:
+    assert grammar.parse_publication_fields("", None) == c.LogPublication()
+
+
+def test_a_form_title_that_starts_with_http_stays_a_title() -> None:
+    parsed = grammar.parse_publication_fields(None, "https is hard: notes")
+
+    assert parsed == c.LogPublication(title="https is hard: notes")
+
+
+@pytest.mark.parametrize("link", ["not a link", "ftp://example.com/x", "example", "🙂"])
+def test_a_form_link_that_is_not_one_is_an_error_with_an_example(link: str) -> None:
+    parsed = grammar.parse_publication_fields(link, "Title")
+
+    assert isinstance(parsed, c.ParseError)
+    assert "doesn't look like a web link" in parsed.message
+    assert isinstance(grammar.parse(parsed.example), c.LogPublication)
+
+
+def test_a_form_link_with_credentials_is_refused() -> None:
+    parsed = grammar.parse_publication_fields("https://me:pw@example.com/x", "")
+
+    assert isinstance(parsed, c.ParseError)
+    assert "username or password" in parsed.message
+
+
+def test_a_5000_character_form_title_is_shortened_and_flagged() -> None:
+    parsed = grammar.parse_publication_fields("", "x" * 5000)
+
+    assert isinstance(parsed, c.LogPublication)
+    assert parsed.title is not None and len(parsed.title) == 200
+    assert parsed.title_shortened

@@ -231,6 +231,68 @@ def test_published_another_spelling_of_the_same_link_counts_once(
     assert len(rows_of(engine, publications, member_row(engine).id)) == 1
 
 
+def test_the_same_request_delivered_twice_logs_once(coach: Coach, engine: Engine) -> None:
+    ok(coach, "/goal 2")
+    ok(
+        coach,
+        "/published Draft one",
+    )
+    first = coach.handle(ANA, "/published https://example.com/b B", request_key="interaction-7")
+
+    again = coach.handle(ANA, "/published https://example.com/b B", request_key="interaction-7")
+
+    assert first.ok and again.ok
+    assert "same request" in again.text
+    assert "2 of 2" in again.text
+    pubs = rows_of(engine, publications, member_row(engine).id)
+    assert [p.request_key for p in pubs] == [None, "interaction-7"]
+
+
+def test_different_requests_log_separately(coach: Coach, engine: Engine) -> None:
+    ok(coach, "/goal 2")
+
+    coach.handle(ANA, "/published One", request_key="view-1")
+    coach.handle(ANA, "/published Two", request_key="view-2")
+
+    assert streak_of(coach).this_week.count == 2
+
+
+def test_one_request_key_used_by_two_members_logs_for_each(coach: Coach, engine: Engine) -> None:
+    bo = MemberRef.slack("T2", "U2")
+
+    assert coach.handle(ANA, "/published A", request_key="shared").ok
+    assert coach.handle(bo, "/published A", request_key="shared").ok
+
+    assert streak_of(coach, bo).this_week.count == 1
+    assert streak_of(coach).this_week.count == 1
+
+
+def test_publish_form_logs_link_and_title_as_a_button(coach: Coach, engine: Engine) -> None:
+    ok(coach, "/goal 1 post")
+
+    reply = coach.publish_form(ANA, "https://example.com/x", "From the modal", request_key="v1")
+
+    assert reply.ok, reply.text
+    (pub,) = rows_of(engine, publications, member_row(engine).id)
+    assert (pub.url, pub.title, pub.source, pub.request_key) == (
+        "https://example.com/x",
+        "From the modal",
+        "button",
+        "v1",
+    )
+
+
+def test_publish_form_with_a_bad_link_stores_nothing(coach: Coach, engine: Engine) -> None:
+    ok(coach, "/goal 1 post")
+    before = snapshot(engine)
+
+    reply = coach.publish_form(ANA, "my blog", "Title")
+
+    assert not reply.ok
+    assert "Example: /published" in reply.text
+    assert snapshot(engine) == before
+
+
 def test_published_undo_removes_only_the_last_one(coach: Coach, engine: Engine) -> None:
     ok(coach, "/goal 2")
     ok(coach, "/published https://example.com/a First")

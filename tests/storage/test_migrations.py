@@ -63,3 +63,19 @@ def test_migrations_match_the_models_after_a_round_trip(db_url: str, engine: Eng
         differences = compare_metadata(context, metadata)
 
     assert differences == []
+
+
+def test_upgrading_from_0001_keeps_publications_and_adds_request_keys(
+    db_url: str, engine: Engine, coach: Coach
+) -> None:
+    assert coach.handle(MemberRef.console("ana"), "/published https://example.com/a Kept").ok
+    downgrade(db_url, "0001")
+    assert "adapter_records" not in table_names(engine)
+
+    upgrade(db_url)
+
+    ana = MemberRef.console("ana")
+    assert coach.handle(ana, "/streak").streak.total_publications == 1  # type: ignore[union-attr]
+    assert coach.handle(ana, "/published B", request_key="k1").ok
+    assert "same request" in coach.handle(ana, "/published B", request_key="k1").text
+    assert coach.handle(ana, "/streak").streak.total_publications == 2  # type: ignore[union-attr]

@@ -1,0 +1,121 @@
+"""`serve`: adapters start, then the scheduler delivers through their senders; stop is clean.
+
+The adapters here are our own test doubles of our own protocol (bot.serve.ChatAdapter); the
+runtime, engine, scheduler and SQLite file are real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.bootstrap import bootstrap
+from bot.runtime import Runtime
+from bot.serve import AdapterError, serve
+from bot.settings import Settings
+from habits.delivery import Outcome, SendResult
+from habits.messages import Notice
+from habits.model import ManualClock, MemberRef, Platform
+
+# Monday 2026-11-23 08:59 UTC: one minute before a UTC member's 09:00 nudge.
+BEFORE_NINE = datetime(2026, 11, 23, 8, 59, tzinfo=UTC)
+
+
+class RecordingAdapter:
+    """Our double of a chat adapter: records its life and the notices it is asked to send."""
+
+    def __init__(self, name: str, platform: str = Platform.CONSOLE, fail_start: bool = False):
+        self.name = name
+        self.platform = platform
+        self.fail_start = fail_start
+        self.events: list[str] = []
+        self.sent: list[Notice] = []
+        self.died = asyncio.Event()
+
+    @property
+    def sender(self) -> RecordingAdapter:
+        return self
+
+    async def send(self, notice: Notice) -> SendResult:
+        self.sent.append(notice)
+        return SendResult(Outcome.SENT)
+
+    async def start(self) -> None:
+        self.events.append("start")
+        if self.fail_start:
+            raise AdapterError("the token was refused")
+
+    async def wait_closed(self) -> None:
+        await self.died.wait()
+
+    async def close(self) -> None:
+        self.events.append("close")
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'serve.db'}", sweep_interval_seconds=0.05
+    )
+    runtime = bootstrap(settings, clock=ManualClock(BEFORE_NINE))
+    yield runtime
+    runtime.close()
+
+
+async def wait_for(condition: object, timeout: float = 5.0) -> None:
+    assert callable(condition)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_the_scheduler_delivers_through_the_adapters_sender(runtime: Runtime) -> None:
+    adapter = RecordingAdapter("Console")
+    ana = MemberRef.console("ana")
+    assert (await runtime.call(runtime.coach.handle, ana, "/goal 1 post")).ok
+    stop = asyncio.Event()
+    serving = asyncio.ensure_future(serve(runtime, [adapter], stop))
+    await wait_for(lambda: runtime.dispatcher is not None)
+
+    clock = runtime.coach._clock  # the ManualClock given to bootstrap
+    assert isinstance(clock, ManualClock)
+    clock.advance(timedelta(minutes=1, seconds=1))
+    await wait_for(lambda: len(adapter.sent) == 1)
+    stop.set()
+
+    assert await serving == 0
+    assert adapter.sent[0].member.user_id == "ana"
+    assert adapter.sent[0].kind == "recap"  # Monday 09:00 opens the week with the check-in
+    assert "First tiny step:" in adapter.sent[0].text
+    assert adapter.events == ["start", "close"]
+    assert runtime.scheduler is not None and not runtime.scheduler.running
+
+
+async def test_a_failed_start_exits_1_and_closes_what_started(
+    runtime: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = RecordingAdapter("Discord", Platform.DISCORD)
+    broken = RecordingAdapter("Slack", Platform.SLACK, fail_start=True)
+
+    assert await serve(runtime, [first, broken], asyncio.Event()) == 1
+
+    assert first.events == ["start", "close"]
+    assert broken.events == ["start", "close"]
+    assert runtime.dispatcher is None  # nothing claimed for platforms nobody serves
+    assert "Slack could not start: the token was refused" in capsys.readouterr().out
+
+
+async def test_an_adapter_that_dies_stops_the_process_with_1(runtime: Runtime) -> None:
+    adapter = RecordingAdapter("Discord", Platform.DISCORD)
+    serving = asyncio.ensure_future(serve(runtime, [adapter], asyncio.Event()))
+    await wait_for(lambda: runtime.dispatcher is not None)
+
+    adapter.died.set()
+
+    assert await asyncio.wait_for(serving, 5) == 1
+    assert adapter.events == ["start", "close"]

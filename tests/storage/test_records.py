@@ -1,0 +1,52 @@
+"""Adapter records (Slack installations, OAuth states) on a real SQLite file and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from habits.model import ManualClock
+from storage.records import SqlRecordStore
+
+
+def test_a_record_round_trips_as_json(engine: Engine, clock: ManualClock) -> None:
+    store = SqlRecordStore(engine, clock.now)
+
+    store.put("slack-installation", "E1:T1", {"bot_token": "xoxb-1", "scopes": ["chat:write"]})
+
+    assert store.get("slack-installation", "E1:T1") == {
+        "bot_token": "xoxb-1",
+        "scopes": ["chat:write"],
+    }
+    assert store.get("slack-installation", "E1:T2") is None
+    assert store.get("slack-bot", "E1:T1") is None
+
+
+def test_put_replaces_and_delete_removes(engine: Engine, clock: ManualClock) -> None:
+    store = SqlRecordStore(engine, clock.now)
+    store.put("k", "a", {"v": 1})
+
+    store.put("k", "a", {"v": 2})
+
+    assert store.get("k", "a") == {"v": 2}
+    assert store.delete("k", "a") is True
+    assert store.delete("k", "a") is False
+    assert store.get("k", "a") is None
+
+
+def test_take_returns_a_fresh_record_once(engine: Engine, clock: ManualClock) -> None:
+    store = SqlRecordStore(engine, clock.now)
+    store.put("state", "s1", {"ok": True})
+
+    assert store.take("state", "s1", timedelta(minutes=10)) == {"ok": True}
+    assert store.take("state", "s1", timedelta(minutes=10)) is None
+
+
+def test_take_refuses_and_removes_a_stale_record(engine: Engine, clock: ManualClock) -> None:
+    store = SqlRecordStore(engine, clock.now)
+    store.put("state", "old", {"ok": True})
+    clock.advance(timedelta(minutes=11))
+
+    assert store.take("state", "old", timedelta(minutes=10)) is None
+    assert store.get("state", "old") is None
