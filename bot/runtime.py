@@ -106,17 +106,17 @@ class Runtime:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
-    async def stop_scheduler_and_drain(self, timeout: float = 10.0) -> None:
+    async def stop_scheduler_and_drain(self, grace: float = 10.0) -> None:
         """Stop ticking, then let a tick in flight finish recording what it sent.
 
         A tick cut short leaves its claims to expire and be retried; waiting avoids that
-        needless repeat. After ``timeout`` the tick is cancelled: its leases cover it.
+        needless repeat. After ``grace`` seconds the tick is cancelled: its leases cover it.
         """
         self.stop_scheduler()
         task = self._tick_task
         if task is not None and not task.done():
             try:
-                await asyncio.wait_for(asyncio.shield(task), timeout)
+                await asyncio.wait_for(asyncio.shield(task), grace)
             except TimeoutError:
                 task.cancel()
                 log.warning("a delivery tick outlived shutdown; its leases will expire")

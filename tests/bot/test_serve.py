@@ -7,7 +7,7 @@ runtime, engine, scheduler and SQLite file are real.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -66,12 +66,10 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
     runtime.close()
 
 
-async def wait_for(condition: object, timeout: float = 5.0) -> None:
-    assert callable(condition)
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
+async def wait_for(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5):
+        while not condition():  # noqa: ASYNC110 - the state belongs to the code under test
+            await asyncio.sleep(0.01)
 
 
 async def test_the_scheduler_delivers_through_the_adapters_sender(runtime: Runtime) -> None:
@@ -93,7 +91,8 @@ async def test_the_scheduler_delivers_through_the_adapters_sender(runtime: Runti
     assert adapter.sent[0].kind == "recap"  # Monday 09:00 opens the week with the check-in
     assert "First tiny step:" in adapter.sent[0].text
     assert adapter.events == ["start", "close"]
-    assert runtime.scheduler is not None and not runtime.scheduler.running
+    assert runtime.scheduler is not None
+    assert not runtime.scheduler.running
 
 
 async def test_a_failed_start_exits_1_and_closes_what_started(

@@ -816,5 +816,6 @@ def test_a_5000_character_form_title_is_shortened_and_flagged() -> None:
     parsed = grammar.parse_publication_fields("", "x" * 5000)
 
     assert isinstance(parsed, c.LogPublication)
-    assert parsed.title is not None and len(parsed.title) == 200
+    assert parsed.title is not None
+    assert len(parsed.title) == 200
     assert parsed.title_shortened

@@ -241,7 +241,8 @@ def test_the_same_request_delivered_twice_logs_once(coach: Coach, engine: Engine
 
     again = coach.handle(ANA, "/published https://example.com/b B", request_key="interaction-7")
 
-    assert first.ok and again.ok
+    assert first.ok
+    assert again.ok
     assert "same request" in again.text
     assert "2 of 2" in again.text
     pubs = rows_of(engine, publications, member_row(engine).id)
