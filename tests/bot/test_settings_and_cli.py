@@ -91,3 +91,27 @@ def test_the_console_takes_the_machine_zone_from_the_tz_setting(
     monkeypatch.setenv("TZ", "America/Chicago")
     assert machine_zone(Settings().tz) == "America/Chicago"
     assert machine_zone(":Europe/Berlin") == "Europe/Berlin"
+
+
+def test_env_example_lists_every_setting() -> None:
+    example = (Path(__file__).parents[2] / ".env.example").read_text(encoding="utf-8")
+    listed = {
+        line.lstrip("# ").split("=", 1)[0]
+        for line in example.splitlines()
+        if "=" in line and line.lstrip("# ").split("=", 1)[0].isupper()
+    }
+
+    assert {name.upper() for name in Settings.model_fields} <= listed
+
+
+def test_secrets_never_show_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "discord-secret-value")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-value")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-secret-value")
+
+    settings = Settings()
+
+    assert settings.discord_configured
+    assert settings.slack_configured
+    shown = repr(settings) + str(settings)
+    assert "secret-value" not in shown
