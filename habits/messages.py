@@ -46,6 +46,16 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Overview:
+    """Everything a status page shows (Slack's App Home): the answers of the four show commands."""
+
+    streak: Reply
+    goal: Reply
+    nudges: Reply
+    timezone: Reply
+
+
+@dataclass(frozen=True)
 class Notice:
     """A message the coach starts: a nudge or a weekly recap."""
 

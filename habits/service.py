@@ -16,7 +16,7 @@ from functools import singledispatchmethod
 from habits import coaching, grammar, scheduling, streaks
 from habits import commands as c
 from habits import timekeeping as tk
-from habits.messages import NUDGE_ACTIONS, Action, ActionId, Attachment, Notice, Reply
+from habits.messages import NUDGE_ACTIONS, Action, ActionId, Attachment, Notice, Overview, Reply
 from habits.model import (
     MAX_DISPLAY_NAME,
     MAX_REQUEST_KEY,
@@ -83,6 +83,18 @@ class Coach:
         return self.execute(
             ref, parsed, zone_hint=zone_hint, source=source, request_key=request_key
         )
+
+    def overview(self, ref: MemberRef, *, zone_hint: str | None = None) -> Overview:
+        """The streak card and settings, read-only: creates no member and, unlike a command
+        the member types, does not take a look at a status page as a sign their DMs reopened."""
+        queries = (c.ShowStreak(), c.ShowGoal(), c.ShowNudges(), c.ShowTimezone())
+        try:
+            with self._uow_factory() as uow:
+                ctx = _Context(self, uow, ref, zone_hint, Source.COMMAND, self._clock.now())
+                return Overview(*(ctx.show(query) for query in queries))
+        except Exception:
+            log.exception("overview failed for %s", ref.platform)
+            return Overview(*(Reply(OOPS, ok=False) for _ in queries))
 
     def publish_form(
         self,
@@ -454,6 +466,10 @@ class _Context:
         return f"Nudges: {base}.{paused} Next: {self.when(member.next_nudge_at, member)}.{checkin}"
 
     # --- dispatch ------------------------------------------------------------------------------
+
+    def show(self, query: c.ShowStreak | c.ShowGoal | c.ShowNudges | c.ShowTimezone) -> Reply:
+        """A read-only command's answer, with none of a typed command's side effects."""
+        return self._run(query)
 
     def run(self, command: c.Command) -> Reply:
         member = self.existing()

@@ -436,6 +436,24 @@ def test_unreachable_member_stops_getting_nudges_and_hears_about_it_next_time(
     assert member.next_nudge_at is not None
 
 
+def test_a_look_at_the_overview_does_not_count_as_the_member_coming_back(
+    coach: Coach, driver: Driver, sender: FakeSender, engine: Engine
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    sender.outcomes = [SendResult(Outcome.UNREACHABLE, "messages tab disabled")]
+    driver.run_until(datetime(2026, 11, 30, 0, 0, tzinfo=UTC))
+    assert member_row(engine, "ana").unreachable is True
+
+    overview = coach.overview(ANA)
+
+    assert overview.streak.streak is not None
+    assert "couldn't reach you" in overview.nudges.text
+    assert "couldn't send you direct messages" not in overview.streak.text
+    member = member_row(engine, "ana")
+    assert member.unreachable is True
+    assert member.next_nudge_at is None
+
+
 def test_passing_failures_are_retried_with_backoff_then_given_up(
     coach: Coach, driver: Driver, sender: FakeSender, engine: Engine, clock: ManualClock
 ) -> None:

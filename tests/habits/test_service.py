@@ -268,6 +268,31 @@ def test_one_request_key_used_by_two_members_logs_for_each(coach: Coach, engine:
     assert streak_of(coach).this_week.count == 1
 
 
+def test_overview_of_a_stranger_creates_no_member(coach: Coach, engine: Engine) -> None:
+    before = snapshot(engine)
+
+    overview = coach.overview(MemberRef.slack("T1", "U1"), zone_hint=BERLIN)
+
+    assert overview.streak.ok
+    assert overview.streak.streak is not None
+    assert overview.streak.streak.current == 0
+    assert "/goal 1 post" in overview.goal.text
+    assert BERLIN in overview.timezone.text
+    assert snapshot(engine) == before
+
+
+def test_overview_shows_what_the_show_commands_show(coach: Coach, engine: Engine) -> None:
+    ok(coach, "/goal 2 newsletters")
+    ok(coach, "/published One")
+
+    overview = coach.overview(ANA)
+
+    assert overview.goal.text == ok(coach, "/goal").text
+    assert overview.nudges.text == ok(coach, "/nudges").text
+    assert overview.timezone.text == ok(coach, "/timezone").text
+    assert overview.streak.streak == streak_of(coach)
+
+
 def test_publish_form_logs_link_and_title_as_a_button(coach: Coach, engine: Engine) -> None:
     ok(coach, "/goal 1 post")
 
