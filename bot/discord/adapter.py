@@ -1,0 +1,214 @@
+"""The Discord adapter: a discord.py client sharing the process's event loop with the others.
+
+It logs in, registers the slash commands (in the development guild when one is set, globally
+otherwise), connects the gateway as a background task and serves interactions; its sender
+delivers nudges and recaps as DMs. No privileged intents are needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from discord.gateway import DiscordWebSocket
+
+from bot.adapters import AdapterError
+from bot.discord.commands import build_tree
+from bot.discord.interactions import DEFER_AFTER, InteractionRouter
+from bot.discord.sender import DiscordSender
+from bot.runtime import Runtime
+from habits.delivery import Sender
+from habits.model import Platform
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 60.0
+MAX_RATELIMIT_WAIT = 30.0  # longer rate limits go back to the delivery loop as a retry
+DISCORD_API = "https://discord.com/api/v10"
+
+
+class CoachClient(discord.Client):
+    """discord.py's client with the coach's commands and interaction router."""
+
+    def __init__(self, router: InteractionRouter, **options: Any):
+        # The coach never joins voice: discord.py's "voice will NOT be supported" warnings
+        # about PyNaCl and davey would only alarm whoever reads the log.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        super().__init__(
+            intents=discord.Intents(guilds=True),  # interactions need no intent at all
+            max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
+            chunk_guilds_at_startup=False,
+            **options,
+        )
+        self.router = router
+        self.tree = build_tree(self, router)
+        self.tree.error(router.on_command_error)
+        self.connected = asyncio.Event()
+
+    async def on_connect(self) -> None:
+        # READY (or RESUMED) was processed: interactions are served from now on.
+        self.connected.set()
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        # Slash commands and autocomplete go through the tree; clicks and forms come here.
+        await self.router.route(interaction)
+
+
+class DiscordAdapter:
+    """Discord for `habit-coach run` (see :class:`bot.adapters.ChatAdapter`)."""
+
+    platform: str = Platform.DISCORD
+    name: str = "Discord"
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        defer_after: float = DEFER_AFTER,
+        connect_timeout: float = CONNECT_TIMEOUT,
+    ):
+        self.runtime = runtime
+        self.connect_timeout = connect_timeout
+        self._sender = DiscordSender()
+        self.router = InteractionRouter(runtime, self._sender, defer_after)
+        self.client: CoachClient | None = None
+        self._gateway: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+        self._restore: list[tuple[type, str, object, object]] = []
+
+    @property
+    def sender(self) -> Sender:
+        return self._sender
+
+    async def start(self) -> None:
+        settings = self.runtime.settings
+        if settings.discord_token is None:
+            raise AdapterError("DISCORD_TOKEN is not set.")
+        self._point_at_overrides()
+        self.client = client = CoachClient(self.router)
+        self._sender.client = client
+        try:
+            await self._login(client, settings.discord_token.get_secret_value())
+            await self._sync_commands(client)
+            self._gateway = asyncio.create_task(client.connect(), name="discord-gateway")
+            await self._wait_connected(client, self._gateway)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _login(self, client: CoachClient, token: str) -> None:
+        try:
+            await client.login(token)
+        except discord.LoginFailure:
+            raise AdapterError(
+                "Discord refused DISCORD_TOKEN (401 Unauthorized). Copy the bot token again "
+                "from the Developer Portal (your application → Bot → Reset Token)."
+            ) from None
+        except discord.HTTPException as exc:
+            raise AdapterError(
+                f"Discord answered {exc.status} while logging in: {exc.text}"
+            ) from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise AdapterError(f"cannot reach Discord's API: {exc}") from None
+
+    async def _sync_commands(self, client: CoachClient) -> None:
+        guild_id = self.runtime.settings.discord_dev_guild_id
+        try:
+            if guild_id is None:
+                commands = await client.tree.sync()
+            else:
+                guild = discord.Object(id=guild_id)
+                client.tree.copy_global_to(guild=guild)
+                commands = await client.tree.sync(guild=guild)
+        except discord.Forbidden as exc:
+            where = f"server {guild_id} (DISCORD_DEV_GUILD_ID)" if guild_id else "Discord"
+            raise AdapterError(
+                f"could not register the slash commands in {where}: {exc.text}. Invite the bot "
+                "with the applications.commands scope."
+            ) from None
+        except discord.HTTPException as exc:
+            raise AdapterError(
+                f"Discord answered {exc.status} while registering the slash commands: {exc.text}"
+            ) from None
+        where = f"in server {guild_id}" if guild_id else "globally"
+        log.info("registered %d slash commands %s", len(commands), where)
+
+    async def _wait_connected(self, client: CoachClient, gateway: asyncio.Task[None]) -> None:
+        connected = asyncio.ensure_future(client.connected.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {connected, gateway},
+                timeout=self.connect_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            connected.cancel()
+        if connected in done:
+            return
+        if gateway in done:
+            error = gateway.exception()
+            if isinstance(error, discord.PrivilegedIntentsRequired):
+                raise AdapterError(
+                    "Discord asked for privileged intents, which the coach never needs."
+                )
+            if isinstance(error, discord.ConnectionClosed) and error.code == 4004:
+                raise AdapterError("Discord's gateway refused DISCORD_TOKEN (4004).")
+            raise AdapterError(f"the Discord gateway closed before it was ready: {error!r}")
+        raise AdapterError(
+            f"the Discord gateway did not get ready within {self.connect_timeout:.0f} s."
+        )
+
+    def _point_at_overrides(self) -> None:
+        """Aim discord.py at the tests' fake Discord, only when the override settings ask.
+
+        Set on every start (not at import) because ``discord.http._set_api_version`` rewrites
+        ``Route.BASE``; production leaves both settings unset and talks to discord.com. The
+        previous values come back on close, so nothing else in the process stays redirected.
+        """
+        settings = self.runtime.settings
+        route, gateway = discord.http.Route, DiscordWebSocket
+        if settings.discord_api_base_url:
+            base = settings.discord_api_base_url.rstrip("/")
+            self._restore.append((route, "BASE", route.BASE, base))
+            route.BASE = base
+        if settings.discord_gateway_url:
+            url = yarl.URL(settings.discord_gateway_url)
+            self._restore.append((gateway, "DEFAULT_GATEWAY", gateway.DEFAULT_GATEWAY, url))
+            gateway.DEFAULT_GATEWAY = url
+
+    def _restore_defaults(self) -> None:
+        while self._restore:
+            owner, name, previous, ours = self._restore.pop()
+            if getattr(owner, name) == ours:  # unless someone else redirected it since
+                setattr(owner, name, previous)
+
+    async def wait_closed(self) -> None:
+        closed = asyncio.ensure_future(self._closed.wait())
+        waiting: set[asyncio.Future[Any]] = {closed}
+        if self._gateway is not None:
+            waiting.add(self._gateway)
+        try:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closed.cancel()
+        if self._gateway is not None and self._gateway.done() and not self._gateway.cancelled():
+            error = self._gateway.exception()
+            if error is not None:
+                log.error("the Discord gateway stopped: %r", error)
+
+    async def close(self) -> None:
+        self._closed.set()
+        client, gateway = self.client, self._gateway
+        if client is not None and not client.is_closed():
+            await client.close()
+        if gateway is not None:
+            if not gateway.done():
+                gateway.cancel()
+            with contextlib.suppress(BaseException):
+                await gateway
+        self._restore_defaults()

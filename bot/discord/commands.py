@@ -1,0 +1,305 @@
+"""The slash commands: PRODUCT.md's grammar as typed options, each turned back into command text.
+
+Handlers stay thin: the options become the text a writer would type (``/goal 3 newsletter``)
+and the engine parses, validates and runs it. Only combinations that Discord's form cannot rule
+out (``off`` together with a count) are refused here, in the engine's own style.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Protocol
+
+import discord
+from discord import app_commands
+
+from habits import grammar
+from habits import timekeeping as tk
+from habits.model import MAX_LABEL, MAX_REST_WEEKS, MAX_TARGET, MIN_TARGET
+
+MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
+
+POPULAR_ZONES = (
+    "UTC",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Paris",
+    "Europe/Madrid",
+    "Europe/Warsaw",
+    "Europe/Kyiv",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Toronto",
+    "America/Mexico_City",
+    "America/Sao_Paulo",
+    "America/Argentina/Buenos_Aires",
+    "Africa/Lagos",
+    "Africa/Johannesburg",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+)
+LEGACY_PREFIXES = ("Etc/", "SystemV/", "US/", "Canada/", "Brazil/", "Mexico/", "Chile/")
+
+
+class OptionError(ValueError):
+    """Options that cannot go together; the text says why and shows an example."""
+
+    def __init__(self, message: str, example: str):
+        super().__init__(f"{message}\nExample: {example}")
+
+
+class CommandHandler(Protocol):
+    """What the commands need from the adapter."""
+
+    async def run_text(self, interaction: discord.Interaction, text: str) -> None:
+        """Run ``text`` through the engine for the interaction's member and answer."""
+
+    async def run_publication(
+        self, interaction: discord.Interaction, url: str | None, title: str | None
+    ) -> None:
+        """Log a publication from separate link and title options and answer."""
+
+    async def refuse(self, interaction: discord.Interaction, message: str) -> None:
+        """Answer privately that the options were wrong; nothing is stored."""
+
+    def now(self) -> datetime: ...
+
+
+# --- options → command text -------------------------------------------------------------------
+
+
+def _words(*parts: object) -> str:
+    return " ".join(str(p).strip() for p in parts if p is not None and str(p).strip())
+
+
+def goal_text(count: int | None, label: str | None, change: str | None, weeks: int | None) -> str:
+    if change is None:
+        if weeks is not None:
+            raise OptionError("“weeks” goes with change: rest.", "/goal change:rest weeks:2")
+        return _words("/goal", count, label)
+    if count is not None or label is not None:
+        raise OptionError(
+            f"Pick either a count (and label) or change: {change}, not both.", "/goal count:1"
+        )
+    if change == "rest":
+        return _words("/goal rest", weeks)
+    if weeks is not None:
+        raise OptionError("“weeks” goes with change: rest.", "/goal change:rest weeks:2")
+    return _words("/goal", change)
+
+
+def published_text(undo: bool | None) -> str:
+    return "/published undo" if undo else "/published"
+
+
+def nudges_text(
+    days: str | None, time: str | None, change: str | None, pause_for: str | None
+) -> str:
+    if change is None:
+        if pause_for is not None:
+            raise OptionError(
+                "“pause_for” goes with change: pause.", "/nudges change:pause pause_for:2w"
+            )
+        if days is None and time is None:
+            return "/nudges"
+        return _words("/nudges", days, "at" if time else None, time)
+    if days is not None or time is not None:
+        raise OptionError(
+            f"Pick either days and time or change: {change}, not both.",
+            "/nudges days:mon thu time:9:00",
+        )
+    if change == "pause":
+        return _words("/nudges pause", pause_for)
+    if pause_for is not None:
+        raise OptionError(
+            "“pause_for” goes with change: pause.", "/nudges change:pause pause_for:2w"
+        )
+    return _words("/nudges", change)
+
+
+def timezone_text(zone: str | None) -> str:
+    return _words("/timezone", zone)
+
+
+# --- time zone autocomplete -------------------------------------------------------------------
+
+
+def _fold(text: str) -> str:
+    return text.strip().replace(" ", "_").lower()
+
+
+def matching_zones(typed: str, limit: int = MAX_CHOICES) -> list[str]:
+    """IANA zones for what was typed: city matches first, then names, then near misses."""
+    query = _fold(typed)
+    if not query:
+        return list(POPULAR_ZONES[:limit])
+    names = sorted(n for n in tk.known_zone_names() if not n.startswith(LEGACY_PREFIXES))
+    city_start: list[str] = []
+    name_start: list[str] = []
+    inside: list[str] = []
+    for name in names:
+        folded = name.lower()
+        city = folded.rsplit("/", 1)[-1]
+        if city.startswith(query):
+            city_start.append(name)
+        elif folded.startswith(query):
+            name_start.append(name)
+        elif query in folded:
+            inside.append(name)
+    found: list[str] = []
+    for name in (*city_start, *name_start, *inside, *grammar.suggest_zones(typed, 5)):
+        if name not in found:
+            found.append(name)
+    return found[:limit]
+
+
+def zone_choice(name: str, now: datetime) -> app_commands.Choice[str]:
+    offset = now.astimezone(tk.zone(name)).strftime("%z")
+    shown = f"{name.replace('_', ' ')} (UTC{offset[:3]}:{offset[3:]})"
+    return app_commands.Choice(name=shown[:100], value=name)
+
+
+def zone_choices(typed: str, now: datetime) -> list[app_commands.Choice[str]]:
+    return [zone_choice(name, now) for name in matching_zones(typed)]
+
+
+# --- the tree ---------------------------------------------------------------------------------
+
+GOAL_CHANGES = [
+    app_commands.Choice(name="off — stop tracking (history kept)", value="off"),
+    app_commands.Choice(name="rest — a rest week (or weeks)", value="rest"),
+    app_commands.Choice(name="weeks start on Sunday", value="week sunday"),
+    app_commands.Choice(name="weeks start on Monday", value="week monday"),
+]
+NUDGE_CHANGES = [
+    app_commands.Choice(name="pause — for a while (pause_for)", value="pause"),
+    app_commands.Choice(name="resume", value="resume"),
+    app_commands.Choice(name="off", value="off"),
+    app_commands.Choice(name="snooze until later today", value="snooze later"),
+    app_commands.Choice(name="snooze until tomorrow", value="snooze tomorrow"),
+    app_commands.Choice(name="smaller step — an even smaller next step", value="smaller"),
+]
+
+
+def _value(choice: app_commands.Choice[str] | None) -> str | None:
+    return None if choice is None else choice.value
+
+
+def build_tree(client: discord.Client, handler: CommandHandler) -> app_commands.CommandTree:
+    """Every command of PRODUCT.md, usable in servers and in DMs with the bot."""
+    tree: app_commands.CommandTree = app_commands.CommandTree(
+        client,
+        allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True),
+        allowed_installs=app_commands.AppInstallationType(guild=True),
+    )
+    for command in _commands(handler):
+        tree.add_command(command)
+    return tree
+
+
+def _commands(handler: CommandHandler) -> Iterable[app_commands.Command | app_commands.Group]:  # type: ignore[type-arg]
+    async def refuse_or_run(interaction: discord.Interaction, build: Callable[[], str]) -> None:
+        try:
+            text = build()
+        except OptionError as exc:
+            await handler.refuse(interaction, str(exc))
+            return
+        await handler.run_text(interaction, text)
+
+    @app_commands.command(name="goal", description="Show or set your weekly publishing goal")
+    @app_commands.describe(
+        count=f"Publications per week, {MIN_TARGET}–{MAX_TARGET} (start small: 1)",
+        label="What you publish: post, newsletter, video…",
+        change="Stop tracking, rest, or choose the day your weeks start",
+        weeks=f"With change: rest — how many weeks, counting this one (1–{MAX_REST_WEEKS})",
+    )
+    @app_commands.choices(change=GOAL_CHANGES)
+    async def goal(
+        interaction: discord.Interaction,
+        count: app_commands.Range[int, MIN_TARGET, MAX_TARGET] | None = None,
+        label: app_commands.Range[str, 1, MAX_LABEL] | None = None,
+        change: app_commands.Choice[str] | None = None,
+        weeks: app_commands.Range[int, 1, MAX_REST_WEEKS] | None = None,
+    ) -> None:
+        await refuse_or_run(interaction, lambda: goal_text(count, label, _value(change), weeks))
+
+    @app_commands.command(name="published", description="Log a publication now (or undo)")
+    @app_commands.describe(
+        url="The link to what you published",
+        title="Its title",
+        undo="Undo your last logged publication",
+    )
+    async def published(
+        interaction: discord.Interaction,
+        url: app_commands.Range[str, 1, 2000] | None = None,
+        title: app_commands.Range[str, 1, 400] | None = None,
+        undo: bool | None = None,
+    ) -> None:
+        if undo:
+            if url is not None or title is not None:
+                await handler.refuse(
+                    interaction,
+                    "“undo” takes no link or title.\nExample: /published undo:True",
+                )
+                return
+            await handler.run_text(interaction, published_text(undo))
+            return
+        await handler.run_publication(interaction, url, title)
+
+    @app_commands.command(name="streak", description="Your streak card")
+    async def streak(interaction: discord.Interaction) -> None:
+        await handler.run_text(interaction, "/streak")
+
+    @app_commands.command(name="nudges", description="Show or change when I nudge you")
+    @app_commands.describe(
+        days="Which days: mon thu, weekdays, weekends, daily…",
+        time="What time: 9:00, 9am, 18:30…",
+        change="Pause, resume, turn off, snooze, or ask for a smaller step",
+        pause_for="With change: pause — 2w, 10 days, or until 2026-12-01",
+    )
+    @app_commands.choices(change=NUDGE_CHANGES)
+    async def nudges(
+        interaction: discord.Interaction,
+        days: app_commands.Range[str, 1, 100] | None = None,
+        time: app_commands.Range[str, 1, 20] | None = None,
+        change: app_commands.Choice[str] | None = None,
+        pause_for: app_commands.Range[str, 1, 40] | None = None,
+    ) -> None:
+        await refuse_or_run(interaction, lambda: nudges_text(days, time, _value(change), pause_for))
+
+    @app_commands.command(name="timezone", description="Show or set your time zone")
+    @app_commands.describe(zone="Your IANA time zone: start typing your city")
+    async def timezone(
+        interaction: discord.Interaction, zone: app_commands.Range[str, 1, 100] | None = None
+    ) -> None:
+        await handler.run_text(interaction, timezone_text(zone))
+
+    @timezone.autocomplete("zone")
+    async def timezone_autocomplete(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return zone_choices(current, handler.now())
+
+    habit = app_commands.Group(name="habit", description="Help, and your data")
+
+    @habit.command(name="help", description="What the coach does and every command")
+    async def habit_help(interaction: discord.Interaction) -> None:
+        await handler.run_text(interaction, "/habit help")
+
+    @habit.command(name="export", description="All your data as a JSON file")
+    async def habit_export(interaction: discord.Interaction) -> None:
+        await handler.run_text(interaction, "/habit export")
+
+    @habit.command(name="forget", description="Delete all your data (asks first)")
+    async def habit_forget(interaction: discord.Interaction) -> None:
+        await handler.run_text(interaction, "/habit forget")
+
+    return (goal, published, streak, nudges, timezone, habit)

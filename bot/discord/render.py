@@ -1,0 +1,187 @@
+"""The engine's replies and notices as Discord messages: content, streak embed, buttons, files.
+
+Buttons carry everything a click needs in their custom_id (``habit:<action>[:<command>]``), so a
+click is served by the adapter's router from the id alone, before or after a restart. The views
+here only render components: they are stopped before sending, so discord.py's view store keeps
+nothing per message.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+from habits.messages import NUDGE_ACTIONS, Action, ActionId, Notice, Reply
+from habits.model import DeliveryKind
+
+CUSTOM_ID_PREFIX = "habit:"
+PUBLISH_FORM_ID = "habit:form:published"
+URL_FIELD, TITLE_FIELD = "url", "title"
+MAX_CONTENT = 2000  # Discord's limit for a message's content
+MAX_EMBED_DESCRIPTION = 4096
+MAX_CUSTOM_ID = 100
+STREAK_COLOUR = discord.Colour.orange()
+
+# Actions whose command never varies; any other action carries its command in the custom_id.
+FIXED_COMMANDS: dict[str, str] = {
+    **{action.id.value: action.command for action in NUDGE_ACTIONS},
+    ActionId.FORGET_CONFIRM.value: "/habit forget confirm",
+}
+
+BUTTON_STYLES = {
+    ActionId.PUBLISHED: discord.ButtonStyle.success,
+    ActionId.SMALLER_STEP: discord.ButtonStyle.primary,
+    ActionId.SMALLER_GOAL: discord.ButtonStyle.primary,
+    ActionId.FORGET_CONFIRM: discord.ButtonStyle.danger,
+}
+
+
+@dataclass(frozen=True)
+class Click:
+    """What a button asks for: its action and the command text it stands for."""
+
+    action: str
+    command: str | None
+
+
+def custom_id_for(action: Action) -> str:
+    base = f"{CUSTOM_ID_PREFIX}{action.id.value}"
+    if action.id.value in FIXED_COMMANDS:
+        return base
+    return f"{base}:{action.command}"[:MAX_CUSTOM_ID]
+
+
+def parse_custom_id(custom_id: str) -> Click | None:
+    """The click a ``habit:`` custom_id stands for; None for ids that are not ours."""
+    if not custom_id.startswith(CUSTOM_ID_PREFIX) or custom_id == PUBLISH_FORM_ID:
+        return None
+    action, _, command = custom_id.removeprefix(CUSTOM_ID_PREFIX).partition(":")
+    if action == ActionId.PUBLISHED.value:
+        return Click(action, None)
+    fixed = FIXED_COMMANDS.get(action)
+    if fixed is not None:
+        return Click(action, fixed)
+    if action in {a.value for a in ActionId} and command.startswith("/"):
+        return Click(action, command)
+    return None
+
+
+def clip(text: str, limit: int = MAX_CONTENT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def action_view(actions: tuple[Action, ...]) -> discord.ui.View:
+    """A view that only renders ``actions`` as buttons (see the module docstring).
+
+    Must be built inside the running event loop, as every discord.py view is.
+    """
+    view = discord.ui.View(timeout=None)
+    for action in actions[:25]:  # five rows of five buttons at most
+        view.add_item(
+            discord.ui.Button(
+                label=action.label[:80],
+                custom_id=custom_id_for(action),
+                style=BUTTON_STYLES.get(action.id, discord.ButtonStyle.secondary),
+            )
+        )
+    view.stop()
+    return view
+
+
+def streak_embed(reply: Reply) -> discord.Embed:
+    assert reply.streak is not None
+    embed = discord.Embed(
+        title="Your writing streak",
+        description=clip(reply.text, MAX_EMBED_DESCRIPTION),
+        colour=STREAK_COLOUR,
+    )
+    embed.set_footer(text="Start small, start now.")
+    return embed
+
+
+def reply_message(reply: Reply) -> dict[str, Any]:
+    """Keyword arguments for ``send_message``/``followup.send`` that show ``reply``."""
+    kwargs: dict[str, Any] = {"ephemeral": reply.private}
+    if reply.streak is not None:
+        kwargs["embed"] = streak_embed(reply)
+    else:
+        kwargs["content"] = clip(reply.text)
+    if reply.actions:
+        kwargs["view"] = action_view(reply.actions)
+    if reply.attachment is not None:
+        kwargs["file"] = discord.File(
+            io.BytesIO(reply.attachment.content), filename=reply.attachment.filename
+        )
+    return kwargs
+
+
+def reply_edit(reply: Reply) -> dict[str, Any]:
+    """Keyword arguments for ``edit_message``: the reply replaces the message clicked."""
+    kwargs: dict[str, Any] = {"view": action_view(reply.actions) if reply.actions else None}
+    if reply.streak is not None:
+        kwargs.update(content=None, embed=streak_embed(reply))
+    else:
+        kwargs.update(content=clip(reply.text), embed=None)
+    return kwargs
+
+
+def notice_message(notice: Notice) -> dict[str, Any]:
+    """Keyword arguments for ``Messageable.send`` that show a nudge or recap as a DM."""
+    heading = "**Weekly check-in**" if notice.kind == DeliveryKind.RECAP else "**Nudge**"
+    kwargs: dict[str, Any] = {"content": clip(f"{heading}\n{notice.text}")}
+    if notice.actions:
+        kwargs["view"] = action_view(notice.actions)
+    return kwargs
+
+
+class PublishedForm(discord.ui.Modal):
+    """The *I published* form. Submits are handled by the adapter's router, not by this object,
+    so a form opened before a restart still logs after it."""
+
+    def __init__(self) -> None:
+        super().__init__(title="I published!", custom_id=PUBLISH_FORM_ID, timeout=None)
+        self.add_item(
+            discord.ui.Label(
+                text="Link (optional)",
+                component=discord.ui.TextInput(
+                    custom_id=URL_FIELD,
+                    placeholder="https://example.com/my-post",
+                    required=False,
+                    max_length=2000,
+                ),
+            )
+        )
+        self.add_item(
+            discord.ui.Label(
+                text="Title (optional)",
+                component=discord.ui.TextInput(
+                    custom_id=TITLE_FIELD,
+                    placeholder="My first post",
+                    required=False,
+                    max_length=400,
+                ),
+            )
+        )
+        self.stop()  # render only: nothing kept in discord.py's modal store
+
+
+def submitted_fields(data: object) -> dict[str, str]:
+    """custom_id → value for every text field of a modal submit's raw ``data``."""
+    found: dict[str, str] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, list):
+            for child in node:
+                walk(child)
+        elif isinstance(node, dict):
+            if isinstance(node.get("custom_id"), str) and isinstance(node.get("value"), str):
+                found[node["custom_id"]] = node["value"]
+            walk(node.get("components"))
+            walk(node.get("component"))
+
+    if isinstance(data, dict):
+        walk(data.get("components"))
+    return found

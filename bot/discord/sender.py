@@ -1,0 +1,96 @@
+"""Nudges and recaps as Discord DMs, with the outcome the delivery loop needs.
+
+The DM channel of each member is opened once and its id cached. A member whose DMs are closed
+(403) is remembered, so the coach stops asking Discord about them: failed requests count toward
+Discord's invalid-request limit. Rate limits are waited out by discord.py when short and handed
+back to the delivery loop as a retry when long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+import aiohttp
+import discord
+
+from bot.discord.render import notice_message
+from habits.delivery import Outcome, SendResult
+from habits.messages import Notice
+
+log = logging.getLogger(__name__)
+
+DMS_CLOSED = 50007  # "Cannot send messages to this user"
+UNKNOWN_USER = 10013
+DEFAULT_RETRY_AFTER = timedelta(seconds=30)
+SEND_TIMEOUT = 30.0  # discord.py retries 5xx for up to ~16 s; past this the next tick tries
+
+
+class DiscordSender:
+    """Sends one notice as a DM; never raises."""
+
+    def __init__(self, send_timeout: float = SEND_TIMEOUT):
+        self.client: discord.Client | None = None
+        self.send_timeout = send_timeout
+        self.dm_channels: dict[int, int] = {}  # user id → DM channel id
+        self.unreachable: set[int] = set()
+
+    def reachable_again(self, user_id: int) -> None:
+        """The member used a command: try DMs again (they may have opened them)."""
+        self.unreachable.discard(user_id)
+
+    async def send(self, notice: Notice) -> SendResult:
+        client = self.client
+        if client is None or client.is_closed():
+            return SendResult(Outcome.RETRY, "Discord is not connected", DEFAULT_RETRY_AFTER)
+        try:
+            user_id = int(notice.member.user_id)
+        except ValueError:
+            return SendResult(
+                Outcome.UNREACHABLE, f"not a Discord user id: {notice.member.user_id}"
+            )
+        if user_id in self.unreachable:
+            return SendResult(Outcome.UNREACHABLE, "DMs closed (known)")
+        try:
+            await asyncio.wait_for(self._send(client, user_id, notice), self.send_timeout)
+        except discord.Forbidden as exc:
+            # 50007: DMs closed or no shared server. Any 403 stays one until the member acts.
+            self.unreachable.add(user_id)
+            return SendResult(Outcome.UNREACHABLE, f"403 (code {exc.code}): {exc.text}"[:200])
+        except discord.NotFound as exc:
+            self.dm_channels.pop(user_id, None)
+            if exc.code == UNKNOWN_USER:
+                self.unreachable.add(user_id)
+                return SendResult(Outcome.UNREACHABLE, "unknown Discord user")
+            return SendResult(Outcome.RETRY, f"404 (code {exc.code})")
+        except discord.RateLimited as exc:
+            wait = timedelta(seconds=exc.retry_after)
+            return SendResult(Outcome.RETRY, "rate limited", wait)
+        except discord.HTTPException as exc:
+            return self._http_failure(exc)
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            return SendResult(Outcome.RETRY, f"{type(exc).__name__}: {exc}"[:200])
+        return SendResult(Outcome.SENT)
+
+    async def _send(self, client: discord.Client, user_id: int, notice: Notice) -> None:
+        channel_id = self.dm_channels.get(user_id)
+        if channel_id is None:
+            dm = await client.create_dm(discord.Object(id=user_id))
+            channel_id = self.dm_channels[user_id] = dm.id
+        channel = client.get_partial_messageable(channel_id, type=discord.ChannelType.private)
+        await channel.send(**notice_message(notice))
+
+    def _http_failure(self, exc: discord.HTTPException) -> SendResult:
+        if exc.status == 429:
+            retry_after = DEFAULT_RETRY_AFTER
+            header = exc.response.headers.get("Retry-After") if exc.response else None
+            if header:
+                with contextlib.suppress(ValueError):
+                    retry_after = timedelta(seconds=float(header))
+            return SendResult(Outcome.RETRY, "rate limited (429)", retry_after)
+        if exc.status >= 500:
+            return SendResult(Outcome.RETRY, f"Discord error {exc.status}")
+        log.warning("Discord refused a DM: %s %s", exc.status, exc.text)
+        return SendResult(Outcome.RETRY, f"HTTP {exc.status} (code {exc.code})"[:200])

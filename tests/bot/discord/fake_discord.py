@@ -1,0 +1,619 @@
+"""A protocol-faithful fake Discord on 127.0.0.1: REST under /api/v10 and a gateway websocket.
+
+The real discord.py client of the adapter talks to it as it would to discord.com. The fake records
+every request, answers the way Discord does (exact ``application/json`` content type, interaction
+callback bodies, 403/50007 for closed DMs, 429 with ``Via`` and ``retry_after``), and lets a test
+inject gateway events and wait for what the bot sent back. The traps it reproduces are listed in
+the project's notes on chat protocols (shared/notes/chat-protocols.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+DEFAULT_TOKEN = "fake-bot-token"
+ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
+EPHEMERAL = 64
+
+
+@dataclass
+class Recorded:
+    """One REST request the bot made."""
+
+    method: str
+    path: str  # without the /api/v10 prefix
+    query: dict[str, str]
+    body: Any = None
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # field → (name, bytes)
+    authorized: bool = False
+
+
+@dataclass
+class Callback:
+    """The bot's answer to an interaction (POST /interactions/{id}/{token}/callback)."""
+
+    interaction_id: str
+    token: str
+    type: int
+    data: dict[str, Any]
+    files: dict[str, tuple[str, bytes]]
+
+    @property
+    def content(self) -> str:
+        return str(self.data.get("content") or "")
+
+    @property
+    def ephemeral(self) -> bool:
+        return bool(int(self.data.get("flags") or 0) & EPHEMERAL)
+
+    @property
+    def custom_ids(self) -> list[str]:
+        return custom_ids(self.data.get("components") or [])
+
+
+def custom_ids(components: list[dict[str, Any]]) -> list[str]:
+    found: list[str] = []
+    for component in components:
+        if "custom_id" in component:
+            found.append(component["custom_id"])
+        found += custom_ids(component.get("components") or [])
+        if isinstance(component.get("component"), dict):
+            found += custom_ids([component["component"]])
+    return found
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    # Exactly "application/json": with "; charset=utf-8" discord.py treats the body as text.
+    return web.Response(
+        body=json.dumps(data).encode(),
+        status=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class FakeDiscord:
+    def __init__(self, token: str = DEFAULT_TOKEN):
+        self.token = token
+        self._ids = itertools.count(1_300_000_000_000_000_000)
+        self.application_id = str(self.snowflake())
+        self.bot_user = {
+            "id": self.application_id,
+            "username": "Habit Coach",
+            "discriminator": "0",
+            "global_name": None,
+            "avatar": None,
+            "bot": True,
+        }
+        self.requests: list[Recorded] = []
+        self.commands: dict[str | None, list[dict[str, Any]]] = {}  # guild id (None: global)
+        self.callbacks: dict[str, list[Callback]] = {}  # interaction id → answers
+        self.followups: dict[str, list[Recorded]] = {}  # interaction token → follow-ups
+        self.edits: dict[str, list[Recorded]] = {}  # interaction token → edits of @original
+        self.messages: dict[str, list[dict[str, Any]]] = {}  # channel id → messages sent
+        self.dm_channels: dict[str, str] = {}  # user id → DM channel id
+        self.closed_dms: set[str] = set()
+        self.rate_limits: list[tuple[str, float, int]] = []  # (path prefix, retry_after, times)
+        self.identifies: list[dict[str, Any]] = []
+        self.resumes: list[dict[str, Any]] = []
+        self.gateway_queries: list[dict[str, str]] = []
+        self.session_id = ""
+        self._events: list[dict[str, Any]] = []  # every dispatch of this session, for RESUME
+        self._seq = 0
+        self._ws: web.WebSocketResponse | None = None
+        self._sockets: set[web.WebSocketResponse] = set()
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # --- life ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=50 * 1024 * 1024)
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    def snowflake(self) -> int:
+        return next(self._ids)
+
+    # --- waiting ---------------------------------------------------------------------------------
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_until(self, predicate: Callable[[], object], within: float = 5.0) -> None:
+        """Wait (at most ``within`` seconds) until ``predicate`` holds after something happened."""
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(predicate)
+
+    # --- knobs -----------------------------------------------------------------------------------
+
+    def close_dms(self, user_id: int | str) -> None:
+        """The user's privacy settings refuse DMs from the bot: 403, code 50007."""
+        self.closed_dms.add(str(user_id))
+
+    def rate_limit(self, path_prefix: str, retry_after: float, times: int = 1) -> None:
+        """The next ``times`` requests whose path starts with ``path_prefix`` get a 429."""
+        self.rate_limits.append((path_prefix, retry_after, times))
+
+    def requests_to(self, method: str, prefix: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method and r.path.startswith(prefix)]
+
+    def dms_to(self, user_id: int | str) -> list[dict[str, Any]]:
+        channel = self.dm_channels.get(str(user_id))
+        return list(self.messages.get(channel, [])) if channel else []
+
+    # --- REST ------------------------------------------------------------------------------------
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        path = "/" + request.match_info["path"]
+        body, files = await self._read_body(request)
+        recorded = Recorded(
+            request.method,
+            path,
+            dict(request.query),
+            body,
+            files,
+            request.headers.get("Authorization") == f"Bot {self.token}",
+        )
+        self.requests.append(recorded)
+        try:
+            return await self._answer(request.method, path, recorded)
+        finally:
+            await self._notify()
+
+    async def _read_body(self, request: web.Request) -> tuple[Any, dict[str, tuple[str, bytes]]]:
+        if not request.can_read_body:
+            return None, {}
+        if request.content_type.startswith("multipart/"):
+            body: Any = None
+            files: dict[str, tuple[str, bytes]] = {}
+            reader = await request.multipart()
+            async for part in reader:
+                name = part.name or ""  # type: ignore[union-attr]
+                content = await part.read()  # type: ignore[union-attr]
+                if name == "payload_json":
+                    body = json.loads(content)
+                else:
+                    files[name] = (part.filename or "", bytes(content))  # type: ignore[union-attr]
+            return body, files
+        raw = await request.read()
+        return (json.loads(raw) if raw else None), {}
+
+    def _take_rate_limit(self, path: str) -> float | None:
+        for index, (prefix, retry_after, times) in enumerate(self.rate_limits):
+            if path.startswith(prefix):
+                if times <= 1:
+                    del self.rate_limits[index]
+                else:
+                    self.rate_limits[index] = (prefix, retry_after, times - 1)
+                return retry_after
+        return None
+
+    async def _answer(self, method: str, path: str, rec: Recorded) -> web.Response:
+        parts = path.strip("/").split("/")
+        # Interaction callbacks and webhooks carry the token in the path, not a header.
+        if parts[0] == "interactions" and method == "POST" and len(parts) == 4:
+            return self._interaction_callback(parts[1], parts[2], rec)
+        if parts[0] == "webhooks" and len(parts) >= 3:
+            return self._webhook(method, parts, rec)
+        if not rec.authorized:
+            return _json({"message": "401: Unauthorized", "code": 0}, 401)
+        retry_after = self._take_rate_limit(path)
+        if retry_after is not None:
+            return _json(
+                {
+                    "message": "You are being rate limited.",
+                    "retry_after": retry_after,
+                    "global": False,
+                },
+                429,
+                {"Via": "1.1 google", "Retry-After": str(max(1, round(retry_after)))},
+            )
+        if method == "GET" and path == "/users/@me":
+            return _json(self.bot_user)
+        if method == "GET" and path == "/oauth2/applications/@me":
+            return _json(self._application())
+        if method == "PUT" and parts[0] == "applications" and parts[-1] == "commands":
+            guild = parts[3] if len(parts) == 5 and parts[2] == "guilds" else None
+            return self._sync_commands(guild, rec.body or [])
+        if method == "POST" and path == "/users/@me/channels":
+            return self._open_dm(str(rec.body["recipient_id"]))
+        if method == "POST" and parts[0] == "channels" and parts[-1] == "messages":
+            return self._channel_message(parts[1], rec)
+        return _json({"message": "404: Not Found", "code": 0}, 404)
+
+    def _application(self) -> dict[str, Any]:
+        return {
+            "id": self.application_id,
+            "name": "Habit Coach",
+            "icon": None,
+            "description": "Start small, start now.",
+            "rpc_origins": [],
+            "bot_public": False,
+            "bot_require_code_grant": False,
+            "bot": self.bot_user,
+            "owner": {
+                "id": str(self.snowflake()),
+                "username": "owner",
+                "discriminator": "0",
+                "avatar": None,
+            },
+            "team": None,
+            "verify_key": "00" * 32,
+            "flags": 0,
+            "summary": "",
+        }
+
+    def _sync_commands(self, guild: str | None, payload: list[dict[str, Any]]) -> web.Response:
+        self.commands[guild] = payload
+        echoed = []
+        for command in payload:
+            item = {
+                "id": str(self.snowflake()),
+                "application_id": self.application_id,
+                "version": str(self.snowflake()),
+                "type": 1,
+                "default_member_permissions": None,
+                **command,
+            }
+            if guild is not None:
+                item["guild_id"] = guild
+            echoed.append(item)
+        return _json(echoed)
+
+    def _open_dm(self, user_id: str) -> web.Response:
+        channel = self.dm_channels.setdefault(user_id, str(self.snowflake()))
+        return _json(
+            {
+                "id": channel,
+                "type": 1,
+                "last_message_id": None,
+                "recipients": [self.user(user_id)],
+            }
+        )
+
+    def _channel_message(self, channel_id: str, rec: Recorded) -> web.Response:
+        owner = next((u for u, c in self.dm_channels.items() if c == channel_id), None)
+        if owner is not None and owner in self.closed_dms:
+            return _json({"message": "Cannot send messages to this user", "code": 50007}, 403)
+        message = self.message(channel_id, rec.body or {}, rec.files)
+        self.messages.setdefault(channel_id, []).append(message)
+        return _json(message)
+
+    def message(
+        self,
+        channel_id: str,
+        data: dict[str, Any],
+        files: dict[str, tuple[str, bytes]] | None = None,
+    ) -> dict[str, Any]:
+        """A full message object, as Discord returns it and as interactions carry it."""
+        attachments = [
+            {
+                "id": str(self.snowflake()),
+                "filename": name,
+                "size": len(content),
+                "url": f"https://cdn.example/{name}",
+                "proxy_url": f"https://cdn.example/{name}",
+            }
+            for name, content in (files or {}).values()
+        ]
+        return {
+            "id": str(self.snowflake()),
+            "channel_id": channel_id,
+            "type": 0,
+            "content": data.get("content") or "",
+            "author": self.bot_user,
+            "embeds": data.get("embeds") or [],
+            "components": data.get("components") or [],
+            "attachments": attachments,
+            "timestamp": _now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+            "flags": int(data.get("flags") or 0),
+        }
+
+    def _interaction_callback(self, interaction_id: str, token: str, rec: Recorded) -> web.Response:
+        body = rec.body or {}
+        answer = Callback(
+            interaction_id, token, int(body["type"]), body.get("data") or {}, rec.files
+        )
+        self.callbacks.setdefault(interaction_id, []).append(answer)
+        resource: dict[str, Any] = {"type": answer.type}
+        interaction: dict[str, Any] = {"id": interaction_id, "type": 2}
+        if answer.type in (4, 7):
+            message = self.message("0", answer.data, rec.files)
+            resource["message"] = message
+            interaction.update(
+                response_message_id=message["id"],
+                response_message_loading=False,
+                response_message_ephemeral=answer.ephemeral,
+            )
+        elif answer.type == 5:
+            interaction.update(
+                response_message_loading=True,
+                response_message_ephemeral=answer.ephemeral,
+            )
+        return _json({"interaction": interaction, "resource": resource})
+
+    def _webhook(self, method: str, parts: list[str], rec: Recorded) -> web.Response:
+        token = parts[2]
+        if method == "POST" and len(parts) == 3:
+            self.followups.setdefault(token, []).append(rec)
+            return _json(self.message("0", rec.body or {}, rec.files))
+        if method == "PATCH" and len(parts) == 5 and parts[3] == "messages":
+            self.edits.setdefault(token, []).append(rec)
+            return _json(self.message("0", rec.body or {}, rec.files))
+        return _json({"message": "Unknown Webhook", "code": 10015}, 404)
+
+    # --- gateway ---------------------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.add(ws)
+        self.gateway_queries.append(dict(request.query))
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
+        try:
+            async for frame in ws:
+                if frame.type is not WSMsgType.TEXT:
+                    continue
+                await self._on_gateway_frame(ws, json.loads(frame.data))
+        finally:
+            self._sockets.discard(ws)
+            if self._ws is ws:
+                self._ws = None
+            await self._notify()
+        return ws
+
+    async def _on_gateway_frame(self, ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
+        op, data = payload.get("op"), payload.get("d")
+        if op == 1:
+            await ws.send_str(json.dumps({"op": 11}))
+        elif op == 2:
+            self.identifies.append(data)
+            if data.get("token") != self.token:
+                await ws.close(code=4004, message=b"Authentication failed.")
+                return
+            self.session_id = f"session-{self.snowflake()}"
+            self._events.clear()
+            self._ws = ws
+            await self.dispatch(
+                "READY",
+                {
+                    "v": 10,
+                    "user": self.bot_user,
+                    "guilds": [],
+                    "private_channels": [],
+                    "relationships": [],
+                    "session_id": self.session_id,
+                    "resume_gateway_url": self.gateway_url,
+                    "application": {"id": self.application_id, "flags": 0},
+                },
+            )
+        elif op == 6:
+            self.resumes.append(data)
+            if data.get("session_id") != self.session_id or data.get("token") != self.token:
+                await ws.send_str(json.dumps({"op": 9, "d": False}))
+                return
+            self._ws = ws
+            for event in self._events:  # what the bot missed while it was away
+                if event["s"] > int(data.get("seq") or 0):
+                    await ws.send_str(json.dumps(event))
+            await self.dispatch("RESUMED", {})
+        await self._notify()
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send an event (op 0) now, or keep it for the RESUME if the bot is away."""
+        self._seq += 1
+        frame = {"op": 0, "t": event, "s": self._seq, "d": data}
+        self._events.append(frame)
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.send_str(json.dumps(frame))
+
+    async def request_reconnect(self) -> None:
+        """op 7: the bot must reconnect to resume_gateway_url and RESUME."""
+        assert self._ws is not None
+        ws, self._ws = self._ws, None  # events from now on wait for the RESUME
+        await ws.send_str(json.dumps({"op": 7, "d": None}))
+
+    async def kick(self, code: int) -> None:
+        """Close the gateway connection with a close code, e.g. 4004 (authentication failed)."""
+        assert self._ws is not None
+        ws, self._ws = self._ws, None
+        self.session_id = ""  # not resumable
+        await ws.close(code=code, message=b"kicked")
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and not self._ws.closed
+
+    # --- interactions ----------------------------------------------------------------------------
+
+    def user(self, user_id: int | str, name: str = "") -> dict[str, Any]:
+        return {
+            "id": str(user_id),
+            "username": name or f"user{user_id}",
+            "discriminator": "0",
+            "global_name": name or None,
+            "avatar": None,
+        }
+
+    def interaction(
+        self,
+        type_: int,
+        data: dict[str, Any],
+        user_id: int,
+        *,
+        guild_id: int | None = None,
+        message: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        interaction_id = str(self.snowflake())
+        payload: dict[str, Any] = {
+            "id": interaction_id,
+            "application_id": self.application_id,
+            "type": type_,
+            "token": f"token-{interaction_id}",
+            "version": 1,
+            "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
+            "locale": "en-US",
+            "app_permissions": "0",
+            "entitlements": [],
+            "data": data,
+        }
+        user = self.user(user_id, f"writer{str(user_id)[-2:]}")
+        if guild_id is not None:
+            channel_id = str(guild_id + 1)
+            payload.update(
+                guild_id=str(guild_id),
+                guild_locale="en-US",
+                context=0,
+                authorizing_integration_owners={"0": str(guild_id)},
+                channel_id=channel_id,
+                channel={
+                    "id": channel_id,
+                    "type": 0,
+                    "guild_id": str(guild_id),
+                    "name": "writing",
+                    "position": 0,
+                    "permission_overwrites": [],
+                    "nsfw": False,
+                    "parent_id": None,
+                },
+                member={
+                    "user": user,
+                    "roles": [],
+                    "joined_at": _now_iso(),
+                    "deaf": False,
+                    "mute": False,
+                    "flags": 0,
+                    "permissions": "0",
+                },
+            )
+            if type_ in (2, 4) and str(guild_id) in self.commands:
+                data["guild_id"] = str(guild_id)  # a guild-scoped command says where it lives
+        else:
+            channel_id = self.dm_channels.setdefault(str(user_id), str(self.snowflake()))
+            payload.update(
+                context=1,
+                authorizing_integration_owners={"0": "0"},
+                channel_id=channel_id,
+                channel={"id": channel_id, "type": 1, "recipients": [user]},
+                user=user,
+            )
+        if message is not None:
+            payload["message"] = message
+        return payload
+
+    async def send_interaction(self, payload: dict[str, Any]) -> str:
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return str(payload["id"])
+
+    async def answer_to(self, interaction_id: str, within: float = 5.0) -> Callback:
+        await self.wait_until(lambda: interaction_id in self.callbacks, within)
+        return self.callbacks[interaction_id][0]
+
+    async def followup_to(self, token: str, within: float = 5.0) -> Recorded:
+        await self.wait_until(lambda: token in self.followups, within)
+        return self.followups[token][0]
+
+    async def slash(
+        self,
+        user_id: int,
+        name: str,
+        options: dict[str, Any] | None = None,
+        *,
+        subcommand: str | None = None,
+        guild_id: int | None = None,
+    ) -> Callback:
+        """Run a slash command as ``user_id`` and return the bot's answer."""
+        option_list = [
+            {"name": key, "type": _option_type(value), "value": value}
+            for key, value in (options or {}).items()
+        ]
+        if subcommand is not None:
+            option_list = [{"name": subcommand, "type": 1, "options": option_list}]
+        data = {
+            "id": str(self.snowflake()),
+            "name": name,
+            "type": 1,
+            "options": option_list,
+        }
+        payload = self.interaction(2, data, user_id, guild_id=guild_id)
+        return await self.answer_to(await self.send_interaction(payload))
+
+    async def autocomplete(
+        self, user_id: int, name: str, option: str, typed: str
+    ) -> list[dict[str, Any]]:
+        data = {
+            "id": str(self.snowflake()),
+            "name": name,
+            "type": 1,
+            "options": [{"name": option, "type": 3, "value": typed, "focused": True}],
+        }
+        payload = self.interaction(4, data, user_id)
+        answer = await self.answer_to(await self.send_interaction(payload))
+        assert answer.type == 8
+        return list(answer.data["choices"])
+
+    async def click(self, user_id: int, message: dict[str, Any], custom_id: str) -> Callback:
+        """Click the button ``custom_id`` of ``message`` as ``user_id``."""
+        assert custom_id in custom_ids(message.get("components") or []), "no such button"
+        data = {"custom_id": custom_id, "component_type": 2}
+        payload = self.interaction(3, data, user_id, message=message)
+        return await self.answer_to(await self.send_interaction(payload))
+
+    async def submit(self, user_id: int, custom_id: str, fields: dict[str, str]) -> Callback:
+        """Submit a modal as Discord sends it now: each text input inside a label."""
+        components = [
+            {"type": 18, "id": index, "component": {"type": 4, "custom_id": key, "value": value}}
+            for index, (key, value) in enumerate(fields.items(), start=1)
+        ]
+        data = {"custom_id": custom_id, "components": components}
+        payload = self.interaction(5, data, user_id)
+        return await self.answer_to(await self.send_interaction(payload))
+
+
+def _option_type(value: object) -> int:
+    if isinstance(value, bool):
+        return 5
+    if isinstance(value, int):
+        return 4
+    return 3

@@ -1,0 +1,431 @@
+"""Slash commands against the fake Discord: what Discord received, and what the engine stored."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.discord import DiscordAdapter
+from bot.runtime import Runtime
+from habits import timekeeping as tk
+from tests.bot.discord.conftest import ANA, BEN, Harness, Store
+from tests.bot.discord.fake_discord import FakeDiscord
+
+PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)  # members, presences, message content
+
+
+def options_of(command: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {option["name"]: option for option in command.get("options", [])}
+
+
+async def test_login_registers_every_command_globally_with_typed_options(
+    fake: FakeDiscord, adapter: DiscordAdapter
+) -> None:
+    calls = [(r.method, r.path) for r in fake.requests]
+    app = fake.application_id
+    assert calls[:3] == [
+        ("GET", "/users/@me"),
+        ("GET", "/oauth2/applications/@me"),
+        ("PUT", f"/applications/{app}/commands"),
+    ]
+    assert list(fake.commands) == [None]  # global: no DISCORD_DEV_GUILD_ID
+    commands = {c["name"]: c for c in fake.commands[None]}
+    assert set(commands) == {"goal", "published", "streak", "nudges", "timezone", "habit"}
+    for command in commands.values():
+        assert command["contexts"] == [0, 1]  # servers and DMs with the bot
+
+    goal = options_of(commands["goal"])
+    assert goal["count"]["type"] == 4
+    assert (goal["count"]["min_value"], goal["count"]["max_value"]) == (1, 21)
+    assert goal["label"]["type"] == 3
+    assert [c["value"] for c in goal["change"]["choices"]] == [
+        "off",
+        "rest",
+        "week sunday",
+        "week monday",
+    ]
+    assert (goal["weeks"]["min_value"], goal["weeks"]["max_value"]) == (1, 8)
+    assert not any(option["required"] for option in goal.values())
+    assert set(options_of(commands["published"])) == {"url", "title", "undo"}
+    assert options_of(commands["published"])["undo"]["type"] == 5
+    assert set(options_of(commands["nudges"])) == {"days", "time", "change", "pause_for"}
+    assert [c["value"] for c in options_of(commands["nudges"])["change"]["choices"]] == [
+        "pause",
+        "resume",
+        "off",
+        "snooze later",
+        "snooze tomorrow",
+        "smaller",
+    ]
+    assert options_of(commands["timezone"])["zone"]["autocomplete"] is True
+    habit = options_of(commands["habit"])
+    assert {name: option["type"] for name, option in habit.items()} == {
+        "help": 1,
+        "export": 1,
+        "forget": 1,
+    }
+    assert commands["streak"]["options"] == []
+
+    # The gateway: API v10, and no privileged intent asked for.
+    assert fake.gateway_queries[0]["v"] == "10"
+    assert len(fake.identifies) == 1
+    assert fake.identifies[0]["intents"] & PRIVILEGED_INTENTS == 0
+
+
+async def test_a_development_guild_gets_the_commands_instantly_and_they_work_there(
+    fake: FakeDiscord, harness: Harness
+) -> None:
+    guild = 500_000_000_000_000_001
+    runtime = harness.runtime(discord_dev_guild_id=guild)
+    await harness.adapter(runtime)
+
+    assert list(fake.commands) == [str(guild)]
+    assert fake.requests_to("PUT", f"/applications/{fake.application_id}/guilds/{guild}/commands")
+    answer = await fake.slash(ANA, "goal", {"count": 2}, guild_id=guild)
+    assert answer.type == 4
+    assert "Goal set: 2 posts a week" in answer.content
+
+
+async def test_goal_sets_shows_rests_and_turns_off(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    answer = await fake.slash(ANA, "goal", {"count": 3, "label": "newsletters"})
+    assert answer.type == 4
+    assert answer.ephemeral
+    assert "Goal set: 3 newsletters a week" in answer.content
+    member = store.member(ANA)
+    assert member is not None
+    assert (member.goal_target, member.goal_label) == (3, "newsletter")
+    assert member.display_name == "writer01"
+
+    shown = await fake.slash(ANA, "goal")
+    assert "Your goal: 3 newsletters a week" in shown.content
+
+    rest = await fake.slash(ANA, "goal", {"change": "rest", "weeks": 2})
+    assert "Rest 2 weeks" in rest.content
+    member = store.member(ANA)
+    assert member is not None
+    assert member.rest_until is not None
+
+    sunday = await fake.slash(ANA, "goal", {"change": "week sunday"})
+    assert "Your weeks now start on Sun" in sunday.content
+    member = store.member(ANA)
+    assert member is not None
+    assert member.week_starts_on == tk.SUNDAY
+
+    off = await fake.slash(ANA, "goal", {"change": "off"})
+    assert "Goal tracking is off" in off.content
+    member = store.member(ANA)
+    assert member is not None
+    assert member.goal_target is None
+
+
+async def test_bad_goal_options_get_a_private_error_with_an_example_and_store_nothing(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    bad = [
+        {"count": 50},  # a client that ignores max_value: the engine still refuses
+        {"label": "post"},
+        {"change": "off", "count": 2},
+        {"weeks": 2},
+        {"change": "rest", "weeks": 9},
+        {"count": 1, "label": "https://example.com"},
+    ]
+    for options in bad:
+        answer = await fake.slash(ANA, "goal", options)
+        assert answer.type == 4, options
+        assert answer.ephemeral, options
+        assert "Example: /goal" in answer.content, (options, answer.content)
+    assert store.member(ANA) is None
+
+
+async def test_published_logs_once_per_interaction_and_undo_removes_it(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    await fake.slash(ANA, "goal", {"count": 1})
+    payload = fake.interaction(
+        2,
+        {
+            "id": "1",
+            "name": "published",
+            "type": 1,
+            "options": [
+                {"name": "url", "type": 3, "value": "https://Example.com/first-post/"},
+                {"name": "title", "type": 3, "value": "First post"},
+            ],
+        },
+        ANA,
+    )
+    interaction_id = await fake.send_interaction(payload)
+    answer = await fake.answer_to(interaction_id)
+    assert "Logged “First post”" in answer.content
+    assert "goal met" in answer.content
+
+    # Discord redelivers the same interaction (same id): it logs nothing new.
+    await fake.send_interaction(payload)
+    await fake.wait_until(lambda: len(fake.callbacks[interaction_id]) == 2)
+    assert "Already logged" in fake.callbacks[interaction_id][1].content
+    [row] = store.publications(ANA)
+    assert (row.url, row.title, row.source) == (
+        "https://example.com/first-post",
+        "First post",
+        "command",
+    )
+    assert row.request_key == interaction_id
+
+    title_only = await fake.slash(ANA, "published", {"title": "http is a fine word"})
+    assert "Logged “http is a fine word”" in title_only.content
+    assert len(store.publications(ANA)) == 2
+
+    undo = await fake.slash(ANA, "published", {"undo": True})
+    assert "Removed “http is a fine word”" in undo.content
+    assert [r.title for r in store.publications(ANA)] == ["First post"]
+
+
+async def test_bad_published_options_are_refused_privately(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    not_a_link = await fake.slash(ANA, "published", {"url": "not a link", "title": "Post"})
+    assert not_a_link.ephemeral
+    assert "doesn't look like a web link" in not_a_link.content
+    assert "Example: /published https://example.com/my-post" in not_a_link.content
+
+    undo_with_title = await fake.slash(ANA, "published", {"undo": True, "title": "x"})
+    assert undo_with_title.ephemeral
+    assert "Example: /published undo" in undo_with_title.content
+
+    with_password = await fake.slash(ANA, "published", {"url": "https://me:pw@example.com/a"})
+    assert "username or password" in with_password.content
+    assert store.member(ANA) is None
+
+
+async def test_streak_is_an_embed_card(fake: FakeDiscord, adapter: DiscordAdapter) -> None:
+    await fake.slash(ANA, "goal", {"count": 1})
+    await fake.slash(ANA, "published", {"title": "One"})
+
+    answer = await fake.slash(ANA, "streak")
+
+    assert answer.type == 4
+    assert answer.ephemeral
+    assert not answer.content
+    [embed] = answer.data["embeds"]
+    assert "Streak: 1 week" in embed["description"]
+    assert "Total published: 1" in embed["description"]
+
+
+async def test_nudges_schedule_pause_resume_and_off(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    await fake.slash(ANA, "goal", {"count": 1})
+
+    schedule = await fake.slash(ANA, "nudges", {"days": "mon wed fri", "time": "6:30pm"})
+    assert "Mon Wed Fri at 18:30 (UTC)" in schedule.content
+    member = store.member(ANA)
+    assert member is not None
+    assert (tk.mask_days(member.nudge_days), member.nudge_minute) == ([0, 2, 4], 18 * 60 + 30)
+
+    time_only = await fake.slash(ANA, "nudges", {"time": "9am"})
+    assert "Mon Wed Fri at 09:00" in time_only.content
+
+    paused = await fake.slash(ANA, "nudges", {"change": "pause", "pause_for": "2w"})
+    assert "Nudges paused until" in paused.content
+    member = store.member(ANA)
+    assert member is not None
+    assert member.paused_until is not None
+
+    resumed = await fake.slash(ANA, "nudges", {"change": "resume"})
+    assert "Nudges: Mon Wed Fri at 09:00" in resumed.content
+    member = store.member(ANA)
+    assert member is not None
+    assert member.paused_until is None
+
+    smaller = await fake.slash(ANA, "nudges", {"change": "smaller"})
+    assert smaller.content.startswith(("Even smaller", "Another tiny one"))
+
+    off = await fake.slash(ANA, "nudges", {"change": "off"})
+    assert "Nudges are off" in off.content
+    member = store.member(ANA)
+    assert member is not None
+    assert not member.nudges_on
+
+    shown = await fake.slash(ANA, "nudges")
+    assert "Nudges are off" in shown.content
+
+
+async def test_bad_nudges_options_change_nothing(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    await fake.slash(ANA, "goal", {"count": 1})
+    before = store.member(ANA)
+
+    for options, example in [
+        ({"days": "funday", "time": "9am"}, "Example: /nudges mon thu at 9:00"),
+        ({"days": "mon", "time": "25:00"}, "Example: /nudges mon thu at 9:00"),
+        ({"change": "pause", "pause_for": "forever"}, "Example: /nudges pause 2w"),
+        ({"change": "pause"}, "Example: /nudges pause 2w"),
+        ({"pause_for": "2w"}, "Example: /nudges change:pause pause_for:2w"),
+        ({"change": "off", "days": "mon"}, "Example: /nudges days:mon thu time:9:00"),
+    ]:
+        answer = await fake.slash(ANA, "nudges", options)
+        assert answer.ephemeral, options
+        assert example in answer.content, (options, answer.content)
+
+    after = store.member(ANA)
+    assert before is not None
+    assert after is not None
+    assert after._asdict() == before._asdict()
+
+
+async def test_timezone_sets_by_name_or_city_and_refuses_unknown_zones(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    unknown = await fake.slash(ANA, "timezone", {"zone": "Mars/Olympus"})
+    assert unknown.ephemeral
+    assert "I don't know the time zone" in unknown.content
+    assert "Example: /timezone Europe/Berlin" in unknown.content
+    assert store.member(ANA) is None
+
+    by_city = await fake.slash(ANA, "timezone", {"zone": "Berlin"})
+    assert "Time zone set to Europe/Berlin" in by_city.content
+    by_name = await fake.slash(ANA, "timezone", {"zone": "America/New_York"})
+    assert "Time zone set to America/New_York" in by_name.content
+    member = store.member(ANA)
+    assert member is not None
+    assert member.timezone == "America/New_York"
+
+    shown = await fake.slash(ANA, "timezone")
+    assert "Your time zone is America/New_York" in shown.content
+
+
+async def test_timezone_autocomplete_offers_iana_zones_for_cities_and_typed_text(
+    fake: FakeDiscord, adapter: DiscordAdapter, runtime: Runtime
+) -> None:
+    berlin = await fake.autocomplete(ANA, "timezone", "zone", "berl")
+    assert berlin[0] == {"name": "Europe/Berlin (UTC+01:00)", "value": "Europe/Berlin"}
+
+    new_york = await fake.autocomplete(ANA, "timezone", "zone", "new york")
+    assert new_york[0]["value"] == "America/New_York"
+
+    typed_area = await fake.autocomplete(ANA, "timezone", "zone", "Australia/")
+    assert typed_area
+    assert all(c["value"].startswith("Australia/") for c in typed_area)
+
+    near_miss = await fake.autocomplete(ANA, "timezone", "zone", "Europe/Berlln")
+    assert "Europe/Berlin" in [c["value"] for c in near_miss]
+
+    nothing_typed = await fake.autocomplete(ANA, "timezone", "zone", "")
+    assert 0 < len(nothing_typed) <= 25
+    many = await fake.autocomplete(ANA, "timezone", "zone", "a")
+    assert len(many) == 25
+    for choices in (berlin, new_york, typed_area, near_miss, nothing_typed, many):
+        assert all(c["value"] in tk.known_zone_names() for c in choices)
+        assert all(len(c["name"]) <= 100 for c in choices)
+
+
+async def test_habit_help_lists_every_command(fake: FakeDiscord, adapter: DiscordAdapter) -> None:
+    answer = await fake.slash(ANA, "habit", subcommand="help")
+    assert answer.ephemeral
+    for command in ("/goal", "/published", "/streak", "/nudges", "/timezone", "/habit export"):
+        assert command in answer.content
+
+
+async def test_export_is_a_json_file_attachment(fake: FakeDiscord, adapter: DiscordAdapter) -> None:
+    nothing = await fake.slash(ANA, "habit", subcommand="export")
+    assert "nothing to export" in nothing.content
+    assert not nothing.files
+
+    await fake.slash(ANA, "goal", {"count": 1, "label": "video"})
+    await fake.slash(ANA, "published", {"url": "https://example.com/v1", "title": "Video one"})
+
+    answer = await fake.slash(ANA, "habit", subcommand="export")
+
+    assert answer.type == 4
+    assert answer.ephemeral
+    assert "1 publications" in answer.content
+    [(filename, content)] = answer.files.values()
+    assert filename == "habit-coach-export.json"
+    assert answer.data["attachments"][0]["filename"] == "habit-coach-export.json"
+    exported = json.loads(content)
+    assert exported["member"]["user_id"] == str(ANA)
+    assert exported["member"]["goal"] == {"target": 1, "label": "video"}
+    assert [p["title"] for p in exported["publications"]] == ["Video one"]
+
+
+async def test_forget_asks_first_then_a_click_deletes_everything(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    await fake.slash(ANA, "goal", {"count": 1})
+    await fake.slash(BEN, "goal", {"count": 2})
+    await fake.slash(ANA, "published", {"title": "Mine"})
+
+    ask = await fake.slash(ANA, "habit", subcommand="forget")
+    assert ask.ephemeral
+    assert "Are you sure?" in ask.content
+    assert ask.custom_ids == ["habit:forget_confirm"]
+    assert store.member(ANA) is not None  # asking deletes nothing
+
+    message = fake.message("0", ask.data)
+    done = await fake.click(ANA, message, "habit:forget_confirm")
+
+    assert done.type == 7  # the confirmation is replaced, its button gone
+    assert "everything I stored about you is deleted" in done.content
+    assert done.data["components"] == []
+    assert store.member(ANA) is None
+    assert store.publications(ANA) == []
+    assert store.member(BEN) is not None  # nobody else's data
+
+
+async def test_slow_engine_work_is_deferred_then_followed_up(
+    fake: FakeDiscord, harness: Harness, runtime: Runtime, store: Store
+) -> None:
+    await harness.adapter(runtime, defer_after=0)  # as if the database were slow
+
+    answer = await fake.slash(ANA, "goal", {"count": 1})
+
+    assert answer.type == 5  # deferred within Discord's 3 s
+    assert answer.ephemeral
+    followup = await fake.followup_to(answer.token)
+    assert "Goal set: 1 post a week" in followup.body["content"]
+    assert followup.body["flags"] & 64
+    member = store.member(ANA)
+    assert member is not None
+    assert member.goal_target == 1
+
+
+async def test_commands_work_in_a_server_channel_too(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    answer = await fake.slash(BEN, "goal", {"count": 2}, guild_id=600_000_000_000_000_001)
+    assert "Goal set: 2 posts a week" in answer.content
+    member = store.member(BEN)
+    assert member is not None
+    assert member.goal_target == 2
+
+
+async def test_a_stale_command_gets_a_friendly_answer_not_an_error(
+    fake: FakeDiscord, adapter: DiscordAdapter
+) -> None:
+    answer = await fake.slash(ANA, "checkin", {"when": "now"})  # removed since the last sync
+
+    assert answer.type == 4
+    assert answer.ephemeral
+    assert "That command is out of date" in answer.content
+    assert "Traceback" not in answer.content
+
+
+async def test_a_slow_confirmation_click_is_deferred_then_the_message_edited(
+    fake: FakeDiscord, harness: Harness, runtime: Runtime, store: Store
+) -> None:
+    await harness.adapter(runtime, defer_after=0)
+    await fake.slash(ANA, "goal", {"count": 1})
+    ask = await fake.followup_to((await fake.slash(ANA, "habit", subcommand="forget")).token)
+
+    done = await fake.click(ANA, fake.message("0", ask.body), "habit:forget_confirm")
+
+    assert done.type == 6  # deferred update of the clicked message
+    await fake.wait_until(lambda: done.token in fake.edits)
+    [edit] = fake.edits[done.token]
+    assert edit.path.endswith("/messages/@original")
+    assert "everything I stored about you is deleted" in edit.body["content"]
+    assert edit.body["components"] == []
+    assert store.member(ANA) is None
