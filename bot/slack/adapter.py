@@ -1,0 +1,245 @@
+"""The Slack adapter: the real Bolt app in Socket Mode or HTTP mode, one workspace or many.
+
+Socket Mode when SLACK_APP_TOKEN is set (no public URL needed); HTTP mode otherwise, serving
+``/slack/events`` with every request's signature checked. With SLACK_CLIENT_ID/SECRET the app
+installs into many workspaces through Bolt's OAuth flow, installations kept in adapter records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+from aiohttp import web
+from pydantic import SecretStr
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters import AdapterError
+from bot.runtime import Runtime
+from bot.slack.app import SlackListeners
+from bot.slack.installations import RecordInstallationStore, RecordOAuthStateStore
+from bot.slack.sender import SlackSender, make_client
+from habits.delivery import Sender
+from habits.model import Platform
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+INSTALL_PATH = "/slack/install"
+OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
+BOT_SCOPES = ("chat:write", "commands", "im:write", "users:read", "files:write")
+CONNECT_TIMEOUT = 30.0
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+class SlackAdapter:
+    """Slack for `habit-coach run`; see :class:`bot.adapters.ChatAdapter`."""
+
+    platform: str = Platform.SLACK
+
+    def __init__(self, runtime: Runtime):
+        settings = runtime.settings
+        self.runtime = runtime
+        self.socket_mode = settings.slack_app_token is not None
+        self.multi_workspace = (
+            settings.slack_client_id is not None and settings.slack_client_secret is not None
+        )
+        self.name = "Slack (Socket Mode)" if self.socket_mode else "Slack (HTTP mode)"
+        self._base_url = settings.slack_api_base_url
+        bot_token = None if self.multi_workspace else _secret(settings.slack_bot_token)
+        self.client = make_client(bot_token, self._base_url)
+        self.installations = RecordInstallationStore(runtime) if self.multi_workspace else None
+        self.listeners = SlackListeners(runtime)
+        self._sender = SlackSender(self._client_for)
+        self._workspace_clients: dict[str, AsyncWebClient] = {}
+        self.app: AsyncApp | None = None
+        self.http_port: int | None = None  # the port actually bound, once HTTP is served
+        self.team_id: str | None = None  # single-workspace mode: the bot token's workspace
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._stopped = asyncio.Event()
+        self._closed = False
+
+    @property
+    def sender(self) -> Sender:
+        return self._sender
+
+    # --- life cycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        settings = self.runtime.settings
+        if not self.socket_mode and settings.slack_signing_secret is None:
+            raise AdapterError(
+                "HTTP mode needs SLACK_SIGNING_SECRET (Basic Information → App Credentials) to "
+                "verify that requests come from Slack. Set it, or set SLACK_APP_TOKEN to use "
+                "Socket Mode instead."
+            )
+        if not self.multi_workspace:
+            await self._check_bot_token()
+        self.app = self._build_app()
+        try:
+            if self.socket_mode:
+                await self._connect_socket()
+            if not self.socket_mode or self.multi_workspace:
+                await self._serve_http()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def wait_closed(self) -> None:
+        await self._stopped.wait()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._socket is not None:
+                await self._socket.close_async()  # type: ignore[no-untyped-call]
+            if self._runner is not None:
+                await self._runner.cleanup()
+        finally:
+            self._stopped.set()
+
+    # --- start-up steps --------------------------------------------------------------------------
+
+    async def _check_bot_token(self) -> None:
+        try:
+            found = await self.client.auth_test()
+        except SlackApiError as exc:
+            raise AdapterError(
+                f"Slack refused SLACK_BOT_TOKEN ({exc.response.get('error')}). Copy the Bot User "
+                "OAuth Token (xoxb-…) from OAuth & Permissions, and reinstall the app if it was "
+                "revoked."
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise AdapterError(f"cannot reach Slack's Web API: {exc}") from None
+        self.team_id = found.get("team_id")
+
+    def _build_app(self) -> AsyncApp:
+        settings = self.runtime.settings
+        signing_secret = _secret(settings.slack_signing_secret) or ""
+        if self.installations is None:
+            app = AsyncApp(
+                name="habit-coach",
+                client=self.client,
+                signing_secret=signing_secret,
+                request_verification_enabled=not self.socket_mode,
+            )
+        else:
+            assert settings.slack_client_id is not None
+            oauth = AsyncOAuthSettings(
+                client_id=settings.slack_client_id,
+                client_secret=_secret(settings.slack_client_secret),
+                scopes=list(BOT_SCOPES),
+                user_scopes=[],
+                installation_store=self.installations,
+                installation_store_bot_only=True,
+                state_store=RecordOAuthStateStore(self.runtime),
+                install_path=INSTALL_PATH,
+                redirect_uri_path=OAUTH_REDIRECT_PATH,
+            )
+            app = AsyncApp(
+                name="habit-coach",
+                client=self.client,
+                signing_secret=signing_secret,
+                request_verification_enabled=not self.socket_mode,
+                installation_store=self.installations,
+                installation_store_bot_only=True,
+                oauth_settings=oauth,
+            )
+            app.enable_token_revocation_listeners()
+        self.listeners.register(app)
+        return app
+
+    async def _connect_socket(self) -> None:
+        assert self.app is not None
+        app_token = _secret(self.runtime.settings.slack_app_token)
+        assert app_token is not None
+        # Ask for the websocket URL ourselves: the SDK would retry a refused token forever.
+        try:
+            opened = await self.client.apps_connections_open(app_token=app_token)
+        except SlackApiError as exc:
+            raise AdapterError(
+                f"Slack refused SLACK_APP_TOKEN ({exc.response.get('error')}). It must be an "
+                "app-level token (xapp-…) with the connections:write scope."
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise AdapterError(f"cannot reach Slack's Web API: {exc}") from None
+        self._socket = AsyncSocketModeHandler(self.app, app_token, web_client=self.client)
+        self._socket.client.wss_uri = opened["url"]
+        try:
+            await asyncio.wait_for(
+                self._socket.connect_async(),  # type: ignore[no-untyped-call]
+                CONNECT_TIMEOUT,
+            )
+        except TimeoutError:
+            raise AdapterError(
+                f"Slack's Socket Mode websocket did not answer within {CONNECT_TIMEOUT:.0f} s"
+            ) from None
+
+    async def _serve_http(self) -> None:
+        settings = self.runtime.settings
+        web_app = web.Application()
+        if not self.socket_mode:
+            web_app.router.add_post(EVENTS_PATH, self._on_events)
+        flow = self.app.oauth_flow if self.app is not None else None
+        if flow is not None:
+            web_app.router.add_get(flow.install_path, self._on_oauth_page)
+            web_app.router.add_get(flow.redirect_uri_path, self._on_oauth_page)
+        self._runner = web.AppRunner(web_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, settings.slack_http_host, settings.slack_http_port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise AdapterError(
+                f"cannot listen on {settings.slack_http_host}:{settings.slack_http_port} "
+                f"for Slack's requests: {exc.strerror or exc}"
+            ) from None
+        addresses = self._runner.addresses
+        self.http_port = int(addresses[0][1]) if addresses else settings.slack_http_port
+        log.info("Slack HTTP mode listening on port %s", self.http_port)
+
+    # --- HTTP endpoints --------------------------------------------------------------------------
+
+    async def _on_events(self, request: web.Request) -> web.Response:
+        assert self.app is not None
+        response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def _on_oauth_page(self, request: web.Request) -> web.Response:
+        assert self.app is not None
+        flow: AsyncOAuthFlow | None = self.app.oauth_flow
+        assert flow is not None
+        bolt_request = await to_bolt_request(request)
+        if request.path == flow.install_path:
+            response = await flow.handle_installation(bolt_request)
+        else:
+            response = await flow.handle_callback(bolt_request)
+        return await to_aiohttp_response(response)
+
+    # --- delivery --------------------------------------------------------------------------------
+
+    async def _client_for(self, workspace: str) -> AsyncWebClient | None:
+        """The client holding the bot token of ``workspace`` (None: not installed there)."""
+        if self.installations is None:
+            return self.client
+        bot = await self.installations.async_find_bot(enterprise_id=None, team_id=workspace)
+        if bot is None:
+            return None
+        client = self._workspace_clients.get(bot.bot_token)
+        if client is None:
+            client = make_client(bot.bot_token, self._base_url)
+            self._workspace_clients[bot.bot_token] = client
+        return client

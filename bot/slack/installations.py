@@ -1,0 +1,145 @@
+"""Bolt's installation and OAuth state stores, kept in the runtime's adapter records.
+
+So installations outlive restarts and every replica sees the same ones, without this adapter
+knowing anything about the database behind :attr:`bot.runtime.Runtime.records`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.oauth.installation_store.models.bot import Bot
+from slack_sdk.oauth.installation_store.models.installation import Installation
+from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
+
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+INSTALLATION_KIND = "slack-installation"
+BOT_KIND = "slack-bot"
+STATE_KIND = "slack-oauth-state"
+
+
+def workspace_key(enterprise_id: str | None, team_id: str | None) -> str:
+    return f"{enterprise_id or '-'}:{team_id or '-'}"
+
+
+def _document(model: Installation | Bot) -> dict[str, Any]:
+    # The models' attributes are their constructor's keyword arguments (slack_sdk's own file
+    # store relies on the same round trip), and every value is JSON-friendly.
+    return dict(vars(model))
+
+
+class RecordInstallationStore(AsyncInstallationStore):
+    """Installations per workspace (and per installing user), bots per workspace."""
+
+    def __init__(self, runtime: Runtime):
+        self._runtime = runtime
+
+    @property
+    def logger(self) -> logging.Logger:
+        return log
+
+    async def _put(self, kind: str, key: str, data: dict[str, Any]) -> None:
+        await self._runtime.call(self._runtime.records.put, kind, key, data)
+
+    async def _get(self, kind: str, key: str) -> dict[str, Any] | None:
+        return await self._runtime.call(self._runtime.records.get, kind, key)
+
+    async def _delete(self, kind: str, key: str) -> None:
+        await self._runtime.call(self._runtime.records.delete, kind, key)
+
+    async def async_save(self, installation: Installation) -> None:
+        key = workspace_key(installation.enterprise_id, installation.team_id)
+        data = _document(installation)
+        await self._put(INSTALLATION_KIND, key, data)
+        if installation.user_id:
+            await self._put(INSTALLATION_KIND, f"{key}:{installation.user_id}", data)
+        await self.async_save_bot(installation.to_bot())
+
+    async def async_save_bot(self, bot: Bot) -> None:
+        if not bot.bot_token:
+            return
+        await self._put(BOT_KIND, workspace_key(bot.enterprise_id, bot.team_id), _document(bot))
+
+    async def async_find_bot(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        is_enterprise_install: bool | None = False,
+    ) -> Bot | None:
+        data = await self._get(
+            BOT_KIND, workspace_key(enterprise_id, None if is_enterprise_install else team_id)
+        )
+        if data is None and enterprise_id is not None and team_id is not None:
+            # An org-wide install is stored without a team.
+            data = await self._get(BOT_KIND, workspace_key(enterprise_id, None))
+        return Bot(**data) if data is not None else None
+
+    async def async_find_installation(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> Installation | None:
+        key = workspace_key(enterprise_id, None if is_enterprise_install else team_id)
+        data = await self._get(INSTALLATION_KIND, f"{key}:{user_id}" if user_id else key)
+        if data is None:
+            return None
+        installation = Installation(**data)
+        bot = await self.async_find_bot(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            is_enterprise_install=is_enterprise_install,
+        )
+        if bot is not None and bot.bot_token != installation.bot_token:
+            # A later install replaced the bot token: the user's record must not keep the old one.
+            installation.bot_id = bot.bot_id
+            installation.bot_user_id = bot.bot_user_id
+            installation.bot_token = bot.bot_token
+            installation.bot_scopes = bot.bot_scopes
+        return installation
+
+    async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        await self._delete(BOT_KIND, workspace_key(enterprise_id, team_id))
+
+    async def async_delete_installation(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+    ) -> None:
+        key = workspace_key(enterprise_id, team_id)
+        await self._delete(INSTALLATION_KIND, f"{key}:{user_id}" if user_id else key)
+
+
+class RecordOAuthStateStore(AsyncOAuthStateStore):
+    """One-use OAuth ``state`` values, valid for ``expiration_seconds``."""
+
+    def __init__(self, runtime: Runtime, expiration_seconds: int = 600):
+        self._runtime = runtime
+        self.expiration = timedelta(seconds=expiration_seconds)
+
+    @property
+    def logger(self) -> logging.Logger:
+        return log
+
+    async def async_issue(self, *args: Any, **kwargs: Any) -> str:
+        state = secrets.token_urlsafe(24)
+        await self._runtime.call(self._runtime.records.put, STATE_KIND, state, {"issued": True})
+        return state
+
+    async def async_consume(self, state: str) -> bool:
+        found = await self._runtime.call(
+            self._runtime.records.take, STATE_KIND, state, self.expiration
+        )
+        return found is not None

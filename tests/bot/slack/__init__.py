@@ -1,0 +1,1 @@
+"""Tests for the Slack adapter against a fake Slack on loopback."""

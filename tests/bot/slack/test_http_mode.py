@@ -1,0 +1,183 @@
+"""HTTP mode: Slack's request signatures and start-up refusals; redelivered requests (HTTP
+retries with X-Slack-Retry-Num, Socket Mode envelopes with retry_attempt) log once."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.bootstrap import bootstrap
+from bot.adapters import AdapterError
+from bot.slack import SlackAdapter
+from habits.model import ManualClock
+from tests.bot.slack.conftest import Harness, slack_settings
+from tests.bot.slack.fake_slack import (
+    SIGNING_SECRET,
+    FakeSlack,
+    form_body,
+    post_signed,
+    signature,
+    slash_command,
+    wait_until,
+)
+from tests.conftest import MONDAY
+
+
+async def test_a_correctly_signed_command_is_served(http_slack: Harness) -> None:
+    response_url = http_slack.fake.new_response_url()
+    body = form_body(
+        slash_command("/goal", "1 post", team="T1", user="U1", response_url=response_url)
+    )
+
+    answer = await post_signed(http_slack.events_url, body, "application/x-www-form-urlencoded")
+
+    assert answer.status == 200
+    assert answer.body == ""  # acknowledged at once; the reply goes to the response_url
+    responses = http_slack.fake.responses_to(response_url)
+    await wait_until(lambda: responses)
+    assert responses[0]["text"].startswith("Goal set: 1 post a week.")
+    assert await http_slack.stored() is not None
+
+
+@pytest.mark.parametrize(
+    ("secret", "age"),
+    [
+        pytest.param("not-the-signing-secret", 0, id="wrong-signature"),
+        pytest.param(SIGNING_SECRET, 301, id="stale-timestamp"),
+        pytest.param(SIGNING_SECRET, -301, id="future-timestamp"),
+    ],
+)
+async def test_badly_signed_requests_get_401_and_store_nothing(
+    http_slack: Harness, secret: str, age: int
+) -> None:
+    response_url = http_slack.fake.new_response_url()
+    body = form_body(
+        slash_command("/goal", "1 post", team="T1", user="U1", response_url=response_url)
+    )
+
+    answer = await post_signed(
+        http_slack.events_url,
+        body,
+        "application/x-www-form-urlencoded",
+        secret=secret,
+        timestamp=int(time.time()) - age,
+    )
+
+    assert answer.status == 401
+    assert await http_slack.stored() is None
+    assert http_slack.fake.responses_to(response_url) == []
+    assert http_slack.fake.calls_to("users.info") == []
+
+
+async def test_a_body_changed_after_signing_is_refused(http_slack: Harness) -> None:
+    response_url = http_slack.fake.new_response_url()
+    fields = slash_command("/goal", "1 post", team="T1", user="U1", response_url=response_url)
+    ts = int(time.time())
+    signed = signature(SIGNING_SECRET, ts, form_body(fields))
+    tampered = form_body({**fields, "text": "21 posts"})
+
+    answer = await post_signed(
+        http_slack.events_url,
+        tampered,
+        "application/x-www-form-urlencoded",
+        headers={"X-Slack-Signature": signed, "X-Slack-Request-Timestamp": str(ts)},
+    )
+
+    assert answer.status == 401
+    assert await http_slack.stored() is None
+
+
+async def test_a_redelivered_modal_submission_logs_the_publication_once(
+    slack: Harness,
+) -> None:
+    await slack.command("/goal", "2 posts")
+
+    first = await slack.submit_publication("https://example.com/a", "A", view_id="V42")
+    again = await slack.submit_publication(
+        "https://example.com/a", "A", view_id="V42", retry_attempt=1
+    )
+
+    assert first is None
+    assert again is None
+    await wait_until(lambda: len(slack.fake.messages_to("T1", "U1")) == 2)
+    texts = [m["text"] for m in slack.fake.messages_to("T1", "U1")]
+    assert texts[0].startswith("Logged “A”. 1 of 2 this week")
+    assert texts[1].startswith("Already logged — that was the same request again.")
+    stored = await slack.stored()
+    assert stored is not None
+    assert len(stored["publications"]) == 1
+
+
+async def test_a_redelivered_slash_command_logs_the_publication_once(
+    http_slack: Harness,
+) -> None:
+    await http_slack.command("/published", "Untitled draft", trigger_id="trigger.1")
+    again = await http_slack.command(
+        "/published", "Untitled draft", trigger_id="trigger.1", retry_attempt=1
+    )
+
+    assert again["text"].startswith("Already logged — that was the same request again.")
+    stored = await http_slack.stored()
+    assert stored is not None
+    assert len(stored["publications"]) == 1
+
+
+async def test_http_mode_without_a_signing_secret_refuses_to_start(
+    tmp_path: Path, fake: FakeSlack
+) -> None:
+    settings = slack_settings(tmp_path, fake, slack_bot_token=fake.workspace("T1").bot_token)
+    runtime = bootstrap(settings, clock=ManualClock(MONDAY))
+    adapter = SlackAdapter(runtime)
+    try:
+        with pytest.raises(AdapterError, match="SLACK_SIGNING_SECRET"):
+            await adapter.start()
+        assert adapter.http_port is None
+        assert fake.calls == []
+    finally:
+        await adapter.close()
+        await adapter.close()  # twice is fine
+        runtime.close()
+
+
+@pytest.mark.parametrize("mode", ["http", "socket"])
+async def test_a_refused_bot_token_stops_the_start(
+    tmp_path: Path, fake: FakeSlack, mode: str
+) -> None:
+    extra = {"slack_app_token": fake.add_app_token()} if mode == "socket" else {}
+    settings = slack_settings(
+        tmp_path,
+        fake,
+        slack_bot_token="xoxb-test-revoked-not-a-real-token",
+        slack_signing_secret=SIGNING_SECRET,
+        **extra,
+    )
+    runtime = bootstrap(settings, clock=ManualClock(MONDAY))
+    adapter = SlackAdapter(runtime)
+    try:
+        with pytest.raises(AdapterError, match=r"refused SLACK_BOT_TOKEN \(invalid_auth\)"):
+            await adapter.start()
+        assert fake.socket_connections == 0
+    finally:
+        await adapter.close()
+        runtime.close()
+
+
+async def test_a_refused_app_token_stops_the_start(tmp_path: Path, fake: FakeSlack) -> None:
+    settings = slack_settings(
+        tmp_path,
+        fake,
+        slack_bot_token=fake.workspace("T1").bot_token,
+        slack_app_token="xapp-test-unknown-not-a-real-token",
+    )
+    runtime = bootstrap(settings, clock=ManualClock(MONDAY))
+    adapter = SlackAdapter(runtime)
+    try:
+        with pytest.raises(AdapterError, match=r"refused SLACK_APP_TOKEN \(invalid_auth\)"):
+            await adapter.start()
+        assert adapter.name == "Slack (Socket Mode)"
+        assert fake.socket_connections == 0
+    finally:
+        await adapter.close()
+        runtime.close()

@@ -1,0 +1,158 @@
+"""Many workspaces: Bolt's OAuth install stores installations in our records, each
+workspace's requests and DMs use its own bot token, and members never see another workspace."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.slack.installations import BOT_KIND
+from tests.bot.slack.conftest import Harness, running_adapter
+from tests.bot.slack.fake_slack import (
+    FakeSlack,
+    form_body,
+    post_signed,
+    slash_command,
+    wait_until,
+)
+
+THURSDAY_NINE_BERLIN = datetime(2026, 11, 26, 8, 0, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+async def multi(tmp_path: Path, fake: FakeSlack) -> AsyncIterator[Harness]:
+    async with running_adapter(
+        tmp_path,
+        fake,
+        "http",
+        slack_bot_token=None,
+        slack_client_id="1111.2222",
+        slack_client_secret="test-client-secret-not-real",
+    ) as harness:
+        yield harness
+
+
+async def install(harness: Harness, team: str) -> str:
+    """Walk Bolt's OAuth flow as a workspace admin's browser would; returns the final page."""
+    code = harness.fake.pending_install(team)
+    base = f"http://127.0.0.1:{harness.adapter.http_port}"
+    async with aiohttp.ClientSession(trust_env=False) as browser:
+        async with browser.get(f"{base}/slack/install", allow_redirects=False) as page:
+            assert page.status == 200
+            cookie = page.headers["Set-Cookie"]
+            html = await page.text()
+        state = re.search(r"slack-app-oauth-state=([^;]+)", cookie)
+        assert state is not None
+        assert f"state={state.group(1)}" in html  # the "Add to Slack" link carries it
+        async with browser.get(
+            f"{base}/slack/oauth_redirect",
+            params={"code": code, "state": state.group(1)},
+            headers={"Cookie": f"slack-app-oauth-state={state.group(1)}"},
+            allow_redirects=False,
+        ) as done:
+            assert done.status == 200
+            return await done.text()
+
+
+async def test_an_oauth_install_is_stored_and_serves_that_workspace(multi: Harness) -> None:
+    await install(multi, "T2")
+    multi.fake.add_user("T2", "U1", "Asia/Tokyo", "Kei")
+
+    bot = await multi.runtime.call(multi.runtime.records.get, BOT_KIND, "-:T2")
+    assert bot is not None
+    assert bot["bot_token"] == multi.fake.workspace("T2").bot_token
+    assert bot["bot_user_id"] == "UBOTT2"
+
+    reply = await multi.command("/goal", "1 post", team="T2", user="U1")
+
+    assert reply["text"].startswith("Goal set: 1 post a week.")
+    stored = await multi.stored("U1", "T2")
+    assert stored is not None
+    assert stored["member"]["timezone"] == "Asia/Tokyo"
+    [users_info] = multi.fake.calls_to("users.info")
+    assert users_info.team_id == "T2"  # asked with T2's own bot token
+
+
+async def test_an_unknown_oauth_state_is_refused(multi: Harness) -> None:
+    await install(multi, "T2")
+    base = f"http://127.0.0.1:{multi.adapter.http_port}"
+    code = multi.fake.pending_install("T3")
+    async with (
+        aiohttp.ClientSession(trust_env=False) as browser,
+        browser.get(
+            f"{base}/slack/oauth_redirect",
+            params={"code": code, "state": "made-up-state"},
+            headers={"Cookie": "slack-app-oauth-state=made-up-state"},
+        ) as page,
+    ):
+        assert page.status == 401
+    assert await multi.runtime.call(multi.runtime.records.get, BOT_KIND, "-:T3") is None
+
+
+async def test_two_workspaces_cannot_see_each_other(multi: Harness) -> None:
+    await install(multi, "T2")
+    await install(multi, "T3")
+    multi.fake.add_user("T2", "U1", "Europe/Berlin", "Ana in T2")
+    multi.fake.add_user("T3", "U1", "Europe/Berlin", "Someone else in T3")  # same user id
+
+    await multi.command("/goal", "1 post", team="T2", user="U1")
+    await multi.command("/published", "https://example.com/t2 Only in T2", team="T2", user="U1")
+    other = await multi.command("/streak", team="T3", user="U1")
+
+    assert "Total published: 0" in other["text"]
+    assert await multi.stored("U1", "T3") is None
+    in_t2 = await multi.stored("U1", "T2")
+    assert in_t2 is not None
+    assert [p["title"] for p in in_t2["publications"]] == ["Only in T2"]
+    assert (
+        multi.fake.homes_of("T3", "U1")[0]["blocks"]
+        != multi.fake.homes_of("T2", "U1")[-1]["blocks"]
+    )
+
+
+async def test_nudges_go_out_with_each_workspaces_own_token(multi: Harness) -> None:
+    await install(multi, "T2")
+    await install(multi, "T3")
+    multi.fake.add_user("T2", "U1", "Europe/Berlin")
+    multi.fake.add_user("T3", "U7", "Europe/Berlin")
+    await multi.command("/goal", "1 post", team="T2", user="U1")
+    await multi.command("/goal", "1 post", team="T3", user="U7")
+
+    assert await multi.tick_at(THURSDAY_NINE_BERLIN) == 2
+
+    assert [(m["team"], m["user"]) for m in multi.fake.messages] in (
+        [("T2", "U1"), ("T3", "U7")],
+        [("T3", "U7"), ("T2", "U1")],
+    )
+
+
+async def test_a_request_from_a_workspace_without_an_installation_stores_nothing(
+    multi: Harness,
+) -> None:
+    response_url = multi.fake.new_response_url()
+    body = form_body(
+        slash_command("/goal", "1 post", team="T9", user="U1", response_url=response_url)
+    )
+
+    answer = await post_signed(multi.events_url, body, "application/x-www-form-urlencoded")
+
+    assert answer.status == 200
+    told = multi.fake.responses_to(response_url)
+    await wait_until(lambda: told)
+    assert "install" in told[0]["text"].lower()  # Bolt tells the member why nothing happened
+    assert await multi.stored("U1", "T9") is None
+
+
+async def test_with_a_single_bot_token_members_are_still_keyed_by_workspace(
+    http_slack: Harness,
+) -> None:
+    await http_slack.command("/published", "https://example.com/a", team="T1", user="U1")
+    other = await http_slack.command("/streak", team="TOTHER", user="U1")
+
+    assert "Total published: 0" in other["text"]
+    assert await http_slack.stored("U1", "TOTHER") is None
