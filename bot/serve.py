@@ -10,39 +10,12 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Sequence
 
+from bot.adapters import AdapterError, ChatAdapter
 from bot.runtime import Runtime
-from habits.delivery import Sender
 
 log = logging.getLogger(__name__)
-
-
-class AdapterError(RuntimeError):
-    """An adapter could not start: bad token, unreachable platform. The message is for people."""
-
-
-class ChatAdapter(Protocol):
-    """A chat platform bound to the shared runtime."""
-
-    platform: str  # a habits.model.Platform value
-    name: str  # for people: "Discord", "Slack (Socket Mode)"
-
-    @property
-    def sender(self) -> Sender: ...
-
-    async def start(self) -> None:
-        """Connect and begin serving commands; return once ready, raise AdapterError if not."""
-
-    async def wait_closed(self) -> None:
-        """Return when the adapter stops on its own (a fatal error); normally never."""
-
-    async def close(self) -> None:
-        """Disconnect; safe to call twice and after a failed start."""
-
-
-AdapterFactory = Callable[[Runtime], ChatAdapter]
 
 
 def configured_adapters(runtime: Runtime) -> list[ChatAdapter]:

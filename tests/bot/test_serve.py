@@ -1,6 +1,6 @@
 """`serve`: adapters start, then the scheduler delivers through their senders; stop is clean.
 
-The adapters here are our own test doubles of our own protocol (bot.serve.ChatAdapter); the
+The adapters here are our own test doubles of our own protocol (bot.adapters.ChatAdapter); the
 runtime, engine, scheduler and SQLite file are real.
 """
 
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters import AdapterError
 from bot.bootstrap import bootstrap
 from bot.runtime import Runtime
-from bot.serve import AdapterError, serve
+from bot.serve import serve
 from bot.settings import Settings
 from habits.delivery import Outcome, SendResult
 from habits.messages import Notice

@@ -1,0 +1,33 @@
+"""What a chat adapter is to the rest of the bot: the protocol `habit-coach run` serves.
+
+Adapters import this module, never each other and never `bot.serve` (which knows them all).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from habits.delivery import Sender
+
+
+class AdapterError(RuntimeError):
+    """An adapter could not start: bad token, unreachable platform. The message is for people."""
+
+
+class ChatAdapter(Protocol):
+    """A chat platform bound to the shared runtime."""
+
+    platform: str  # a habits.model.Platform value
+    name: str  # for people: "Discord", "Slack (Socket Mode)"
+
+    @property
+    def sender(self) -> Sender: ...
+
+    async def start(self) -> None:
+        """Connect and begin serving commands; return once ready, raise AdapterError if not."""
+
+    async def wait_closed(self) -> None:
+        """Return when the adapter stops on its own (a fatal error); normally never."""
+
+    async def close(self) -> None:
+        """Disconnect; safe to call twice and after a failed start."""
