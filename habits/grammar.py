@@ -507,9 +507,13 @@ def _zones_by_city() -> dict[str, list[str]]:
     return cities
 
 
+def _folded(text: str) -> str:
+    return text.strip().replace(" ", "_").lower()
+
+
 def resolve_zone(text: str) -> str | None:
     """The canonical IANA name for 'Europe/Berlin', 'europe/berlin', 'Berlin' or 'New York'."""
-    folded = text.strip().replace(" ", "_").lower()
+    folded = _folded(text)
     exact = _zones_by_folded_name().get(folded)
     if exact is not None:
         return exact
@@ -518,7 +522,7 @@ def resolve_zone(text: str) -> str | None:
 
 
 def suggest_zones(text: str, limit: int = 3) -> list[str]:
-    folded = text.strip().replace(" ", "_").lower()
+    folded = _folded(text)
     by_name = _zones_by_folded_name()
     close = difflib.get_close_matches(folded, by_name.keys(), n=limit, cutoff=0.6)
     city = folded.rsplit("/", 1)[-1]
@@ -532,6 +536,66 @@ def suggest_zones(text: str, limit: int = 3) -> list[str]:
         if name not in seen:
             seen.append(name)
     return seen[:limit]
+
+
+POPULAR_ZONES = (
+    "UTC",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Paris",
+    "Europe/Madrid",
+    "Europe/Warsaw",
+    "Europe/Kyiv",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Toronto",
+    "America/Mexico_City",
+    "America/Sao_Paulo",
+    "America/Argentina/Buenos_Aires",
+    "Africa/Lagos",
+    "Africa/Johannesburg",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+)
+LEGACY_PREFIXES = ("Etc/", "SystemV/", "US/", "Canada/", "Brazil/", "Mexico/", "Chile/")
+
+
+@lru_cache(maxsize=1)
+def _current_zone_names() -> tuple[str, ...]:
+    return tuple(sorted(n for n in tk.known_zone_names() if not n.startswith(LEGACY_PREFIXES)))
+
+
+def search_zones(typed: str, limit: int = 25) -> list[str]:
+    """IANA zones for what was typed, for autocomplete: cities starting with it first, then
+    names starting with it, then names containing it, then near misses; popular zones when
+    nothing is typed yet."""
+    query = _folded(typed)
+    if not query:
+        return list(POPULAR_ZONES[:limit])
+    city_start: list[str] = []
+    name_start: list[str] = []
+    inside: list[str] = []
+    for name in _current_zone_names():
+        folded = name.lower()
+        city = folded.rsplit("/", 1)[-1]
+        if city.startswith(query):
+            city_start.append(name)
+        elif folded.startswith(query):
+            name_start.append(name)
+        elif query in folded:
+            inside.append(name)
+    found: list[str] = []
+    for name in (*city_start, *name_start, *inside, *suggest_zones(typed, 5)):
+        if name not in found and not name.startswith(LEGACY_PREFIXES):
+            found.append(name)
+    return found[:limit]
 
 
 def _parse_timezone(args: str) -> c.Command | c.ParseError:

@@ -103,14 +103,16 @@ class Coach:
         title: str | None,
         *,
         zone_hint: str | None = None,
+        source: Source = Source.BUTTON,
         request_key: str | None = None,
     ) -> Reply:
-        """Log a publication from a form's link and title fields (the *I published* modal)."""
+        """Log a publication from separate link and title fields: the *I published* modal,
+        or Discord's typed options. A link field must hold a link; a title may be anything."""
         parsed = grammar.parse_publication_fields(url, title)
         if isinstance(parsed, c.ParseError):
             return Reply(str(parsed), ok=False)
         return self.execute(
-            ref, parsed, zone_hint=zone_hint, source=Source.BUTTON, request_key=request_key
+            ref, parsed, zone_hint=zone_hint, source=source, request_key=request_key
         )
 
     def execute(

@@ -20,34 +20,6 @@ from habits.model import MAX_LABEL, MAX_REST_WEEKS, MAX_TARGET, MIN_TARGET
 
 MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
 
-POPULAR_ZONES = (
-    "UTC",
-    "Europe/London",
-    "Europe/Berlin",
-    "Europe/Paris",
-    "Europe/Madrid",
-    "Europe/Warsaw",
-    "Europe/Kyiv",
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Los_Angeles",
-    "America/Toronto",
-    "America/Mexico_City",
-    "America/Sao_Paulo",
-    "America/Argentina/Buenos_Aires",
-    "Africa/Lagos",
-    "Africa/Johannesburg",
-    "Asia/Dubai",
-    "Asia/Kolkata",
-    "Asia/Singapore",
-    "Asia/Shanghai",
-    "Asia/Tokyo",
-    "Australia/Sydney",
-    "Pacific/Auckland",
-)
-LEGACY_PREFIXES = ("Etc/", "SystemV/", "US/", "Canada/", "Brazil/", "Mexico/", "Chile/")
-
 
 class OptionError(ValueError):
     """Options that cannot go together; the text says why and shows an example."""
@@ -132,35 +104,6 @@ def timezone_text(zone: str | None) -> str:
 # --- time zone autocomplete -------------------------------------------------------------------
 
 
-def _fold(text: str) -> str:
-    return text.strip().replace(" ", "_").lower()
-
-
-def matching_zones(typed: str, limit: int = MAX_CHOICES) -> list[str]:
-    """IANA zones for what was typed: city matches first, then names, then near misses."""
-    query = _fold(typed)
-    if not query:
-        return list(POPULAR_ZONES[:limit])
-    names = sorted(n for n in tk.known_zone_names() if not n.startswith(LEGACY_PREFIXES))
-    city_start: list[str] = []
-    name_start: list[str] = []
-    inside: list[str] = []
-    for name in names:
-        folded = name.lower()
-        city = folded.rsplit("/", 1)[-1]
-        if city.startswith(query):
-            city_start.append(name)
-        elif folded.startswith(query):
-            name_start.append(name)
-        elif query in folded:
-            inside.append(name)
-    found: list[str] = []
-    for name in (*city_start, *name_start, *inside, *grammar.suggest_zones(typed, 5)):
-        if name not in found:
-            found.append(name)
-    return found[:limit]
-
-
 def zone_choice(name: str, now: datetime) -> app_commands.Choice[str]:
     offset = now.astimezone(tk.zone(name)).strftime("%z")
     shown = f"{name.replace('_', ' ')} (UTC{offset[:3]}:{offset[3:]})"
@@ -168,7 +111,7 @@ def zone_choice(name: str, now: datetime) -> app_commands.Choice[str]:
 
 
 def zone_choices(typed: str, now: datetime) -> list[app_commands.Choice[str]]:
-    return [zone_choice(name, now) for name in matching_zones(typed)]
+    return [zone_choice(name, now) for name in grammar.search_zones(typed, MAX_CHOICES)]
 
 
 # --- the tree ---------------------------------------------------------------------------------

@@ -20,8 +20,6 @@ from discord import app_commands
 from bot.discord import render
 from bot.discord.sender import DiscordSender
 from bot.runtime import Runtime
-from habits import commands as c
-from habits import grammar
 from habits.messages import ActionId, Reply
 from habits.model import MemberRef, Source
 from habits.service import OOPS
@@ -63,15 +61,12 @@ class InteractionRouter:
     ) -> None:
         # Separate options, like the form: a link option must hold a link, and a title that
         # starts with "http" is still a title.
-        parsed = grammar.parse_publication_fields(url, title)
-        if isinstance(parsed, c.ParseError):
-            await self.refuse(interaction, str(parsed))
-            return
         await self.answer(
             interaction,
-            self.runtime.coach.execute,
+            self.runtime.coach.publish_form,
             self.member(interaction),
-            parsed,
+            url,
+            title,
             source=Source.COMMAND,
             request_key=str(interaction.id),
         )

@@ -819,3 +819,38 @@ def test_a_5000_character_form_title_is_shortened_and_flagged() -> None:
     assert parsed.title is not None
     assert len(parsed.title) == 200
     assert parsed.title_shortened
+
+
+# --- zone search (Discord's autocomplete) ----------------------------------------------------
+
+
+def test_zone_search_puts_cities_that_start_with_the_text_first() -> None:
+    found = grammar.search_zones("berl")
+
+    assert found[0] == "Europe/Berlin"
+
+
+def test_zone_search_understands_spaces_for_underscores() -> None:
+    assert grammar.search_zones("new york")[0] == "America/New_York"
+
+
+def test_zone_search_by_area_lists_only_that_area_up_to_the_limit() -> None:
+    found = grammar.search_zones("Australia/", limit=25)
+
+    assert 0 < len(found) <= 25
+    assert all(name.startswith("Australia/") for name in found)
+
+
+def test_zone_search_offers_near_misses() -> None:
+    assert "Europe/Berlin" in grammar.search_zones("Berlim")
+
+
+def test_zone_search_with_nothing_typed_offers_popular_zones() -> None:
+    found = grammar.search_zones("", limit=5)
+
+    assert found == list(grammar.POPULAR_ZONES[:5])
+    assert all(name in tk.known_zone_names() for name in grammar.POPULAR_ZONES)
+
+
+def test_zone_search_leaves_out_legacy_aliases() -> None:
+    assert not any(name.startswith("US/") for name in grammar.search_zones("eastern"))

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.adapters import AdapterError
 from bot.discord import DiscordAdapter
 from bot.runtime import Runtime
-from bot.adapters import AdapterError
 from habits.delivery import Dispatcher
 from habits.model import ManualClock, Platform
 from tests.bot.discord.conftest import ANA, Harness, Store

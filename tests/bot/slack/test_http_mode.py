@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.bootstrap import bootstrap
 from bot.adapters import AdapterError
+from bot.bootstrap import bootstrap
 from bot.slack import SlackAdapter
 from habits.model import ManualClock
 from tests.bot.slack.conftest import Harness, slack_settings
