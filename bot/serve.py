@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Sequence
 
 from bot.adapters import AdapterError, ChatAdapter
@@ -49,8 +50,7 @@ async def serve(
             try:
                 await adapter.start()
             except AdapterError as exc:
-                log.error("%s could not start: %s", adapter.name, exc)
-                print(f"habit-coach: {adapter.name} could not start: {exc}", flush=True)
+                print(f"habit-coach: {adapter.name} could not start: {exc}", file=sys.stderr)
                 return 1
             started.append(adapter)
             print(f"habit-coach: {adapter.name} is connected.", flush=True)

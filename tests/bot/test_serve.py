@@ -107,7 +107,7 @@ async def test_a_failed_start_exits_1_and_closes_what_started(
     assert first.events == ["start", "close"]
     assert broken.events == ["start", "close"]
     assert runtime.dispatcher is None  # nothing claimed for platforms nobody serves
-    assert "Slack could not start: the token was refused" in capsys.readouterr().out
+    assert "Slack could not start: the token was refused" in capsys.readouterr().err
 
 
 async def test_an_adapter_that_dies_stops_the_process_with_1(runtime: Runtime) -> None:
