@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Protocol, TypeVar
 
 from habits.messages import Notice
-from habits.model import DeliveryStatus, DueDelivery
+from habits.model import DeliveryKind, DeliveryStatus, DueDelivery
 from habits.service import DEFAULT_SWEEP, Coach, SweepSettings
 
 log = logging.getLogger(__name__)
@@ -124,11 +124,25 @@ class Dispatcher:
         return 0
 
     async def _retry_or_give_up(self, delivery: DueDelivery, result: SendResult) -> None:
-        if delivery.attempts >= self.delivery_settings.max_attempts:
+        """Retry on purpose: when the platform says (a rate limit is not a failure of the
+        message, so it does not use up an attempt), else with exponential backoff for
+        ``max_attempts``; never past the kind's grace, when the moment has long passed."""
+        if result.retry_after is not None:
+            delay = result.retry_after
+            exhausted = False
+        else:
+            delay = self.delivery_settings.first_backoff * (2 ** (delivery.attempts - 1))
+            exhausted = delivery.attempts >= self.delivery_settings.max_attempts
+        grace = (
+            self.sweep_settings.recap_grace
+            if delivery.kind == DeliveryKind.RECAP
+            else self.sweep_settings.nudge_grace
+        )
+        too_late = self.coach.now() + delay > delivery.scheduled_for + grace
+        if exhausted or too_late:
+            why = "gave up, too late" if too_late and not exhausted else "gave up"
             await self._run_sync(
-                self.coach.finish, delivery, DeliveryStatus.FAILED, f"gave up: {result.detail}"
+                self.coach.finish, delivery, DeliveryStatus.FAILED, f"{why}: {result.detail}"
             )
             return
-        backoff = self.delivery_settings.first_backoff * (2 ** (delivery.attempts - 1))
-        delay = max(result.retry_after or timedelta(0), backoff)
         await self._run_sync(self.coach.retry_later, delivery, delay, result.detail)

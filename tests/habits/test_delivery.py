@@ -492,6 +492,42 @@ def test_retry_after_from_the_platform_is_honoured(
     assert (row.status, row.attempts) == ("sent", 2)
 
 
+def test_rate_limits_are_waited_out_without_using_up_the_attempts(
+    coach: Coach, driver: Driver, sender: FakeSender, engine: Engine, clock: ManualClock
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    limited = SendResult(Outcome.RETRY, "429", retry_after=timedelta(seconds=20))
+    sender.outcomes = [limited] * 7
+
+    driver.at(THU_0900_BERLIN)
+    for _ in range(7):
+        (row,) = log_rows(engine)
+        assert row.status == "pending"
+        assert row.not_before == clock.now() + timedelta(seconds=20)  # the platform's word
+        driver.at(row.not_before)
+
+    (row,) = log_rows(engine)
+    assert (row.status, row.attempts) == ("sent", 8)
+    assert len(sender.sent) == 8
+
+
+def test_a_retry_that_would_land_past_the_grace_is_given_up_now(
+    coach: Coach, driver: Driver, sender: FakeSender, engine: Engine, clock: ManualClock
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    sender.outcomes = [
+        SendResult(Outcome.RETRY, "workspace token revoked", retry_after=timedelta(hours=7))
+    ]
+
+    driver.at(THU_0900_BERLIN)
+
+    (row,) = log_rows(engine)
+    assert (row.status, row.detail) == ("failed", "gave up, too late: workspace token revoked")
+    assert member_row(engine, "ana").unreachable is False  # the next nudge is tried as usual
+    driver.run_until(THU_0900_BERLIN + timedelta(hours=8))
+    assert len(sender.sent) == 1
+
+
 def test_a_sender_that_raises_is_retried_and_others_still_get_theirs(
     coach: Coach, driver: Driver, sender: FakeSender, engine: Engine
 ) -> None:
