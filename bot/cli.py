@@ -36,6 +36,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# SDK loggers that print request and response bodies at DEBUG: OAuth access tokens (Slack),
+# interaction tokens in callback URLs (Discord). They never go below INFO.
+CHATTY_SDK_LOGGERS = ("discord", "slack_sdk", "slack_bolt", "aiohttp")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)  # also when something configured logging before us
+    floor = max(logging.getLevelName(level), logging.INFO)
+    for name in CHATTY_SDK_LOGGERS:
+        logging.getLogger(name).setLevel(floor)
+
+
 def _settings(**overrides: str) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v})  # type: ignore[arg-type]
@@ -50,7 +63,7 @@ def _console(args: argparse.Namespace) -> int:
     from bot.console import machine_zone, run_console
 
     settings = _settings(database_url=args.database_url)
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     name = (args.name or _login_name()).strip()[:64] or "writer"
     try:
         runtime = bootstrap(settings, default_zone=machine_zone(settings.tz) or "UTC")
@@ -94,7 +107,7 @@ def _run(args: argparse.Namespace) -> int:
     from bot.serve import configured_adapters, install_stop_signals, serve
 
     settings = _settings()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     if not (settings.discord_configured or settings.slack_configured):
         print(
             "habit-coach run: no chat adapter is configured, so there is nothing to start.\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,15 @@ def test_secrets_never_show_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch
     assert settings.slack_configured
     shown = repr(settings) + str(settings)
     assert "secret-value" not in shown
+
+
+def test_debug_logging_keeps_the_sdks_quiet_about_request_bodies() -> None:
+    cli.configure_logging("DEBUG")
+    try:
+        assert logging.getLogger("bot").getEffectiveLevel() == logging.DEBUG
+        for name in ("discord.http", "slack_sdk.web.async_base_client", "slack_bolt"):
+            assert logging.getLogger(name).getEffectiveLevel() == logging.INFO
+    finally:
+        logging.getLogger().setLevel(logging.WARNING)
+        for name in cli.CHATTY_SDK_LOGGERS:
+            logging.getLogger(name).setLevel(logging.NOTSET)
