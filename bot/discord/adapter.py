@@ -1,14 +1,20 @@
 """The Discord adapter: a discord.py client sharing the process's event loop with the others.
 
-It logs in, registers the slash commands (in the development guild when one is set, globally
-otherwise), connects the gateway as a background task and serves interactions; its sender
-delivers nudges and recaps as DMs. No privileged intents are needed.
+It logs in, registers the slash commands when they changed (in the development guild when one
+is set, globally otherwise), connects the gateway as a background task and serves interactions;
+its sender delivers nudges and recaps as DMs. No privileged intents are needed.
+
+Only a refused token or a gateway that cannot connect stops the start: a failed command sync is
+a warning, because the commands registered before keep working and the other adapters of the
+process must not go down with it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 from typing import Any
 
@@ -20,7 +26,7 @@ from discord.gateway import DiscordWebSocket
 from bot.adapters import AdapterError
 from bot.discord.commands import build_tree
 from bot.discord.interactions import DEFER_AFTER, InteractionRouter
-from bot.discord.sender import DiscordSender
+from bot.discord.sender import MAX_RATELIMIT_WAIT, SEND_TIMEOUT, DiscordSender
 from bot.runtime import Runtime
 from habits.delivery import Sender
 from habits.model import Platform
@@ -28,7 +34,8 @@ from habits.model import Platform
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 60.0
-MAX_RATELIMIT_WAIT = 30.0  # longer rate limits go back to the delivery loop as a retry
+SYNC_TIMEOUT = 30.0  # discord.py retries a 5xx for ~16 s; then start serving anyway
+COMMANDS_RECORD = "discord-commands"  # runtime record, keyed by application id
 DISCORD_API = "https://discord.com/api/v10"
 
 
@@ -41,10 +48,14 @@ class CoachClient(discord.Client):
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(
             intents=discord.Intents(guilds=True),  # interactions need no intent at all
-            max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
             chunk_guilds_at_startup=False,
             **options,
         )
+        # discord.py raises its max_ratelimit_timeout option to at least 30 s; the coach wants a
+        # shorter in-place wait, so a DM never holds the shared delivery loop for long (longer
+        # limits come back as RateLimited and go to the loop as a retry). Set before the first
+        # request: each rate-limit bucket copies it when created.
+        self.http.max_ratelimit_timeout = MAX_RATELIMIT_WAIT
         self.router = router
         self.tree = build_tree(self, router)
         self.tree.error(router.on_command_error)
@@ -59,6 +70,15 @@ class CoachClient(discord.Client):
         await self.router.route(interaction)
 
 
+def commands_fingerprint(tree: discord.app_commands.CommandTree, guild_id: int | None) -> str:
+    """A hash of exactly what ``tree.sync`` would PUT, and where to."""
+    guild = None if guild_id is None else discord.Object(id=guild_id)
+    payload = [command.to_dict(tree) for command in tree.get_commands(guild=guild)]
+    document = {"target": guild_id, "commands": payload}
+    encoded = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
 class DiscordAdapter:
     """Discord for `habit-coach run` (see :class:`bot.adapters.ChatAdapter`)."""
 
@@ -71,11 +91,12 @@ class DiscordAdapter:
         *,
         defer_after: float = DEFER_AFTER,
         connect_timeout: float = CONNECT_TIMEOUT,
+        send_timeout: float = SEND_TIMEOUT,
     ):
         self.runtime = runtime
         self.connect_timeout = connect_timeout
-        self._sender = DiscordSender()
-        self.router = InteractionRouter(runtime, self._sender, defer_after)
+        self._sender = DiscordSender(send_timeout)
+        self.router = InteractionRouter(runtime, defer_after)
         self.client: CoachClient | None = None
         self._gateway: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
@@ -117,26 +138,71 @@ class DiscordAdapter:
             raise AdapterError(f"cannot reach Discord's API: {exc}") from None
 
     async def _sync_commands(self, client: CoachClient) -> None:
+        """Register the commands if they differ from the last registration; never fatal.
+
+        Discord keeps registered commands, so a start whose commands (and target) are the ones
+        registered last time skips the PUT; the fingerprint lives in the runtime's records, so
+        it holds across restarts and replicas.
+        """
         guild_id = self.runtime.settings.discord_dev_guild_id
+        guild = None if guild_id is None else discord.Object(id=guild_id)
+        if guild is not None:
+            client.tree.copy_global_to(guild=guild)
+        where = "globally" if guild_id is None else f"in server {guild_id} (DISCORD_DEV_GUILD_ID)"
+        key = str(client.application_id)
+        fingerprint = commands_fingerprint(client.tree, guild_id)
+        records = self.runtime.records
+        stored = await self.runtime.call(records.get, COMMANDS_RECORD, key)
+        if stored is not None and stored.get("fingerprint") == fingerprint:
+            log.info("slash commands unchanged since the last registration %s", where)
+            return
         try:
-            if guild_id is None:
-                commands = await client.tree.sync()
-            else:
-                guild = discord.Object(id=guild_id)
-                client.tree.copy_global_to(guild=guild)
-                commands = await client.tree.sync(guild=guild)
+            async with asyncio.timeout(SYNC_TIMEOUT):
+                synced = await client.tree.sync(guild=guild)
         except discord.Forbidden as exc:
-            where = f"server {guild_id} (DISCORD_DEV_GUILD_ID)" if guild_id else "Discord"
-            raise AdapterError(
-                f"could not register the slash commands in {where}: {exc.text}. Invite the bot "
-                "with the applications.commands scope."
-            ) from None
+            log.warning(
+                "could not register the slash commands %s: %s. Invite the bot with the "
+                "applications.commands scope. Serving with the commands registered before.",
+                where,
+                exc.text,
+            )
+        except discord.RateLimited as exc:
+            log.warning(
+                "Discord rate-limited registering the slash commands %s (retry after %.0f s); "
+                "serving with the commands registered before, the next start tries again.",
+                where,
+                exc.retry_after,
+            )
         except discord.HTTPException as exc:
-            raise AdapterError(
-                f"Discord answered {exc.status} while registering the slash commands: {exc.text}"
-            ) from None
-        where = f"in server {guild_id}" if guild_id else "globally"
-        log.info("registered %d slash commands %s", len(commands), where)
+            log.warning(
+                "Discord answered %s registering the slash commands %s: %s. Serving with the "
+                "commands registered before; the next start tries again.",
+                exc.status,
+                where,
+                exc.text,
+            )
+        except TimeoutError:
+            log.warning(
+                "Discord did not answer within %.0f s registering the slash commands %s; "
+                "serving with the commands registered before, the next start tries again.",
+                SYNC_TIMEOUT,
+                where,
+            )
+        except (aiohttp.ClientError, OSError) as exc:
+            log.warning(
+                "could not reach Discord to register the slash commands %s (%r); serving with "
+                "the commands registered before, the next start tries again.",
+                where,
+                exc,
+            )
+        else:
+            await self.runtime.call(
+                records.put,
+                COMMANDS_RECORD,
+                key,
+                {"fingerprint": fingerprint, "target": guild_id, "count": len(synced)},
+            )
+            log.info("registered %d slash commands %s", len(synced), where)
 
     async def _wait_connected(self, client: CoachClient, gateway: asyncio.Task[None]) -> None:
         connected = asyncio.ensure_future(client.connected.wait())

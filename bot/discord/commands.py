@@ -16,16 +16,19 @@ from discord import app_commands
 
 from habits import grammar
 from habits import timekeeping as tk
+from habits.commands import ParseError
 from habits.model import MAX_LABEL, MAX_REST_WEEKS, MAX_TARGET, MIN_TARGET
 
 MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
 
 
 class OptionError(ValueError):
-    """Options that cannot go together; the text says why and shows an example."""
+    """Options that cannot go together; the text says why and shows an example, in the
+    engine's own format (:class:`habits.commands.ParseError`)."""
 
     def __init__(self, message: str, example: str):
-        super().__init__(f"{message}\nExample: {example}")
+        self.error = ParseError(message, example)
+        super().__init__(str(self.error))
 
 
 class CommandHandler(Protocol):
@@ -188,10 +191,8 @@ def _commands(handler: CommandHandler) -> Iterable[app_commands.Command | app_co
     ) -> None:
         if undo:
             if url is not None or title is not None:
-                await handler.refuse(
-                    interaction,
-                    "“undo” takes no link or title.\nExample: /published undo:True",
-                )
+                problem = ParseError("“undo” takes no link or title.", "/published undo:True")
+                await handler.refuse(interaction, str(problem))
                 return
             await handler.run_text(interaction, published_text(undo))
             return

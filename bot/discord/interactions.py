@@ -4,6 +4,10 @@ Each interaction runs one engine call on the runtime's database threads and answ
 Discord's 3 seconds: if the engine has not answered after ``defer_after`` seconds, the
 interaction is deferred and the reply follows. Whatever fails, the member gets a friendly
 answer; no exception text reaches a chat.
+
+Discord's gateway may deliver an interaction again (a replay after RESUME). The engine's
+request key keeps a publication from being logged twice, and the second answer, which Discord
+refuses with 40060 ("already acknowledged"), is only logged.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import discord
 from discord import app_commands
 
 from bot.discord import render
-from bot.discord.sender import DiscordSender
 from bot.runtime import Runtime
+from habits import grammar
+from habits.commands import ParseError
 from habits.messages import ActionId, Reply
 from habits.model import MemberRef, Source
 from habits.service import OOPS
@@ -27,14 +32,33 @@ from habits.service import OOPS
 log = logging.getLogger(__name__)
 
 DEFER_AFTER = 2.0  # seconds; Discord drops an interaction not answered within 3
+ALREADY_ACKNOWLEDGED = 40060  # "Interaction has already been acknowledged"
+HELP_EXAMPLE = grammar.EXAMPLES["habit"]
+STALE_COMMAND = ParseError(
+    "That command is out of date. Type / to see the current ones.", HELP_EXAMPLE
+)
+STALE_BUTTON = ParseError(
+    "That button is out of date: it comes from an older message. Type / to see the commands.",
+    HELP_EXAMPLE,
+)
+STALE_FORM = ParseError(
+    "That form is out of date, so nothing was stored. Type / to see the commands.",
+    HELP_EXAMPLE,
+)
+
+
+def command_example(interaction: discord.Interaction) -> str:
+    """The engine's example for the slash command of ``interaction`` (``/habit help`` if none)."""
+    command = interaction.command
+    name = command.qualified_name.partition(" ")[0] if command is not None else ""
+    return grammar.EXAMPLES.get(name, HELP_EXAMPLE)
 
 
 class InteractionRouter:
     """Turns interactions into engine calls and replies (the commands' ``CommandHandler``)."""
 
-    def __init__(self, runtime: Runtime, sender: DiscordSender, defer_after: float = DEFER_AFTER):
+    def __init__(self, runtime: Runtime, defer_after: float = DEFER_AFTER):
         self.runtime = runtime
-        self.sender = sender
         self.defer_after = defer_after
 
     def now(self) -> datetime:
@@ -42,7 +66,6 @@ class InteractionRouter:
 
     def member(self, interaction: discord.Interaction) -> MemberRef:
         user = interaction.user
-        self.sender.reachable_again(user.id)  # they may have opened their DMs meanwhile
         return MemberRef.discord(user.id, user.display_name)
 
     # --- slash commands ----------------------------------------------------------------------
@@ -80,18 +103,12 @@ class InteractionRouter:
         """The tree's error handler: a bad option value or a bug, never a stack trace."""
         if isinstance(error, (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch)):
             # Discord still shows a command from before the last sync (clients cache them).
-            await self.say(
-                interaction,
-                "That command is out of date. Type / to see the current ones.\n"
-                "Example: /habit help",
-            )
+            await self.say(interaction, str(STALE_COMMAND))
             return
         if isinstance(error, app_commands.TransformerError):
-            await self.say(
-                interaction,
-                f"“{str(error.value)[:60]}” isn't a valid value there.\n"
-                "Example: /habit help lists every command with an example.",
-            )
+            # A value Discord's form should not have let through (e.g. not one of the choices).
+            problem = f"“{str(error.value)[:60]}” isn't one of the values that option takes."
+            await self.say(interaction, str(ParseError(problem, command_example(interaction))))
             return
         log.error("slash command failed", exc_info=error)
         await self.say(interaction, OOPS)
@@ -99,20 +116,28 @@ class InteractionRouter:
     # --- buttons and the form ----------------------------------------------------------------
 
     async def route(self, interaction: discord.Interaction) -> None:
-        """Serve a click or form submit that is ours (custom_id ``habit:…``); ignore the rest."""
+        """Serve a click or form submit whose custom_id is ours (``habit:…``); ignore the rest.
+
+        A ``habit:`` id this version does not know (a message from an older version) gets a
+        private answer saying so, rather than Discord's "This interaction failed".
+        """
         data: dict[str, Any] = dict(interaction.data or {})
         custom_id = data.get("custom_id")
-        if not isinstance(custom_id, str):
+        if not isinstance(custom_id, str) or not custom_id.startswith(render.CUSTOM_ID_PREFIX):
             return
         try:
             if interaction.type is discord.InteractionType.component:
                 click = render.parse_custom_id(custom_id)
-                if click is not None:
+                if click is None:
+                    log.info("a click on an unknown button %r", custom_id[:100])
+                    await self.say(interaction, str(STALE_BUTTON))
+                else:
                     await self.click(interaction, click)
-            elif (
-                interaction.type is discord.InteractionType.modal_submit
-                and custom_id == render.PUBLISH_FORM_ID
-            ):
+            elif interaction.type is discord.InteractionType.modal_submit:
+                if custom_id != render.PUBLISH_FORM_ID:
+                    log.info("a submit of an unknown form %r", custom_id[:100])
+                    await self.say(interaction, str(STALE_FORM))
+                    return
                 fields = render.submitted_fields(data)
                 await self.answer(
                     interaction,
@@ -122,13 +147,14 @@ class InteractionRouter:
                     fields.get(render.TITLE_FIELD),
                     request_key=str(interaction.id),
                 )
+        except discord.HTTPException as exc:
+            self._unanswered(interaction, exc)
         except Exception:
             log.exception("serving %s %s failed", interaction.type, custom_id)
             await self.say(interaction, OOPS)
 
     async def click(self, interaction: discord.Interaction, click: render.Click) -> None:
         if click.action == ActionId.PUBLISHED.value:
-            self.member(interaction)
             await interaction.response.send_modal(render.PublishedForm())
             return
         assert click.command is not None
@@ -155,7 +181,7 @@ class InteractionRouter:
     ) -> None:
         """Run ``func`` on a database thread and show its reply, deferring if it is slow."""
         job = asyncio.ensure_future(self.runtime.call(func, *args, **kwargs))
-        deferred = False
+        deferred: bool | None = False
         try:
             try:
                 reply = await asyncio.wait_for(asyncio.shield(job), self.defer_after)
@@ -165,6 +191,8 @@ class InteractionRouter:
         except Exception:
             log.exception("engine call for interaction %s failed", interaction.id)
             reply = Reply(OOPS, ok=False)
+        if deferred is None:
+            return  # answered before (a replayed interaction): the engine's work is done
         try:
             if deferred and edit:
                 await interaction.edit_original_response(**render.reply_edit(reply))
@@ -175,17 +203,18 @@ class InteractionRouter:
             else:
                 await interaction.response.send_message(**render.reply_message(reply))
         except discord.HTTPException as exc:
-            log.warning("could not answer interaction %s: %s", interaction.id, exc)
+            self._unanswered(interaction, exc)
 
-    async def _defer(self, interaction: discord.Interaction, edit: bool) -> bool:
+    async def _defer(self, interaction: discord.Interaction, edit: bool) -> bool | None:
+        """True once deferred; False if deferring failed; None if it was answered before."""
         try:
             if edit:
                 await interaction.response.defer()
             else:
                 await interaction.response.defer(ephemeral=True, thinking=True)
         except discord.HTTPException as exc:
-            log.warning("could not defer interaction %s: %s", interaction.id, exc)
-            return False
+            self._unanswered(interaction, exc)
+            return None if exc.code == ALREADY_ACKNOWLEDGED else False
         return True
 
     async def say(self, interaction: discord.Interaction, text: str) -> None:
@@ -196,4 +225,12 @@ class InteractionRouter:
             else:
                 await interaction.response.send_message(render.clip(text), ephemeral=True)
         except discord.HTTPException as exc:
+            self._unanswered(interaction, exc)
+
+    @staticmethod
+    def _unanswered(interaction: discord.Interaction, exc: discord.HTTPException) -> None:
+        if exc.code == ALREADY_ACKNOWLEDGED:
+            # The gateway delivered this interaction again and it was answered the first time.
+            log.info("interaction %s was already answered (delivered twice)", interaction.id)
+        else:
             log.warning("could not answer interaction %s: %s", interaction.id, exc)

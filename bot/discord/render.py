@@ -128,10 +128,16 @@ def reply_edit(reply: Reply) -> dict[str, Any]:
     return kwargs
 
 
+MAX_NONCE = 25
+
+
 def notice_message(notice: Notice) -> dict[str, Any]:
     """Keyword arguments for ``Messageable.send`` that show a nudge or recap as a DM."""
     heading = "**Weekly check-in**" if notice.kind == DeliveryKind.RECAP else "**Nudge**"
     kwargs: dict[str, Any] = {"content": clip(f"{heading}\n{notice.text}")}
+    if notice.key:
+        # Discord shows a retried send with the same nonce once (discord.py enforces nonces).
+        kwargs["nonce"] = notice.key[:MAX_NONCE]
     if notice.actions:
         kwargs["view"] = action_view(notice.actions)
     return kwargs

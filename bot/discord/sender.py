@@ -1,9 +1,15 @@
 """Nudges and recaps as Discord DMs, with the outcome the delivery loop needs.
 
-The DM channel of each member is opened once and its id cached. A member whose DMs are closed
-(403) is remembered, so the coach stops asking Discord about them: failed requests count toward
-Discord's invalid-request limit. Rate limits are waited out by discord.py when short and handed
-back to the delivery loop as a retry when long.
+The DM channel of each member is opened once and its id cached (a channel id never changes, so
+a cache per process is safe). A member whose DMs are closed (403, code 50007) or who no longer
+exists (10013) is reported UNREACHABLE: the engine marks them in the database and composes
+nothing more for them until they use a command again, so no further request reaches Discord —
+on any replica or shard. Nothing about reachability is remembered here.
+
+A send never holds the shared delivery loop for long: rate limits of up to
+``MAX_RATELIMIT_WAIT`` seconds are waited out by discord.py, longer ones go back to the loop as
+a retry with Discord's ``retry_after``, and a whole send is cut off after ``SEND_TIMEOUT``
+seconds, well inside the delivery lease.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ log = logging.getLogger(__name__)
 DMS_CLOSED = 50007  # "Cannot send messages to this user"
 UNKNOWN_USER = 10013
 DEFAULT_RETRY_AFTER = timedelta(seconds=30)
-SEND_TIMEOUT = 30.0  # discord.py retries 5xx for up to ~16 s; past this the next tick tries
+MAX_RATELIMIT_WAIT = 5.0  # seconds a request may wait out a 429 in place
+SEND_TIMEOUT = 20.0  # a whole send (open the DM, post it, 5xx retries); the lease is 60 s
 
 
 class DiscordSender:
@@ -35,11 +42,6 @@ class DiscordSender:
         self.client: discord.Client | None = None
         self.send_timeout = send_timeout
         self.dm_channels: dict[int, int] = {}  # user id → DM channel id
-        self.unreachable: set[int] = set()
-
-    def reachable_again(self, user_id: int) -> None:
-        """The member used a command: try DMs again (they may have opened them)."""
-        self.unreachable.discard(user_id)
 
     async def send(self, notice: Notice) -> SendResult:
         client = self.client
@@ -51,26 +53,24 @@ class DiscordSender:
             return SendResult(
                 Outcome.UNREACHABLE, f"not a Discord user id: {notice.member.user_id}"
             )
-        if user_id in self.unreachable:
-            return SendResult(Outcome.UNREACHABLE, "DMs closed (known)")
         try:
             await asyncio.wait_for(self._send(client, user_id, notice), self.send_timeout)
         except discord.Forbidden as exc:
-            # 50007: DMs closed or no shared server. Any 403 stays one until the member acts.
-            self.unreachable.add(user_id)
+            # 50007: DMs closed or no shared server. The engine stops composing for them.
             return SendResult(Outcome.UNREACHABLE, f"403 (code {exc.code}): {exc.text}"[:200])
         except discord.NotFound as exc:
             self.dm_channels.pop(user_id, None)
             if exc.code == UNKNOWN_USER:
-                self.unreachable.add(user_id)
-                return SendResult(Outcome.UNREACHABLE, "unknown Discord user")
+                return SendResult(Outcome.UNREACHABLE, "unknown Discord user (code 10013)")
             return SendResult(Outcome.RETRY, f"404 (code {exc.code})")
         except discord.RateLimited as exc:
             wait = timedelta(seconds=exc.retry_after)
             return SendResult(Outcome.RETRY, "rate limited", wait)
         except discord.HTTPException as exc:
             return self._http_failure(exc)
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except TimeoutError:
+            return SendResult(Outcome.RETRY, f"no answer within {self.send_timeout:g} s")
+        except (aiohttp.ClientError, OSError) as exc:
             return SendResult(Outcome.RETRY, f"{type(exc).__name__}: {exc}"[:200])
         return SendResult(Outcome.SENT)
 

@@ -5,14 +5,22 @@ every request, answers the way Discord does (exact ``application/json`` content 
 callback bodies, 403/50007 for closed DMs, 429 with ``Via`` and ``retry_after``), and lets a test
 inject gateway events and wait for what the bot sent back. The traps it reproduces are listed in
 the project's notes on chat protocols (shared/notes/chat-protocols.md).
+
+It also refuses what Discord refuses and a bot could plausibly send: a second initial answer to
+one interaction (400, code 40060), a message that is empty (50006) or longer than 2,000
+characters (50035), and commands that break Discord's cheap checks (50035). Tests can inject
+failures (any status and code), 429s and stalls per path, and replay an already delivered
+interaction after a RESUME, as Discord's gateway may.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +30,9 @@ from aiohttp import WSMsgType, web
 DEFAULT_TOKEN = "fake-bot-token"
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 EPHEMERAL = 64
+MAX_CONTENT = 2000
+INITIAL_CALLBACKS = {4, 5, 6, 7, 8, 9}  # every callback type that is an interaction's first answer
+NAME_RE = re.compile(r"[-_\w]{1,32}")
 
 
 @dataclass
@@ -105,11 +116,16 @@ class FakeDiscord:
         self.dm_channels: dict[str, str] = {}  # user id → DM channel id
         self.closed_dms: set[str] = set()
         self.rate_limits: list[tuple[str, float, int]] = []  # (path prefix, retry_after, times)
+        self.failures: list[tuple[str, str, int, dict[str, Any], int]] = []  # see fail()
+        self.stalls: dict[str, float] = {}  # path prefix → seconds before answering
+        self.refused_callbacks: dict[str, list[dict[str, Any]]] = {}  # interaction id → errors
         self.identifies: list[dict[str, Any]] = []
         self.resumes: list[dict[str, Any]] = []
         self.gateway_queries: list[dict[str, str]] = []
         self.session_id = ""
         self._events: list[dict[str, Any]] = []  # every dispatch of this session, for RESUME
+        self._replay: list[dict[str, Any]] = []  # already delivered, sent again on RESUME
+        self._stopping = asyncio.Event()
         self._seq = 0
         self._ws: web.WebSocketResponse | None = None
         self._sockets: set[web.WebSocketResponse] = set()
@@ -132,6 +148,7 @@ class FakeDiscord:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
+        self._stopping.set()  # ends every stall
         for ws in list(self._sockets):
             await ws.close()
         if self._runner is not None:
@@ -168,6 +185,26 @@ class FakeDiscord:
     def rate_limit(self, path_prefix: str, retry_after: float, times: int = 1) -> None:
         """The next ``times`` requests whose path starts with ``path_prefix`` get a 429."""
         self.rate_limits.append((path_prefix, retry_after, times))
+
+    def open_dms(self, user_id: int | str) -> None:
+        self.closed_dms.discard(str(user_id))
+
+    def fail(
+        self,
+        method: str,
+        path_prefix: str,
+        status: int,
+        code: int = 0,
+        message: str = "",
+        times: int = 1,
+    ) -> None:
+        """The next ``times`` matching requests get ``status`` with Discord's error body."""
+        body = {"message": message or f"{status}: injected", "code": code}
+        self.failures.append((method, path_prefix, status, body, times))
+
+    def stall(self, path_prefix: str, seconds: float) -> None:
+        """Requests whose path starts with ``path_prefix`` are answered ``seconds`` late."""
+        self.stalls[path_prefix] = seconds
 
     def requests_to(self, method: str, prefix: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and r.path.startswith(prefix)]
@@ -213,6 +250,22 @@ class FakeDiscord:
         raw = await request.read()
         return (json.loads(raw) if raw else None), {}
 
+    def _take_failure(self, method: str, path: str) -> web.Response | None:
+        for index, (wanted, prefix, status, body, times) in enumerate(self.failures):
+            if method == wanted and path.startswith(prefix):
+                if times <= 1:
+                    del self.failures[index]
+                else:
+                    self.failures[index] = (wanted, prefix, status, body, times - 1)
+                return _json(body, status)
+        return None
+
+    async def _stall(self, path: str) -> None:
+        seconds = max((s for p, s in self.stalls.items() if path.startswith(p)), default=0.0)
+        if seconds:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+
     def _take_rate_limit(self, path: str) -> float | None:
         for index, (prefix, retry_after, times) in enumerate(self.rate_limits):
             if path.startswith(prefix):
@@ -225,6 +278,10 @@ class FakeDiscord:
 
     async def _answer(self, method: str, path: str, rec: Recorded) -> web.Response:
         parts = path.strip("/").split("/")
+        await self._stall(path)
+        failure = self._take_failure(method, path)
+        if failure is not None:
+            return failure
         # Interaction callbacks and webhooks carry the token in the path, not a header.
         if parts[0] == "interactions" and method == "POST" and len(parts) == 4:
             return self._interaction_callback(parts[1], parts[2], rec)
@@ -279,6 +336,9 @@ class FakeDiscord:
         }
 
     def _sync_commands(self, guild: str | None, payload: list[dict[str, Any]]) -> web.Response:
+        problems = command_problems(payload)
+        if problems:
+            return _invalid_form(problems)
         self.commands[guild] = payload
         echoed = []
         for command in payload:
@@ -310,7 +370,16 @@ class FakeDiscord:
         owner = next((u for u, c in self.dm_channels.items() if c == channel_id), None)
         if owner is not None and owner in self.closed_dms:
             return _json({"message": "Cannot send messages to this user", "code": 50007}, 403)
-        message = self.message(channel_id, rec.body or {}, rec.files)
+        refused = _message_refused(rec.body or {}, rec.files)
+        if refused is not None:
+            return refused
+        body = rec.body or {}
+        if body.get("enforce_nonce") and body.get("nonce") is not None:
+            # Discord answers a repeated nonce (within minutes) with the message it already made.
+            for earlier in self.messages.get(channel_id, []):
+                if earlier.get("nonce") == body["nonce"]:
+                    return _json(earlier)
+        message = self.message(channel_id, body, rec.files)
         self.messages.setdefault(channel_id, []).append(message)
         return _json(message)
 
@@ -348,6 +417,7 @@ class FakeDiscord:
             "mention_roles": [],
             "pinned": False,
             "flags": int(data.get("flags") or 0),
+            **({"nonce": data["nonce"]} if data.get("nonce") is not None else {}),
         }
 
     def _interaction_callback(self, interaction_id: str, token: str, rec: Recorded) -> web.Response:
@@ -355,6 +425,14 @@ class FakeDiscord:
         answer = Callback(
             interaction_id, token, int(body["type"]), body.get("data") or {}, rec.files
         )
+        if any(c.type in INITIAL_CALLBACKS for c in self.callbacks.get(interaction_id, [])):
+            error = {"message": "Interaction has already been acknowledged.", "code": 40060}
+            self.refused_callbacks.setdefault(interaction_id, []).append(error)
+            return _json(error, 400)
+        if answer.type in (4, 7):
+            refused = _message_refused(answer.data, rec.files, may_be_empty=answer.type == 7)
+            if refused is not None:
+                return refused
         self.callbacks.setdefault(interaction_id, []).append(answer)
         resource: dict[str, Any] = {"type": answer.type}
         interaction: dict[str, Any] = {"id": interaction_id, "type": 2}
@@ -375,6 +453,9 @@ class FakeDiscord:
 
     def _webhook(self, method: str, parts: list[str], rec: Recorded) -> web.Response:
         token = parts[2]
+        refused = _message_refused(rec.body or {}, rec.files, may_be_empty=method == "PATCH")
+        if refused is not None:
+            return refused
         if method == "POST" and len(parts) == 3:
             self.followups.setdefault(token, []).append(rec)
             return _json(self.message("0", rec.body or {}, rec.files))
@@ -434,6 +515,9 @@ class FakeDiscord:
                 await ws.send_str(json.dumps({"op": 9, "d": False}))
                 return
             self._ws = ws
+            for event in self._replay:  # delivered before, and delivered again
+                await ws.send_str(json.dumps(event))
+            self._replay.clear()
             for event in self._events:  # what the bot missed while it was away
                 if event["s"] > int(data.get("seq") or 0):
                     await ws.send_str(json.dumps(event))
@@ -448,9 +532,17 @@ class FakeDiscord:
         if self._ws is not None and not self._ws.closed:
             await self._ws.send_str(json.dumps(frame))
 
-    async def request_reconnect(self) -> None:
-        """op 7: the bot must reconnect to resume_gateway_url and RESUME."""
+    async def request_reconnect(self, replay: Iterable[str] = ()) -> None:
+        """op 7: the bot must reconnect to resume_gateway_url and RESUME.
+
+        ``replay`` names interactions the bot already received; their INTERACTION_CREATE
+        events are sent again after the RESUME, as Discord's at-least-once gateway may.
+        """
         assert self._ws is not None
+        wanted = set(replay)
+        self._replay = [
+            e for e in self._events if e["t"] == "INTERACTION_CREATE" and e["d"]["id"] in wanted
+        ]
         ws, self._ws = self._ws, None  # events from now on wait for the RESUME
         await ws.send_str(json.dumps({"op": 7, "d": None}))
 
@@ -617,3 +709,79 @@ def _option_type(value: object) -> int:
     if isinstance(value, int):
         return 4
     return 3
+
+
+# --- what Discord refuses ------------------------------------------------------------------------
+
+
+def _message_refused(
+    data: dict[str, Any], files: dict[str, tuple[str, bytes]], *, may_be_empty: bool = False
+) -> web.Response | None:
+    """Discord's answer to a message it will not post; None if it would post it."""
+    content = data.get("content") or ""
+    if len(content) > MAX_CONTENT:
+        return _invalid_form([(("content",), f"Must be {MAX_CONTENT} or fewer in length.")])
+    empty = not (content or data.get("embeds") or data.get("components") or files)
+    if empty and not may_be_empty and not data.get("attachments"):
+        return _json({"message": "Cannot send an empty message", "code": 50006}, 400)
+    return None
+
+
+def command_problems(commands: list[dict[str, Any]]) -> list[tuple[tuple[str, ...], str]]:
+    """What Discord's cheap checks find wrong with a bulk command overwrite: (path, message)."""
+    problems: list[tuple[tuple[str, ...], str]] = []
+    if len(commands) > 100:
+        problems.append(((), "Must be 100 or fewer in length."))
+    for index, command in enumerate(commands):
+        problems += _named_problems(
+            command, (str(index),), check_description=command.get("type", 1) == 1
+        )
+    return problems
+
+
+def _named_problems(
+    item: dict[str, Any], path: tuple[str, ...], *, check_description: bool = True
+) -> list[tuple[tuple[str, ...], str]]:
+    problems: list[tuple[tuple[str, ...], str]] = []
+    name = str(item.get("name") or "")
+    if not NAME_RE.fullmatch(name) or name != name.lower():
+        problems.append(((*path, "name"), "Command name is invalid"))
+    description = str(item.get("description") or "")
+    if check_description and not 1 <= len(description) <= 100:
+        problems.append(((*path, "description"), "Must be between 1 and 100 in length."))
+    options = item.get("options") or []
+    if len(options) > 25:
+        problems.append(((*path, "options"), "Must be 25 or fewer in length."))
+    seen_optional = False
+    for index, option in enumerate(options):
+        where = (*path, "options", str(index))
+        problems += _named_problems(option, where)
+        if option.get("type") in (1, 2):  # subcommands and groups carry no "required"
+            pass
+        elif not option.get("required"):
+            seen_optional = True
+        elif seen_optional:
+            problems.append(((*where, "required"), "Required options must come first"))
+        choices = option.get("choices") or []
+        if len(choices) > 25:
+            problems.append(((*where, "choices"), "Must be 25 or fewer in length."))
+        for number, choice in enumerate(choices):
+            if not 1 <= len(str(choice.get("name") or "")) <= 100:
+                problems.append(
+                    (
+                        (*where, "choices", str(number), "name"),
+                        "Must be between 1 and 100 in length.",
+                    )
+                )
+    return problems
+
+
+def _invalid_form(problems: list[tuple[tuple[str, ...], str]]) -> web.Response:
+    """400 Invalid Form Body (50035), with Discord's nested ``errors`` object."""
+    errors: dict[str, Any] = {}
+    for path, message in problems:
+        node = errors
+        for key in path:
+            node = node.setdefault(key, {})
+        node.setdefault("_errors", []).append({"code": "BASE_TYPE_BAD_LENGTH", "message": message})
+    return _json({"message": "Invalid Form Body", "code": 50035, "errors": errors}, 400)

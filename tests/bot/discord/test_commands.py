@@ -161,10 +161,12 @@ async def test_published_logs_once_per_interaction_and_undo_removes_it(
     assert "Logged “First post”" in answer.content
     assert "goal met" in answer.content
 
-    # Discord redelivers the same interaction (same id): it logs nothing new.
-    await fake.send_interaction(payload)
-    await fake.wait_until(lambda: len(fake.callbacks[interaction_id]) == 2)
-    assert "Already logged" in fake.callbacks[interaction_id][1].content
+    # The gateway delivers the same interaction again after a RESUME: the engine logs nothing
+    # new, and the bot's second answer (refused by Discord with 40060) changes nothing.
+    await fake.request_reconnect(replay=[interaction_id])
+    await fake.wait_until(lambda: interaction_id in fake.refused_callbacks)
+    assert [e["code"] for e in fake.refused_callbacks[interaction_id]] == [40060]
+    assert len(fake.callbacks[interaction_id]) == 1
     [row] = store.publications(ANA)
     assert (row.url, row.title, row.source) == (
         "https://example.com/first-post",
@@ -428,4 +430,69 @@ async def test_a_slow_confirmation_click_is_deferred_then_the_message_edited(
     assert edit.path.endswith("/messages/@original")
     assert "everything I stored about you is deleted" in edit.body["content"]
     assert edit.body["components"] == []
+    assert store.member(ANA) is None
+
+
+async def test_a_title_longer_than_discord_allows_is_shortened_and_the_reply_says_so(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    # Registered with max_length 400; a client that ignores it still gets a sane answer.
+    answer = await fake.slash(ANA, "published", {"title": "Long " + "x" * 4995})
+
+    assert answer.ephemeral
+    assert "The title was long, so I kept its first 200 characters" in answer.content
+    assert len(answer.content) <= 2000  # the fake refuses longer content, as Discord does
+    [row] = store.publications(ANA)
+    assert len(row.title) == 200
+    assert row.title.endswith("…")
+
+
+async def test_emoji_in_a_label_and_a_title_are_kept(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    goal = await fake.slash(ANA, "goal", {"count": 1, "label": "🎙️ episodes"})
+    assert "Goal set: 1 🎙️ episode a week" in goal.content
+    title = "Launch day 🚀 — 👩‍💻 notes"
+    logged = await fake.slash(ANA, "published", {"title": title})
+    assert f"Logged “{title}”" in logged.content
+
+    member = store.member(ANA)
+    assert member is not None
+    assert member.goal_label == "🎙️ episode"
+    assert [r.title for r in store.publications(ANA)] == [title]
+
+
+async def test_over_long_and_bogus_options_are_refused_privately_and_store_nothing(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    long = "🦄" * 5000
+    for name, options, example in [
+        ("goal", {"count": 1, "label": long}, "Example: /goal 1 post"),
+        ("nudges", {"days": long, "time": "9am"}, "Example: /nudges mon thu at 9:00"),
+        ("nudges", {"days": "mon", "time": long}, "Example: /nudges mon thu at 9:00"),
+        ("nudges", {"change": "pause", "pause_for": long}, "Example: /nudges pause 2w"),
+        ("timezone", {"zone": long}, "Example: /timezone Europe/Berlin"),
+        ("timezone", {"zone": "Mars/Olympus"}, "Example: /timezone Europe/Berlin"),
+        ("timezone", {"zone": "🪐"}, "Example: /timezone Europe/Berlin"),
+        ("published", {"url": long}, "Example: /published https://example.com/my-post"),
+        ("published", {"url": "https://🦄"}, "Example: /published https://example.com/my-post"),
+    ]:
+        answer = await fake.slash(ANA, name, options)
+        assert answer.type == 4, options
+        assert answer.ephemeral, options
+        assert example in answer.content, (options, answer.content)
+        assert len(answer.content) <= 500, options  # the input is not echoed back whole
+    assert store.member(ANA) is None
+
+
+async def test_a_value_that_is_not_one_of_the_choices_gets_the_commands_own_example(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    nudges = await fake.slash(ANA, "nudges", {"change": "sometimes"})
+    assert nudges.ephemeral
+    assert "“sometimes” isn't one of the values" in nudges.content
+    assert nudges.content.endswith("Example: /nudges mon thu at 9:00")
+
+    goal = await fake.slash(ANA, "goal", {"change": "sideways"})
+    assert goal.content.endswith("Example: /goal 1 post")
     assert store.member(ANA) is None

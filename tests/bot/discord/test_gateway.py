@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from bot.adapters import AdapterError
 from bot.discord import DiscordAdapter
+from bot.discord.interactions import DEFER_AFTER
 from bot.runtime import Runtime
 from habits.delivery import Dispatcher
 from habits.model import ManualClock, Platform
@@ -107,3 +110,44 @@ async def test_a_gateway_that_closes_for_good_ends_wait_closed(
         await waiting
     assert adapter.platform == Platform.DISCORD
     assert adapter.name == "Discord"
+
+
+def published_payload(fake: FakeDiscord, title: str) -> dict[str, Any]:
+    data = {
+        "id": "1",
+        "name": "published",
+        "type": 1,
+        "options": [{"name": "title", "type": 3, "value": title}],
+    }
+    return fake.interaction(2, data, ANA)
+
+
+@pytest.mark.parametrize("defer_after", [DEFER_AFTER, 0.0], ids=["answered", "deferred"])
+async def test_an_interaction_replayed_after_resume_logs_once_and_is_refused_quietly(
+    fake: FakeDiscord,
+    harness: Harness,
+    runtime: Runtime,
+    store: Store,
+    caplog: pytest.LogCaptureFixture,
+    defer_after: float,
+) -> None:
+    await harness.adapter(runtime, defer_after=defer_after)
+    interaction_id = await fake.send_interaction(published_payload(fake, "Replayed"))
+    await fake.answer_to(interaction_id)
+
+    with caplog.at_level(logging.INFO, logger="bot.discord"):
+        await fake.request_reconnect(replay=[interaction_id])
+        await fake.wait_until(lambda: interaction_id in fake.refused_callbacks)
+        # Still serving, on the resumed session.
+        answer = await fake.slash(ANA, "streak")
+
+    assert answer.type in (4, 5)
+    [refused] = fake.refused_callbacks[interaction_id]
+    assert refused["code"] == 40060
+    [row] = store.publications(ANA)
+    assert (row.title, row.request_key) == ("Replayed", interaction_id)
+    ours = [r for r in caplog.records if r.name.startswith("bot.discord")]
+    assert [r.levelno for r in ours] == [logging.INFO]
+    assert "already answered" in ours[0].getMessage()
+    assert not any(r.exc_info for r in caplog.records)
+    assert len(fake.identifies) == 1  # resumed, not a new session
