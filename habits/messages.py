@@ -63,6 +63,9 @@ class Notice:
     kind: str
     text: str
     actions: tuple[Action, ...] = field(default=())
+    # The same on every attempt to deliver this notice, so a platform that deduplicates by a
+    # client-chosen id (Discord's message nonce) shows a retried send once.
+    key: str = ""
 
 
 NUDGE_ACTIONS = (

@@ -191,7 +191,7 @@ class Coach:
                     delivery.id, DeliveryStatus.SKIPPED, now, "nothing to say", delivery.owner
                 )
             uow.commit()
-            return notice
+            return None if notice is None else replace(notice, key=f"{delivery.kind}-{delivery.id}")
 
     def finish(self, delivery: DueDelivery, status: DeliveryStatus, detail: str = "") -> None:
         with self._uow_factory() as uow:

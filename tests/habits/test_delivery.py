@@ -528,6 +528,20 @@ def test_a_retry_that_would_land_past_the_grace_is_given_up_now(
     assert len(sender.sent) == 1
 
 
+def test_every_attempt_at_one_delivery_carries_the_same_key(
+    coach: Coach, driver: Driver, sender: FakeSender, engine: Engine
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    sender.outcomes = [SendResult(Outcome.RETRY, "timeout")]
+
+    driver.at(THU_0900_BERLIN)
+    (row,) = log_rows(engine)
+    driver.at(row.not_before)
+
+    first, retry = sender.sent
+    assert first.notice.key == retry.notice.key == f"nudge-{row.id}"
+
+
 def test_a_sender_that_raises_is_retried_and_others_still_get_theirs(
     coach: Coach, driver: Driver, sender: FakeSender, engine: Engine
 ) -> None:
