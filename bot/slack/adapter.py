@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import aiohttp
 from aiohttp import web
@@ -16,6 +17,7 @@ from pydantic import SecretStr
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
@@ -138,9 +140,23 @@ class SlackAdapter:
             )
         else:
             assert settings.slack_client_id is not None
+            client_secret = _secret(settings.slack_client_secret)
+            # Bolt authorizes every request before the listener can ack it: with the cache, a
+            # workspace's bot token is checked with auth.test once, not on every request
+            # (and find_bot answers from the store's short in-memory cache).
+            authorize = AsyncInstallationStoreAuthorize(
+                logger=logging.getLogger("slack_bolt.AsyncApp"),
+                installation_store=self.installations,
+                client_id=settings.slack_client_id,
+                client_secret=client_secret,
+                bot_only=True,
+                cache_enabled=True,
+                client=self.client,
+            )
+            self.installations.on_bot_removed = self._forget_token(authorize)
             oauth = AsyncOAuthSettings(
                 client_id=settings.slack_client_id,
-                client_secret=_secret(settings.slack_client_secret),
+                client_secret=client_secret,
                 scopes=list(BOT_SCOPES),
                 user_scopes=[],
                 installation_store=self.installations,
@@ -156,11 +172,21 @@ class SlackAdapter:
                 request_verification_enabled=not self.socket_mode,
                 installation_store=self.installations,
                 installation_store_bot_only=True,
+                authorize=authorize,  # type: ignore[arg-type]  # Bolt takes AsyncAuthorize too
                 oauth_settings=oauth,
             )
             app.enable_token_revocation_listeners()
         self.listeners.register(app)
         return app
+
+    def _forget_token(self, authorize: AsyncInstallationStoreAuthorize) -> Callable[[str], None]:
+        """When a bot token is revoked or replaced, nothing keeps using it from memory."""
+
+        def forget(token: str) -> None:
+            authorize.authorize_result_cache.pop(token, None)
+            self._workspace_clients.pop(token, None)
+
+        return forget
 
     async def _connect_socket(self) -> None:
         assert self.app is not None

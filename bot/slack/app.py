@@ -29,6 +29,7 @@ from bot.slack.blocks import (
     publish_modal,
     reply_blocks,
 )
+from bot.slack.text import unescape_command_text
 from habits import grammar
 from habits.commands import ParseError
 from habits.messages import NUDGE_ACTIONS, ActionId, Attachment, Reply
@@ -76,6 +77,14 @@ def _field(values: dict[str, Any], block: str) -> str | None:
     element = values.get(block, {}).get(block, {})
     value = element.get("value")
     return str(value) if value else None
+
+
+async def apologise(respond: AsyncRespond) -> None:
+    """The friendly OOPS, ephemerally; if even that fails, the log has it."""
+    try:
+        await respond(text=OOPS, response_type="ephemeral", replace_original=False)
+    except Exception:
+        log.exception("could not tell the member something went wrong")
 
 
 class SlackListeners:
@@ -141,7 +150,9 @@ class SlackListeners:
                 str(command["user_id"]),
                 str(command.get("user_name", "")),
             )
-            text = f"{command['command']} {command.get('text') or ''}".strip()
+            # Slack escapes &, < and > and may wrap links; the engine wants what was typed.
+            typed = unescape_command_text(str(command.get("text") or ""))
+            text = f"{command['command']} {typed}".strip()
             reply = await self.runtime.call(
                 self.coach.handle,
                 ref,
@@ -152,7 +163,7 @@ class SlackListeners:
             await self.answer(reply, ref, zone, client, respond)
         except Exception:  # the member hears about it; the details go to the log
             log.exception("slash command %s failed", command.get("command"))
-            await respond(text=OOPS, response_type="ephemeral")
+            await apologise(respond)
 
     async def answer(
         self,
@@ -242,7 +253,9 @@ class SlackListeners:
         except Exception:
             log.exception("button %s failed", chosen)
             if body.get("response_url"):
-                await respond(text=OOPS, response_type="ephemeral", replace_original=False)
+                await apologise(respond)
+            else:
+                await self._apologise_in_a_dm(client, body, context)
 
     async def _open_publish_form(self, client: AsyncWebClient, body: dict[str, Any]) -> None:
         # The trigger id is valid for 3 s: open the modal before anything slow.
@@ -270,18 +283,32 @@ class SlackListeners:
             return
         await ack()
         user, name = user_of(body)
-        ref, zone = await self.member(client, team_of(body, context), user, name)
-        reply = await self.runtime.call(
-            self.coach.publish_form,
-            ref,
-            url,
-            title,
-            zone_hint=zone,
-            request_key=view.get("id"),  # the same view submitted again logs nothing new
-        )
-        await self.direct_message(client, ref, reply)
-        if reply.ok:
-            await self.publish_home(client, ref, zone)
+        try:
+            ref, zone = await self.member(client, team_of(body, context), user, name)
+            reply = await self.runtime.call(
+                self.coach.publish_form,
+                ref,
+                url,
+                title,
+                zone_hint=zone,
+                request_key=view.get("id"),  # the same view submitted again logs nothing new
+            )
+            await self.direct_message(client, ref, reply)
+            if reply.ok:
+                await self.publish_home(client, ref, zone)
+        except Exception:  # the modal is closed already: the member hears about it in a DM
+            log.exception("the I published form failed")
+            await self._apologise_in_a_dm(client, body, context)
+
+    async def _apologise_in_a_dm(
+        self, client: AsyncWebClient, body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        try:
+            user, name = user_of(body)
+            ref = MemberRef.slack(team_of(body, context), user, name)
+            await self.direct_message(client, ref, Reply(OOPS, ok=False))
+        except Exception:
+            log.exception("could not tell the member something went wrong")
 
     async def direct_message(self, client: AsyncWebClient, ref: MemberRef, reply: Reply) -> None:
         try:
@@ -305,15 +332,17 @@ class SlackListeners:
     ) -> None:
         if event.get("tab", "home") != "home":
             return
-        ref, zone = await self.member(client, team_of(body, context), str(event["user"]))
-        await self.publish_home(client, ref, zone)
+        try:
+            ref, zone = await self.member(client, team_of(body, context), str(event["user"]))
+            await self.publish_home(client, ref, zone)
+        except Exception:  # nothing to answer an event with; the tab keeps its last view
+            log.exception("publishing the App Home tab failed")
 
     async def publish_home(self, client: AsyncWebClient, ref: MemberRef, zone: str | None) -> None:
         # Read-only: looking at the Home tab neither creates a member nor counts as activity.
         overview = await self.runtime.call(self.coach.overview, ref, zone_hint=zone)
-        view = home_view(
-            overview.streak.streak, overview.goal.text, overview.nudges.text, overview.timezone.text
-        )
+        card = overview.streak.text if overview.streak.streak is not None else None
+        view = home_view(card, overview.goal.text, overview.nudges.text, overview.timezone.text)
         try:
             await client.views_publish(user_id=ref.user_id, view=view)
         except SLACK_FAILURES as exc:

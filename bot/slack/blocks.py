@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.slack.text import escape_mrkdwn
 from habits.messages import Action, ActionId, Notice, Reply
-from habits.model import Streak, WeekState
-from habits.service import STATE_MARKS
 
 Block = dict[str, Any]
 
@@ -24,9 +23,7 @@ MAX_FALLBACK = 3900  # chat.postMessage's `text` is cut by Slack past 4,000 char
 TITLES = {"nudge": ":seedling: *A tiny nudge*", "recap": ":sunrise: *Your weekly check-in*"}
 
 
-def escape(text: str) -> str:
-    """Slack mrkdwn's three control characters, so a title like "A<B" shows as typed."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+escape = escape_mrkdwn
 
 
 def action_id(action: ActionId) -> str:
@@ -43,9 +40,19 @@ def action_of(slack_action_id: str) -> ActionId | None:
         return None
 
 
+def clip(mrkdwn: str, limit: int) -> str:
+    """At most ``limit`` characters of escaped mrkdwn, never ending inside an ``&amp;``."""
+    if len(mrkdwn) <= limit:
+        return mrkdwn
+    cut = mrkdwn[: limit - 1]
+    entity = cut.rfind("&")
+    if entity != -1 and ";" not in cut[entity:]:
+        cut = cut[:entity]
+    return cut + "…"
+
+
 def _section(text: str) -> Block:
-    shown = text if len(text) <= MAX_SECTION else text[: MAX_SECTION - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": shown}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION)}}
 
 
 def _plain(text: str) -> dict[str, Any]:
@@ -74,57 +81,50 @@ def actions_block(actions: tuple[Action, ...]) -> list[Block]:
     ]
 
 
-def _this_week(streak: Streak) -> str:
-    week = streak.this_week
-    if week.state is WeekState.REST:
-        return f"rest :zzz: ({week.count} logged)"
-    if week.target is None:
-        return f"{week.count} logged (no goal yet — `/goal 1 post`)"
-    if week.state is WeekState.MET:
-        return f"{week.count} of {week.target} — goal met! :tada:"
-    return f"{week.count} of {week.target}, {streak.time_left}"
+def _labelled(line: str) -> tuple[str, str] | None:
+    label, sep, value = line.partition(": ")
+    return (label, value) if sep and label and len(label) <= 20 else None
 
 
-def streak_blocks(streak: Streak) -> list[Block]:
-    """The streak card: current and longest streak, this week, the total and recent weeks."""
-    weeks = "week" if streak.current == 1 else "weeks"
-    blocks: list[Block] = [
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": f":fire: *Streak: {streak.current} {weeks}*"},
-            "fields": [
-                {"type": "mrkdwn", "text": f"*This week*\n{_this_week(streak)}"},
-                {"type": "mrkdwn", "text": f"*Longest streak*\n{streak.longest}"},
-                {"type": "mrkdwn", "text": f"*Total published*\n{streak.total_publications}"},
-            ],
-        }
-    ]
-    if len(streak.recent) > 1:
-        marks = " ".join(STATE_MARKS[w.state] for w in streak.recent)
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    {
-                        "type": "mrkdwn",
-                        "text": f"Recent weeks: {marks}   (✅ met ▫️ missed 💤 rest ⏳ now)",
-                    }
-                ],
-            }
-        )
+def streak_blocks(card: str) -> list[Block]:
+    """The engine's streak card (``habits.service.render_streak``) laid out as Block Kit.
+
+    The words are the engine's, so Slack says what every other platform says: the first line
+    is the heading, "Label: value" lines become fields, and the recent weeks a context line.
+    """
+    lines = [line for line in card.splitlines() if line.strip()]
+    if not lines:
+        return []
+    heading, rest = lines[0], lines[1:]
+    fields: list[Block] = []
+    notes: list[str] = []
+    recent: list[str] = []
+    for line in rest:
+        labelled = _labelled(line)
+        if line.startswith("Recent weeks"):
+            recent.append(escape(line))
+        elif labelled is not None and len(fields) < 10:  # Slack allows 10 fields
+            label, value = labelled
+            fields.append({"type": "mrkdwn", "text": f"*{escape(label)}*\n{escape(value)}"})
+        else:
+            notes.append(escape(line))
+    section = _section("\n".join([f"*{escape(heading)}*", *notes]))
+    if fields:
+        section["fields"] = fields
+    blocks: list[Block] = [section]
+    if recent:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": recent[0]}]})
     return blocks
 
 
 def reply_blocks(reply: Reply) -> list[Block]:
-    body = (
-        streak_blocks(reply.streak) if reply.streak is not None else [_section(escape(reply.text))]
-    )
+    body = streak_blocks(reply.text) if reply.streak is not None else [_section(escape(reply.text))]
     return body + actions_block(reply.actions)
 
 
 def fallback_text(text: str) -> str:
-    """The notification and screen-reader text that goes with blocks."""
-    return text if len(text) <= MAX_FALLBACK else text[: MAX_FALLBACK - 1] + "…"
+    """The notification and screen-reader text that goes with blocks (mrkdwn: escaped once)."""
+    return clip(escape(text), MAX_FALLBACK)
 
 
 def notice_blocks(notice: Notice) -> list[Block]:
@@ -169,8 +169,9 @@ def publish_modal(private_metadata: str = "") -> Block:
     }
 
 
-def home_view(streak: Streak | None, goal: str, nudges: str, zone: str) -> Block:
-    """The App Home tab: the streak card, then the member's goal, nudges and time zone."""
+def home_view(streak: str | None, goal: str, nudges: str, zone: str) -> Block:
+    """The App Home tab: the streak card (the engine's text, None when it could not be read),
+    then the member's goal, nudges and time zone."""
     blocks: list[Block] = [
         {"type": "header", "text": _plain("Habit Coach")},
         {

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 INSTALLATION_KIND = "slack-installation"
 BOT_KIND = "slack-bot"
 STATE_KIND = "slack-oauth-state"
+BOT_CACHE_SECONDS = 60.0
+MAX_CACHED_BOTS = 10_000
 
 
 def workspace_key(enterprise_id: str | None, team_id: str | None) -> str:
@@ -36,10 +40,28 @@ def _document(model: Installation | Bot) -> dict[str, Any]:
 
 
 class RecordInstallationStore(AsyncInstallationStore):
-    """Installations per workspace (and per installing user), bots per workspace."""
+    """Installations and bots per workspace, plus the latest installer's installation.
 
-    def __init__(self, runtime: Runtime):
+    Bolt looks the bot up before acknowledging every request, so ``find_bot`` answers come
+    from memory for ``cache_seconds`` (installs and uninstalls in this process clear it at
+    once; another replica's show up within that time).
+
+    In an Enterprise Grid org a workspace's bot is kept under ``"E…:T…"`` and also under the
+    team alone, because members — and so the nudges sent to them — know only their team.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        cache_seconds: float = BOT_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._runtime = runtime
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._bots: dict[tuple[str, bool], tuple[float, Bot | None]] = {}
+        # Told the token of a bot that is gone, so callers can drop what they cached for it.
+        self.on_bot_removed: Callable[[str], None] | None = None
 
     @property
     def logger(self) -> logging.Logger:
@@ -54,10 +76,19 @@ class RecordInstallationStore(AsyncInstallationStore):
     async def _delete(self, kind: str, key: str) -> None:
         await self._runtime.call(self._runtime.records.delete, kind, key)
 
+    def _forget_cached_bots(self) -> None:
+        self._bots.clear()
+
     async def async_save(self, installation: Installation) -> None:
         key = workspace_key(installation.enterprise_id, installation.team_id)
+        previous = await self._get(INSTALLATION_KIND, key)
         data = _document(installation)
         await self._put(INSTALLATION_KIND, key, data)
+        # Only the latest installer's own record is kept, so an uninstall can find and
+        # delete it (the record store cannot list keys).
+        earlier_user = previous.get("user_id") if previous else None
+        if earlier_user and earlier_user != installation.user_id:
+            await self._delete(INSTALLATION_KIND, f"{key}:{earlier_user}")
         if installation.user_id:
             await self._put(INSTALLATION_KIND, f"{key}:{installation.user_id}", data)
         await self.async_save_bot(installation.to_bot())
@@ -65,7 +96,14 @@ class RecordInstallationStore(AsyncInstallationStore):
     async def async_save_bot(self, bot: Bot) -> None:
         if not bot.bot_token:
             return
-        await self._put(BOT_KIND, workspace_key(bot.enterprise_id, bot.team_id), _document(bot))
+        old = await self._get(BOT_KIND, workspace_key(bot.enterprise_id, bot.team_id))
+        data = _document(bot)
+        await self._put(BOT_KIND, workspace_key(bot.enterprise_id, bot.team_id), data)
+        if bot.enterprise_id and bot.team_id and not bot.is_enterprise_install:
+            await self._put(BOT_KIND, workspace_key(None, bot.team_id), data)
+        self._forget_cached_bots()
+        if old is not None and old.get("bot_token") != bot.bot_token:
+            self._bot_removed(old)
 
     async def async_find_bot(
         self,
@@ -73,6 +111,20 @@ class RecordInstallationStore(AsyncInstallationStore):
         enterprise_id: str | None,
         team_id: str | None,
         is_enterprise_install: bool | None = False,
+    ) -> Bot | None:
+        cache_key = (workspace_key(enterprise_id, team_id), bool(is_enterprise_install))
+        now = self._clock()
+        cached = self._bots.get(cache_key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        bot = await self._find_bot(enterprise_id, team_id, bool(is_enterprise_install))
+        if len(self._bots) >= MAX_CACHED_BOTS:
+            self._bots = {k: v for k, v in self._bots.items() if v[0] > now}
+        self._bots[cache_key] = (now + self._cache_seconds, bot)
+        return bot
+
+    async def _find_bot(
+        self, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool
     ) -> Bot | None:
         data = await self._get(
             BOT_KIND, workspace_key(enterprise_id, None if is_enterprise_install else team_id)
@@ -109,7 +161,17 @@ class RecordInstallationStore(AsyncInstallationStore):
         return installation
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        await self._delete(BOT_KIND, workspace_key(enterprise_id, team_id))
+        key = workspace_key(enterprise_id, team_id)
+        found = await self._get(BOT_KIND, key)
+        await self._delete(BOT_KIND, key)
+        if enterprise_id and team_id:
+            alias = workspace_key(None, team_id)
+            aliased = await self._get(BOT_KIND, alias)
+            if aliased is not None and aliased.get("enterprise_id") == enterprise_id:
+                await self._delete(BOT_KIND, alias)
+        self._forget_cached_bots()
+        if found is not None:
+            self._bot_removed(found)
 
     async def async_delete_installation(
         self,
@@ -119,7 +181,19 @@ class RecordInstallationStore(AsyncInstallationStore):
         user_id: str | None = None,
     ) -> None:
         key = workspace_key(enterprise_id, team_id)
-        await self._delete(INSTALLATION_KIND, f"{key}:{user_id}" if user_id else key)
+        if user_id:
+            await self._delete(INSTALLATION_KIND, f"{key}:{user_id}")
+            return
+        found = await self._get(INSTALLATION_KIND, key)
+        installer = found.get("user_id") if found else None
+        if installer:
+            await self._delete(INSTALLATION_KIND, f"{key}:{installer}")
+        await self._delete(INSTALLATION_KIND, key)
+
+    def _bot_removed(self, data: dict[str, Any]) -> None:
+        token = data.get("bot_token")
+        if token and self.on_bot_removed is not None:
+            self.on_bot_removed(str(token))
 
 
 class RecordOAuthStateStore(AsyncOAuthStateStore):

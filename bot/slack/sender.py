@@ -6,6 +6,7 @@ UNREACHABLE; a rate limit, a 5xx or a timeout is RETRY, with Slack's ``Retry-Aft
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
@@ -34,25 +35,47 @@ DEFAULT_API_BASE_URL = "https://slack.com/api/"
 # one is handed back to the engine (Outcome.RETRY) so one busy channel never stalls a sweep.
 MAX_INLINE_RATE_LIMIT_WAIT = 5.0
 
-# Errors that mean this member cannot get a DM from us as things stand.
+# Errors about this one member: Slack will not DM them as things stand (their account is
+# deactivated, their DMs with the app are closed, ...). Only these make a member UNREACHABLE.
 UNREACHABLE_ERRORS = frozenset(
     {
         "channel_not_found",
         "user_not_found",
         "users_not_found",
         "cannot_dm_bot",
-        "account_inactive",
         "user_disabled",
         "is_archived",
         "not_in_channel",
         "messages_tab_disabled",
-        "restricted_action",
-        "team_access_not_granted",
-        "token_revoked",
-        "app_uninstalled",
-        "team_not_found",
     }
 )
+
+# Errors about the whole workspace or our bot token: every member there would get the same
+# answer, and it heals when an admin reinstalls the app or restores the token. Never a reason
+# to mark anyone unreachable; retried after WORKSPACE_RETRY_AFTER, and logged as an error.
+# (chat.postMessage's ``account_inactive`` is about the token's own account: the bot's.)
+WORKSPACE_ERRORS = frozenset(
+    {
+        "token_revoked",
+        "token_expired",
+        "app_uninstalled",
+        "account_inactive",
+        "team_not_found",
+        "team_access_not_granted",
+        "invalid_auth",
+        "not_authed",
+        "not_allowed_token_type",
+        "missing_scope",
+        "restricted_action",
+        "ekm_access_denied",
+        "org_login_required",
+        "enterprise_is_restricted",
+    }
+)
+WORKSPACE_RETRY_AFTER = timedelta(hours=1)
+# A send must finish well inside the delivery lease (60 s by default), or another worker may
+# claim the same delivery and the member gets it twice.
+SEND_TIMEOUT = 20.0
 
 
 def retry_after(headers: Mapping[str, Any]) -> float | None:
@@ -87,6 +110,21 @@ class BriefRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
         wait = retry_after(response.headers)
         return wait is not None and wait <= self.max_wait
 
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        # The SDK's own version adds up to a second of jitter; one retry needs none, and the
+        # wait in place must stay within max_wait.
+        wait = retry_after(response.headers) if response is not None else None
+        state.next_attempt_requested = True
+        await asyncio.sleep(min(wait if wait is not None else 1.0, self.max_wait))
+        state.increment_current_attempt()
+
 
 def make_client(token: str | None, base_url: str | None) -> AsyncWebClient:
     """The one way this adapter builds a Web API client (tests point ``base_url`` at a fake)."""
@@ -99,7 +137,7 @@ def make_client(token: str | None, base_url: str | None) -> AsyncWebClient:
     )
 
 
-def classify(error: SlackApiError) -> SendResult:
+def classify(error: SlackApiError, workspace: str = "") -> SendResult:
     """Slack's refusal as an engine outcome."""
     response = error.response
     status = getattr(response, "status_code", 0) or 0
@@ -113,10 +151,17 @@ def classify(error: SlackApiError) -> SendResult:
         )
     if code in UNREACHABLE_ERRORS:
         return SendResult(Outcome.UNREACHABLE, code)
+    if code in WORKSPACE_ERRORS:
+        log.error(
+            "Slack refused the bot token of workspace %s (%s): nobody there gets nudges until "
+            "the app is reinstalled or the token fixed; retrying in %s",
+            workspace or "?",
+            code,
+            WORKSPACE_RETRY_AFTER,
+        )
+        return SendResult(Outcome.RETRY, code, WORKSPACE_RETRY_AFTER)
     if status >= 500:
         return SendResult(Outcome.RETRY, f"Slack answered {status}")
-    if code in ("invalid_auth", "not_authed"):
-        log.error("Slack refused the bot token (%s); check SLACK_BOT_TOKEN", code)
     return SendResult(Outcome.RETRY, code or f"Slack answered {status}")
 
 
@@ -126,10 +171,20 @@ ClientFor = Callable[[str], Awaitable[AsyncWebClient | None]]
 class SlackSender:
     """Delivers a notice as a DM (chat.postMessage to the user id opens the app's DM)."""
 
-    def __init__(self, client_for: ClientFor):
+    def __init__(self, client_for: ClientFor, timeout: float = SEND_TIMEOUT):
         self._client_for = client_for
+        self.timeout = timeout
 
     async def send(self, notice: Notice) -> SendResult:
+        member = notice.member
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._send(notice)
+        except TimeoutError:
+            log.info("DM to %s/%s timed out", member.workspace, member.user_id)
+            return SendResult(Outcome.RETRY, f"no answer within {self.timeout:g} s")
+
+    async def _send(self, notice: Notice) -> SendResult:
         member = notice.member
         client = await self._client_for(member.workspace)
         if client is None:
@@ -142,9 +197,9 @@ class SlackSender:
                 unfurl_links=False,
             )
         except SlackApiError as exc:
-            result = classify(exc)
+            result = classify(exc, member.workspace)
             log.info("DM to %s/%s not sent: %s", member.workspace, member.user_id, result)
             return result
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except aiohttp.ClientError as exc:
             return SendResult(Outcome.RETRY, f"{type(exc).__name__}")
         return SendResult(Outcome.SENT)

@@ -141,11 +141,21 @@ class Harness:
         team: str = "T1",
         trigger_id: str = "",
         retry_attempt: int = 0,
+        wire_text: str | None = None,
+        enterprise: str | None = None,
     ) -> dict[str, Any]:
-        """Run a slash command; returns what the app posted to the response_url."""
+        """Run a slash command the member typed as ``text`` (Slack escapes it on the way;
+        ``wire_text`` is sent as it is); returns what the app posted to the response_url."""
         response_url = self.fake.new_response_url()
         payload = slash_command(
-            command, text, team=team, user=user, response_url=response_url, trigger_id=trigger_id
+            command,
+            text,
+            team=team,
+            user=user,
+            response_url=response_url,
+            trigger_id=trigger_id,
+            wire_text=wire_text,
+            enterprise=enterprise,
         )
         ack = await self.deliver("slash_commands", payload, retry_attempt)
         assert ack is None  # acknowledged with an empty body: the reply comes separately
@@ -249,4 +259,10 @@ async def slack(
 @pytest.fixture
 async def http_slack(tmp_path: Path, fake: FakeSlack) -> AsyncIterator[Harness]:
     async with running_adapter(tmp_path, fake, "http") as harness:
+        yield harness
+
+
+@pytest.fixture
+async def socket_slack(tmp_path: Path, fake: FakeSlack) -> AsyncIterator[Harness]:
+    async with running_adapter(tmp_path, fake, "socket") as harness:
         yield harness

@@ -23,6 +23,7 @@ import aiohttp
 from aiohttp import web
 
 SIGNING_SECRET = "test-signing-secret-not-real"
+RESPONSE_URL_USES = 5  # a response_url takes 5 posts (within 30 minutes), then says used_url
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Workspace:
     bot_token: str
     bot_user_id: str
     bot_id: str
+    enterprise_id: str | None = None  # an Enterprise Grid org's workspace
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> users.info user
 
 
@@ -57,10 +59,13 @@ class FakeSlack:
         self.uploads: dict[str, bytes] = {}
         self.shared_files: list[dict[str, Any]] = []  # files.completeUploadExternal
         self.oauth_codes: dict[str, Workspace] = {}
+        self.next_installer = "UINSTALLER"  # the authed_user of the next OAuth install
         # Knobs: users whose DMs fail with an error, and 429s to answer chat.postMessage with.
         self.undeliverable: dict[str, str] = {}
         self.rate_limits: list[int] = []  # Retry-After seconds, one 429 per entry
         self.users_info_gate: asyncio.Event | None = None  # users.info waits until it is set
+        self.post_message_gate: asyncio.Event | None = None  # chat.postMessage waits likewise
+        self.revoked_tokens: set[str] = set()  # bot tokens Slack answers token_revoked for
         self.socket_acks: dict[str, dict[str, Any]] = {}
         self.socket_connections = 0
         self._socket: web.WebSocketResponse | None = None
@@ -100,7 +105,9 @@ class FakeSlack:
     def workspace(self, team_id: str) -> Workspace:
         return next(w for w in self.workspaces.values() if w.team_id == team_id)
 
-    def pending_install(self, team_id: str, name: str = "") -> str:
+    def pending_install(
+        self, team_id: str, name: str = "", enterprise_id: str | None = None
+    ) -> str:
         """A workspace that is not installed yet: the code Slack hands the OAuth redirect."""
         workspace = Workspace(
             team_id=team_id,
@@ -108,6 +115,7 @@ class FakeSlack:
             bot_token=f"xoxb-test-{team_id}-installed-not-a-real-token",
             bot_user_id=f"UBOT{team_id}",
             bot_id=f"BBOT{team_id}",
+            enterprise_id=enterprise_id,
         )
         code = f"code-{team_id}-{next(self._ids)}"
         self.oauth_codes[code] = workspace
@@ -187,10 +195,14 @@ class FakeSlack:
             return _ok(url=f"ws://127.0.0.1:{self.port}/socket?ticket={uuid.uuid4()}")
         if method == "oauth.v2.access":
             return self._oauth_access(args)
+        if token in self.revoked_tokens:
+            return _error("token_revoked")
         if workspace is None:
             return _error("invalid_auth" if token else "not_authed")
         if method == "users.info" and self.users_info_gate is not None:
             await self.users_info_gate.wait()
+        if method == "chat.postMessage" and self.post_message_gate is not None:
+            await self.post_message_gate.wait()
         methods = {
             "auth.test": self._auth_test,
             "users.info": self._users_info,
@@ -212,6 +224,7 @@ class FakeSlack:
             team_id=workspace.team_id,
             user_id=workspace.bot_user_id,
             bot_id=workspace.bot_id,
+            enterprise_id=workspace.enterprise_id,
             is_enterprise_install=False,
         )
 
@@ -233,9 +246,10 @@ class FakeSlack:
             return _error(self.undeliverable[user])
         if user not in workspace.users:
             return _error("channel_not_found")
-        blocks = args.get("blocks")
-        if isinstance(blocks, str):
-            blocks = json.loads(blocks)
+        blocks = _json(args.get("blocks"))
+        refused = _refused_message(args.get("text"), blocks)
+        if refused:
+            return _error(refused)
         ts = f"{time.time():.6f}"
         self.messages.append(
             {
@@ -304,8 +318,12 @@ class FakeSlack:
             bot_user_id=workspace.bot_user_id,
             app_id="ATEST",
             team={"id": workspace.team_id, "name": workspace.name},
-            enterprise=None,
-            authed_user={"id": "UINSTALLER"},
+            enterprise=(
+                {"id": workspace.enterprise_id, "name": f"Org {workspace.enterprise_id}"}
+                if workspace.enterprise_id
+                else None
+            ),
+            authed_user={"id": self.next_installer},
             is_enterprise_install=False,
         )
 
@@ -315,7 +333,13 @@ class FakeSlack:
         key = request.match_info["id"]
         if key not in self.responses:
             return web.Response(status=404, text="no_response_url")
-        self.responses[key].append(await request.json())
+        if len(self.responses[key]) >= RESPONSE_URL_USES:
+            return web.Response(status=404, text="used_url")
+        body = await request.json()
+        refused = _refused_message(body.get("text"), body.get("blocks"))
+        if refused:
+            return web.Response(status=400, text=refused)
+        self.responses[key].append(body)
         return web.Response(text="ok")
 
     async def _upload(self, request: web.Request) -> web.Response:
@@ -378,6 +402,15 @@ class FakeSlack:
         return self.socket_acks[envelope_id]
 
 
+def _refused_message(text: Any, blocks: Any) -> str:
+    """What Slack says to a message it will not post ("" when it would post it)."""
+    if blocks is not None and not isinstance(blocks, list):
+        return "invalid_blocks"
+    if not text and not blocks:
+        return "no_text"
+    return ""
+
+
 def _ok(**data: Any) -> web.Response:
     return web.json_response({"ok": True, **data})
 
@@ -405,10 +438,31 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
+def slack_escape(typed: str) -> str:
+    """What Slack does to a slash command's text, whatever the command's should_escape."""
+    return typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def rendered(mrkdwn: str) -> str:
+    """What a member sees of mrkdwn text: Slack decodes its three entities once."""
+    return mrkdwn.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def slash_command(
-    command: str, text: str, *, team: str, user: str, response_url: str, trigger_id: str = ""
+    command: str,
+    text: str,
+    *,
+    team: str,
+    user: str,
+    response_url: str,
+    trigger_id: str = "",
+    wire_text: str | None = None,
+    enterprise: str | None = None,
 ) -> dict[str, str]:
-    return {
+    """The form Slack posts for a command the member typed as ``text`` (escaped the way
+    Slack escapes it); ``wire_text`` is sent verbatim instead, for links Slack formatted
+    itself (``<https://x|label>``)."""
+    fields = {
         "token": "deprecated-verification-token",
         "team_id": team,
         "team_domain": team.lower(),
@@ -417,12 +471,16 @@ def slash_command(
         "user_id": user,
         "user_name": user.lower(),
         "command": command,
-        "text": text,
+        "text": slack_escape(text) if wire_text is None else wire_text,
         "api_app_id": "ATEST",
         "is_enterprise_install": "false",
         "response_url": response_url,
         "trigger_id": trigger_id or f"trigger.{uuid.uuid4().hex}",
     }
+    if enterprise is not None:
+        fields["enterprise_id"] = enterprise
+        fields["enterprise_name"] = f"Org {enterprise}"
+    return fields
 
 
 def block_actions(
@@ -484,6 +542,22 @@ def view_submission(
             },
         },
         "response_urls": [],
+    }
+
+
+def app_uninstalled(*, team: str, enterprise: str | None = None) -> dict[str, Any]:
+    return {
+        "token": "deprecated-verification-token",
+        "team_id": team,
+        "enterprise_id": enterprise,
+        "api_app_id": "ATEST",
+        "event": {"type": "app_uninstalled", "event_ts": f"{time.time():.6f}"},
+        "type": "event_callback",
+        "event_id": f"Ev{uuid.uuid4().hex[:10]}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {"enterprise_id": enterprise, "team_id": team, "user_id": f"UBOT{team}", "is_bot": True}
+        ],
     }
 
 

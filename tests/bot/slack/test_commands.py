@@ -12,7 +12,7 @@ import json
 import pytest
 
 from tests.bot.slack.conftest import Harness
-from tests.bot.slack.fake_slack import slash_command, wait_until
+from tests.bot.slack.fake_slack import rendered, slash_command, wait_until
 
 
 def section_text(reply: dict[str, object]) -> str:
@@ -73,10 +73,14 @@ async def test_the_profile_zone_is_looked_up_once_and_only_seeds_a_new_member(
     [
         ("/goal", "abc", "The weekly goal is a number"),
         ("/goal", "99", "out of range"),
+        ("/goal", "🎉", "The weekly goal is a number of publications from 1 to 21, not “🎉”"),
+        ("/goal", "rest abc", "A rest is 1 to 8 weeks"),
         ("/published", "ftp://example.com", "doesn't look like a web link"),
         ("/nudges", "someday at 9", "isn't a day"),
         ("/nudges", "mon at 25:00", "isn't a time of day"),
+        ("/nudges", "pause", "How long should I pause?"),
         ("/timezone", "Mars/Olympus_Mons", "I don't know the time zone"),
+        ("/timezone", "Mars/Olympus", "I don't know the time zone “Mars/Olympus”"),
         ("/habit", "dance", "isn't something I know"),
     ],
 )
@@ -86,11 +90,76 @@ async def test_bad_input_gets_a_friendly_error_with_an_example_and_stores_nothin
     reply = await slack.command(command, text)
 
     assert reply["response_type"] == "ephemeral"
-    assert expected in reply["text"]
+    assert expected in rendered(reply["text"])
     assert "\nExample: /" in reply["text"]
     assert "Traceback" not in reply["text"]
     assert await slack.stored() is None  # not even a member row
-    assert slack.fake.home_views == []  # nothing changed, so no App Home refresh
+    # The App Home refresh would come after the reply: wait for a later member's refresh
+    # (same single database thread, so it is queued behind it) before asserting there was none.
+    await slack.command("/goal", user="U2")
+    await wait_until(lambda: slack.fake.homes_of("T1", "U2"))
+    assert slack.fake.homes_of("T1", "U1") == []  # nothing changed, so no App Home refresh
+
+
+async def test_a_link_and_title_with_ampersands_are_stored_as_typed(slack: Harness) -> None:
+    reply = await slack.command("/published", "https://ex.com/?a=1&b=2 Q&A night")
+
+    stored = await slack.stored()
+    assert stored is not None
+    [publication] = stored["publications"]
+    assert publication["url"] == "https://ex.com/?a=1&b=2"
+    assert publication["title"] == "Q&A night"
+    # Escaped exactly once on the way out: the member reads "Q&A", not "Q&amp;A".
+    assert "Logged “Q&amp;A night”" in reply["text"]
+    assert "&amp;amp;" not in reply["text"]
+    assert rendered(section_text(reply)).startswith("Logged “Q&A night”")
+
+
+async def test_a_title_with_angle_brackets_is_stored_and_shown_as_typed(slack: Harness) -> None:
+    reply = await slack.command("/published", "Why <div> & <span> differ")
+
+    stored = await slack.stored()
+    assert stored is not None
+    assert stored["publications"][0]["title"] == "Why <div> & <span> differ"
+    assert rendered(reply["text"]).startswith("Logged “Why <div> & <span> differ”")
+    assert "<div>" not in reply["text"]  # never raw mrkdwn control characters
+
+
+@pytest.mark.parametrize(
+    "wire_text",
+    [
+        pytest.param("<https://ex.com/post?x=1&amp;y=2|ex.com/post> My post", id="with-label"),
+        pytest.param("<https://ex.com/post?x=1&amp;y=2> My post", id="bare"),
+    ],
+)
+async def test_a_link_slack_formatted_is_stored_as_the_link(slack: Harness, wire_text: str) -> None:
+    await slack.command("/published", wire_text=wire_text)
+
+    stored = await slack.stored()
+    assert stored is not None
+    [publication] = stored["publications"]
+    assert publication["url"] == "https://ex.com/post?x=1&y=2"
+    assert publication["title"] == "My post"
+
+
+async def test_a_very_long_title_is_shortened_and_the_reply_says_so(slack: Harness) -> None:
+    reply = await slack.command("/published", "https://example.com/long " + "x" * 5000)
+
+    assert "(The title was long, so I kept its first 200 characters.)" in reply["text"]
+    stored = await slack.stored()
+    assert stored is not None
+    title = stored["publications"][0]["title"]
+    assert len(title) == 200
+    assert title.endswith("x…")
+
+
+async def test_emoji_in_a_title_are_kept(slack: Harness) -> None:
+    reply = await slack.command("/published", "https://example.com/party 🎉 Launch party 🚀")
+
+    assert reply["text"].startswith("Logged “🎉 Launch party 🚀”.")
+    stored = await slack.stored()
+    assert stored is not None
+    assert stored["publications"][0]["title"] == "🎉 Launch party 🚀"
 
 
 async def test_goal_show_off_and_rest(slack: Harness) -> None:
@@ -141,10 +210,16 @@ async def test_streak_renders_the_card_as_blocks(slack: Harness) -> None:
 
     assert reply["text"].startswith("🔥 Streak: 0 weeks (longest: 0)")
     card = reply["blocks"][0]
-    assert card["text"]["text"] == ":fire: *Streak: 0 weeks*"
+    assert card["text"]["text"] == "*🔥 Streak: 0 weeks (longest: 0)*"
     fields = [f["text"] for f in card["fields"]]
     assert fields[0].startswith("*This week*\n1 of 2, ")
-    assert fields[2] == "*Total published*\n1"
+    assert fields[1] == "*Total published*\n1"
+    # The card's words are the engine's, only laid out: Slack and Discord cannot drift apart.
+    shown = [
+        card["text"]["text"].strip("*"),
+        *(f.replace("*", "").replace("\n", ": ") for f in fields),
+    ]
+    assert shown == reply["text"].splitlines()
 
 
 async def test_nudges_show_set_pause_resume_and_off(slack: Harness) -> None:

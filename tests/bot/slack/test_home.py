@@ -29,7 +29,7 @@ async def test_opening_the_home_tab_publishes_the_card_without_storing_a_member(
     [view] = slack.fake.homes_of("T1", "U1")
     assert view["type"] == "home"
     shown = texts(view)
-    assert ":fire: *Streak: 0 weeks*" in shown
+    assert "*🔥 Streak: 0 weeks (longest: 0)*" in shown
     assert "*Goal*\nYou have no weekly goal yet." in shown
     assert "*Time zone*\nYour time zone is Europe/Berlin" in shown  # the profile's, as a hint
     assert await slack.stored() is None  # looking is not joining
@@ -54,7 +54,7 @@ async def test_the_home_tab_follows_a_modal_submission(slack: Harness) -> None:
     await slack.submit_publication("https://example.com/a", "A")
 
     await wait_until(lambda: len(slack.fake.homes_of("T1", "U1")) == 2)
-    assert "goal met! :tada:" in texts(slack.fake.homes_of("T1", "U1")[-1])
+    assert "goal met! 🎉" in texts(slack.fake.homes_of("T1", "U1")[-1])
 
 
 async def test_the_messages_tab_does_not_publish_a_home_view(slack: Harness) -> None:

@@ -16,6 +16,7 @@ from tests.bot.slack.conftest import Harness, slack_settings
 from tests.bot.slack.fake_slack import (
     SIGNING_SECRET,
     FakeSlack,
+    app_home_opened,
     form_body,
     post_signed,
     signature,
@@ -89,9 +90,60 @@ async def test_a_body_changed_after_signing_is_refused(http_slack: Harness) -> N
     assert await http_slack.stored() is None
 
 
+async def test_socket_mode_resending_the_same_published_envelope_logs_once(
+    socket_slack: Harness,
+) -> None:
+    """Socket Mode redelivers an envelope it saw no ack for: the same envelope id and payload
+    (trigger id, response_url) again, with ``retry_attempt`` and ``retry_reason``."""
+    fake = socket_slack.fake
+    response_url = fake.new_response_url()
+    payload = slash_command(
+        "/published",
+        "https://example.com/a A&B",
+        team="T1",
+        user="U1",
+        response_url=response_url,
+        trigger_id="trigger.resent",
+    )
+    responses = fake.responses_to(response_url)
+
+    first = await fake.push("slash_commands", payload, envelope_id="envelope-1")
+    await wait_until(lambda: len(responses) == 1)
+    again = await fake.push("slash_commands", payload, envelope_id="envelope-1", retry_attempt=1)
+    await wait_until(lambda: len(responses) == 2)
+
+    assert first == again == {"envelope_id": "envelope-1"}
+    assert responses[0]["text"].startswith("Logged “A&amp;B”.")
+    assert responses[1]["text"].startswith("Already logged — that was the same request again.")
+    stored = await socket_slack.stored()
+    assert stored is not None
+    assert [(p["url"], p["title"]) for p in stored["publications"]] == [
+        ("https://example.com/a", "A&B")
+    ]
+
+
+async def test_an_events_api_retry_over_http_is_served_and_stores_nothing(
+    http_slack: Harness,
+) -> None:
+    """The Events API retries an event it got no 200 for, with X-Slack-Retry-Num; the one
+    event we take (app_home_opened) only publishes the Home tab, so serving it again is safe."""
+    event = app_home_opened(team="T1", user="U1")
+
+    first = await http_slack.post("events_api", event)
+    again = await http_slack.post("events_api", event, retry_attempt=1)
+
+    assert (first.status, again.status) == (200, 200)
+    await wait_until(lambda: len(http_slack.fake.homes_of("T1", "U1")) == 2)
+    views = http_slack.fake.homes_of("T1", "U1")
+    assert views[0] == views[1]
+    assert await http_slack.stored() is None
+
+
 async def test_a_redelivered_modal_submission_logs_the_publication_once(
     slack: Harness,
 ) -> None:
+    """Defensive: Slack does not retry view submissions, but a double click or a proxy might
+    deliver the same view twice; its view id keeps the publication single."""
     await slack.command("/goal", "2 posts")
 
     first = await slack.submit_publication("https://example.com/a", "A", view_id="V42")
@@ -110,9 +162,11 @@ async def test_a_redelivered_modal_submission_logs_the_publication_once(
     assert len(stored["publications"]) == 1
 
 
-async def test_a_redelivered_slash_command_logs_the_publication_once(
+async def test_a_redelivered_slash_command_over_http_logs_the_publication_once(
     http_slack: Harness,
 ) -> None:
+    """Defensive: Slack does not retry slash commands over HTTP, but a proxy in front of the
+    app might; the trigger id keeps the publication single."""
     await http_slack.command("/published", "Untitled draft", trigger_id="trigger.1")
     again = await http_slack.command(
         "/published", "Untitled draft", trigger_id="trigger.1", retry_attempt=1

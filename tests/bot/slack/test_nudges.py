@@ -3,14 +3,28 @@ failures (rate limits, closed DMs) — in HTTP mode and in Socket Mode where it 
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from sqlalchemy import select
 
-from habits.delivery import Outcome
-from habits.messages import NUDGE_ACTIONS, Notice
+from bot.slack.sender import (
+    MAX_INLINE_RATE_LIMIT_WAIT,
+    SEND_TIMEOUT,
+    BriefRateLimitRetryHandler,
+    SlackSender,
+)
+from habits.delivery import DeliverySettings, Outcome
+from habits.messages import NUDGE_ACTIONS, Notice, Reply
 from habits.model import MemberRef
+from habits.service import OOPS
 from storage.database import make_engine
 from storage.tables import deliveries, members
 from tests.bot.slack.conftest import Harness
@@ -97,6 +111,9 @@ async def test_a_bad_link_in_the_modal_is_shown_on_the_field_and_nothing_is_stor
     stored = await slack.stored()
     assert stored is not None
     assert stored["publications"] == []
+    # A confirmation DM would follow the ack: wait for a later member's one, then assert.
+    assert await slack.submit_publication("https://example.com/b", "B", user="U2") is None
+    await wait_until(lambda: slack.fake.messages_to("T1", "U2"))
     assert slack.fake.messages_to("T1", "U1") == []
 
 
@@ -200,3 +217,159 @@ async def test_a_member_whose_dms_are_closed_is_marked_unreachable(slack: Harnes
     assert unreachable is True
     [row] = delivery_rows(slack)
     assert row.detail == "messages_tab_disabled"
+
+
+async def test_a_failure_after_the_modal_closed_is_told_in_a_dm(
+    slack: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Reply:
+        raise RuntimeError("the database fell over")
+
+    monkeypatch.setattr(slack.runtime.coach, "publish_form", broken)
+
+    assert await slack.submit_publication("https://example.com/a", "A") is None
+
+    await wait_until(lambda: slack.fake.messages_to("T1", "U1"))
+    [told] = slack.fake.messages_to("T1", "U1")
+    assert told["text"] == OOPS
+    assert "the I published form failed" in caplog.text
+    assert "RuntimeError: the database fell over" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "channel_not_found",
+        "user_not_found",
+        "cannot_dm_bot",
+        "messages_tab_disabled",
+        "user_disabled",
+        "is_archived",
+    ],
+)
+async def test_errors_about_one_member_make_only_that_member_unreachable(
+    slack: Harness, error: str
+) -> None:
+    slack.fake.add_user("T1", "U3", "Europe/Berlin", "Cleo")
+    slack.fake.undeliverable["U1"] = error
+    await slack.command("/goal", "1 post")
+    await slack.command("/goal", "1 post", user="U3")
+
+    assert await slack.tick_at(THURSDAY_NINE_BERLIN) == 1  # U3's nudge still goes out
+
+    assert unreachable(slack) == {"U1": True, "U3": False}
+    assert [m["user"] for m in slack.fake.messages] == ["U3"]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "token_revoked",
+        "app_uninstalled",
+        "account_inactive",
+        "team_not_found",
+        "team_access_not_granted",
+        "invalid_auth",
+        "not_authed",
+    ],
+)
+async def test_errors_about_the_workspace_retry_in_an_hour_and_mark_nobody_unreachable(
+    slack: Harness, error: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack.fake.undeliverable["U1"] = error
+    await slack.command("/goal", "1 post")
+
+    assert await slack.tick_at(THURSDAY_NINE_BERLIN) == 0
+
+    assert unreachable(slack) == {"U1": False}
+    [row] = delivery_rows(slack)
+    assert row.status == "pending"
+    assert row.not_before == THURSDAY_NINE_BERLIN + timedelta(hours=1)
+    assert row.detail == error
+    [logged] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "workspace T1" in logged.getMessage()
+    assert error in logged.getMessage()
+
+
+async def test_a_revoked_bot_token_stops_nobodys_nudges_for_good(
+    slack: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack.fake.add_user("T1", "U3", "Europe/Berlin", "Cleo")
+    await slack.command("/goal", "1 post")
+    await slack.command("/goal", "1 post", user="U3")
+    token = slack.fake.workspace("T1").bot_token
+    slack.fake.revoked_tokens.add(token)
+
+    assert await slack.tick_at(THURSDAY_NINE_BERLIN) == 0
+
+    assert unreachable(slack) == {"U1": False, "U3": False}
+    assert {row.status for row in delivery_rows(slack)} == {"pending"}
+    assert "token_revoked" in caplog.text
+    assert token not in caplog.text  # the log names the workspace, never the token
+
+    slack.fake.revoked_tokens.clear()  # an admin fixed the app
+    assert await slack.tick_at(THURSDAY_NINE_BERLIN + timedelta(hours=1, seconds=1)) == 2
+
+
+async def test_a_send_that_hangs_is_given_up_well_inside_the_lease(slack: Harness) -> None:
+    assert DeliverySettings().lease.total_seconds() / 2 >= SEND_TIMEOUT
+    await slack.command("/goal", "1 post")
+    gate = slack.fake.post_message_gate = asyncio.Event()  # Slack accepts, then says nothing
+    sender = slack.adapter.sender
+    assert isinstance(sender, SlackSender)
+    sender.timeout = 0.2
+    notice = Notice(MemberRef.slack("T1", "U1"), "nudge", "0 of 1 this week", NUDGE_ACTIONS)
+
+    try:
+        result = await sender.send(notice)
+    finally:
+        gate.set()
+
+    assert result.outcome is Outcome.RETRY
+    assert result.detail == "no answer within 0.2 s"
+    assert result.retry_after is None  # the engine's backoff applies
+
+
+async def test_a_rate_limit_is_waited_out_in_place_only_when_short() -> None:
+    handler = BriefRateLimitRetryHandler(max_wait=0.2)
+    request = HttpRequest(method="POST", url="http://127.0.0.1/api/chat.postMessage", headers={})
+
+    def limited(seconds: str) -> HttpResponse:
+        return HttpResponse(status_code=429, headers={"Retry-After": seconds})
+
+    state = RetryState()
+    assert await handler._can_retry_async(state=state, request=request, response=limited("0.2"))
+    assert not await handler._can_retry_async(state=state, request=request, response=limited("0.3"))
+    assert MAX_INLINE_RATE_LIMIT_WAIT <= 5
+
+    started = time.monotonic()
+    await handler.prepare_for_next_attempt_async(
+        state=state, request=request, response=limited("0.2")
+    )
+    assert time.monotonic() - started < 0.6  # no second of jitter on top
+    assert state.next_attempt_requested
+
+
+def unreachable(slack: Harness) -> dict[str, bool]:
+    engine = make_engine(slack.runtime.settings.database_url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(select(members.c.user_id, members.c.unreachable))
+            return {row.user_id: bool(row.unreachable) for row in rows}
+    finally:
+        engine.dispose()
+
+
+async def test_a_failing_button_outside_a_message_is_told_in_a_dm(
+    slack: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Reply:
+        raise RuntimeError("the database fell over")
+
+    monkeypatch.setattr(slack.runtime.coach, "handle", broken)
+
+    await slack.click("habit_snooze_later", "/nudges snooze later", with_response_url=False)
+
+    await wait_until(lambda: slack.fake.messages_to("T1", "U1"))
+    assert [m["text"] for m in slack.fake.messages_to("T1", "U1")] == [OOPS]
+    assert "button snooze_later failed" in caplog.text

@@ -11,10 +11,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.slack.installations import BOT_KIND
+from bot.slack.installations import BOT_KIND, INSTALLATION_KIND
 from tests.bot.slack.conftest import Harness, running_adapter
 from tests.bot.slack.fake_slack import (
     FakeSlack,
+    app_uninstalled,
     form_body,
     post_signed,
     slash_command,
@@ -37,9 +38,9 @@ async def multi(tmp_path: Path, fake: FakeSlack) -> AsyncIterator[Harness]:
         yield harness
 
 
-async def install(harness: Harness, team: str) -> str:
+async def install(harness: Harness, team: str, enterprise: str | None = None) -> str:
     """Walk Bolt's OAuth flow as a workspace admin's browser would; returns the final page."""
-    code = harness.fake.pending_install(team)
+    code = harness.fake.pending_install(team, enterprise_id=enterprise)
     base = f"http://127.0.0.1:{harness.adapter.http_port}"
     async with aiohttp.ClientSession(trust_env=False) as browser:
         async with browser.get(f"{base}/slack/install", allow_redirects=False) as page:
@@ -156,3 +157,80 @@ async def test_with_a_single_bot_token_members_are_still_keyed_by_workspace(
 
     assert "Total published: 0" in other["text"]
     assert await http_slack.stored("U1", "TOTHER") is None
+
+
+async def test_a_workspace_is_authorized_with_auth_test_once_not_on_every_request(
+    multi: Harness,
+) -> None:
+    await install(multi, "T2")
+    multi.fake.add_user("T2", "U1", "Europe/Berlin")
+    before = len(multi.fake.calls_to("auth.test"))
+
+    for _ in range(3):
+        await multi.command("/streak", team="T2", user="U1")
+    await multi.command("/goal", "1 post", team="T2", user="U1")
+
+    after = multi.fake.calls_to("auth.test")[before:]
+    assert [c.team_id for c in after] == ["T2"]  # the first request only
+
+
+async def test_an_enterprise_grid_install_gets_its_nudges(multi: Harness) -> None:
+    await install(multi, "T4", enterprise="E1")
+    multi.fake.add_user("T4", "U1", "Europe/Berlin", "Gita")
+
+    reply = await multi.command("/goal", "1 post", team="T4", user="U1", enterprise="E1")
+    assert reply["text"].startswith("Goal set: 1 post a week.")
+    stored = await multi.runtime.call(multi.runtime.records.get, BOT_KIND, "E1:T4")
+    assert stored is not None
+    assert stored["enterprise_id"] == "E1"
+
+    assert await multi.tick_at(THURSDAY_NINE_BERLIN) == 1  # found by the team alone
+
+    [nudge] = multi.fake.messages_to("T4", "U1")
+    assert nudge["text"].startswith("0 of 1 this week")
+    in_t4 = await multi.stored("U1", "T4")
+    assert in_t4 is not None
+    assert in_t4["member"]["workspace"] == "T4"
+
+
+@pytest.mark.parametrize("enterprise", [None, "E1"], ids=["workspace", "grid"])
+async def test_an_uninstall_deletes_the_installation_and_stops_serving_the_workspace(
+    multi: Harness, enterprise: str | None
+) -> None:
+    await install(multi, "T2", enterprise=enterprise)
+    multi.fake.add_user("T2", "U1", "Europe/Berlin")
+    await multi.command("/goal", "1 post", team="T2", user="U1", enterprise=enterprise)
+    key = f"{enterprise or '-'}:T2"
+    records = multi.runtime.records
+    assert await multi.runtime.call(records.get, INSTALLATION_KIND, f"{key}:UINSTALLER")
+
+    answer = await multi.post("events_api", app_uninstalled(team="T2", enterprise=enterprise))
+    assert answer.status == 200
+
+    remaining = [
+        (BOT_KIND, key),
+        (BOT_KIND, "-:T2"),
+        (INSTALLATION_KIND, key),
+        (INSTALLATION_KIND, f"{key}:UINSTALLER"),  # the installer's own record too
+    ]
+    await wait_until(lambda: all(records.get(kind, k) is None for kind, k in remaining))
+    told = await multi.command("/streak", team="T2", user="U1", enterprise=enterprise)
+    assert "install" in told["text"].lower()  # no cached token keeps serving it
+    assert await multi.tick_at(THURSDAY_NINE_BERLIN) == 0
+    assert multi.fake.messages == []
+
+
+async def test_a_reinstall_by_someone_else_keeps_only_the_latest_installer(
+    multi: Harness,
+) -> None:
+    await install(multi, "T2")
+    first = await multi.runtime.call(multi.runtime.records.get, INSTALLATION_KIND, "-:T2")
+    assert first is not None
+    assert first["user_id"] == "UINSTALLER"
+    multi.fake.next_installer = "UADMIN"
+
+    await install(multi, "T2")
+
+    records = multi.runtime.records
+    assert await multi.runtime.call(records.get, INSTALLATION_KIND, "-:T2:UINSTALLER") is None
+    assert await multi.runtime.call(records.get, INSTALLATION_KIND, "-:T2:UADMIN") is not None

@@ -1,0 +1,67 @@
+"""Slack's text formatting at the edges: slash-command text in, mrkdwn out (pure functions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.slack.blocks import MAX_FALLBACK, clip, fallback_text, notice_blocks, reply_blocks
+from bot.slack.text import escape_mrkdwn, unescape_command_text
+from habits.messages import Notice, Reply
+from habits.model import MemberRef
+from tests.bot.slack.fake_slack import rendered, slack_escape
+
+
+@pytest.mark.parametrize(
+    ("wire", "typed"),
+    [
+        pytest.param("1 post", "1 post", id="plain"),
+        pytest.param("", "", id="empty"),
+        pytest.param("Q&amp;A night", "Q&A night", id="ampersand"),
+        pytest.param("a &lt;b&gt; c", "a <b> c", id="angle-brackets"),
+        pytest.param(
+            "https://ex.com/?a=1&amp;b=2 Q&amp;A", "https://ex.com/?a=1&b=2 Q&A", id="query"
+        ),
+        pytest.param("<https://ex.com/a>", "https://ex.com/a", id="bare-link"),
+        pytest.param("<https://ex.com/a|ex.com/a> My post", "https://ex.com/a My post", id="label"),
+        pytest.param(
+            "<https://ex.com/?a=1&amp;b=2|the label> T", "https://ex.com/?a=1&b=2 T", id="link-amp"
+        ),
+        pytest.param("<http://ex.com|ex.com>", "http://ex.com", id="http"),
+        pytest.param("<ftp://ex.com/f>", "ftp://ex.com/f", id="other-scheme"),
+        # A typed "&lt;" is sent as "&amp;lt;": decoding &amp; last keeps it as typed.
+        pytest.param("&amp;lt;tag&amp;gt;", "&lt;tag&gt;", id="typed-entity"),
+        pytest.param("&amp;amp;", "&amp;", id="typed-amp-entity"),
+        # A typed "<https://x>" is escaped by Slack, so it is not a link Slack formatted.
+        pytest.param("&lt;https://ex.com&gt;", "<https://ex.com>", id="typed-brackets"),
+        pytest.param("<@U123> hi", "<@U123> hi", id="mention-untouched"),
+        pytest.param("🎉 party &amp; more", "🎉 party & more", id="emoji"),
+    ],
+)
+def test_unescape_command_text(wire: str, typed: str) -> None:
+    assert unescape_command_text(wire) == typed
+
+
+@pytest.mark.parametrize("typed", ["Q&A", "a <b> & c", "&amp; as typed", "&lt;", "plain", "🎉"])
+def test_what_slack_escapes_comes_back_as_typed(typed: str) -> None:
+    assert unescape_command_text(slack_escape(typed)) == typed
+
+
+@pytest.mark.parametrize("text", ["Q&A", "a <b> & c", "&amp; stays &amp;", "<https://x|y>"])
+def test_outgoing_mrkdwn_is_escaped_exactly_once(text: str) -> None:
+    reply = Reply(f"Logged “{text}”.")
+    [section] = reply_blocks(reply)
+
+    assert section["text"]["text"] == escape_mrkdwn(reply.text)
+    assert rendered(section["text"]["text"]) == reply.text
+    assert rendered(fallback_text(reply.text)) == reply.text
+    notice = Notice(MemberRef.slack("T1", "U1"), "nudge", text)
+    assert rendered(notice_blocks(notice)[0]["text"]["text"]).endswith("\n" + text)
+
+
+def test_clipping_never_cuts_an_entity_in_half() -> None:
+    text = escape_mrkdwn("x" * (MAX_FALLBACK - 8) + "&&&&")
+    clipped = clip(text, MAX_FALLBACK)
+
+    assert len(clipped) <= MAX_FALLBACK
+    assert clipped.endswith("x&amp;…")
+    assert len(fallback_text("&" * 5000)) <= MAX_FALLBACK
