@@ -14,8 +14,10 @@ from typing import Any
 
 import discord
 
+from habits.grammar import EXAMPLES
 from habits.messages import NUDGE_ACTIONS, Action, ActionId, Notice, Reply
 from habits.model import DeliveryKind
+from habits.service import HELP
 
 CUSTOM_ID_PREFIX = "habit:"
 PUBLISH_FORM_ID = "habit:form:published"
@@ -69,7 +71,50 @@ def parse_custom_id(custom_id: str) -> Click | None:
     return None
 
 
+# The engine's examples (one per grammar form) as a member fills in Discord's options.
+DISCORD_EXAMPLES = {
+    "goal": "/goal count:1 label:post",
+    "rest": "/goal change:rest weeks:2",
+    "week": "/goal change:week sunday",
+    "published": "/published url:https://example.com/my-post title:My first post",
+    "nudges": "/nudges days:mon thu time:9:00",
+    "pause": "/nudges change:pause pause_for:2w",
+    "pause_until": "/nudges change:pause pause_for:until 2026-12-01",
+    "snooze": "/nudges change:snooze tomorrow",
+    "timezone": "/timezone zone:Europe/Berlin",
+    "habit": "/habit help",
+}
+_EXAMPLE_LINES = {
+    f"Example: {EXAMPLES[key]}": f"Example: {form}" for key, form in DISCORD_EXAMPLES.items()
+}
+
+DISCORD_HELP = """\
+Habit Coach — start small, start now. Set a modest weekly goal, log what you publish, and I'll
+nudge you with one tiny next step at your own local time. Fill in a command's options as you type.
+
+/goal — show your goal · /goal count:1 label:post — N a week (1–21)
+/goal change:off · change:rest weeks:2 · change:week sunday (or week monday)
+/published url:… title:… — log a publication now (both optional) · /published undo:True
+/streak — your streak card
+/nudges — show the schedule · /nudges days:mon thu time:9:00 · days:weekdays time:18:30
+/nudges change:pause pause_for:2w (or until 2026-12-01) · change:resume · change:off
+/nudges change:snooze later (or tomorrow) · change:smaller — an even smaller next step
+/timezone — show · /timezone zone:Europe/Berlin — pick from the list as you type a city
+/habit help · /habit export — all your data as a JSON file · /habit forget — delete it all"""
+
+
+def discord_text(text: str) -> str:
+    """The engine's words with its help and examples in Discord's option syntax."""
+    if text.startswith(HELP):
+        text = DISCORD_HELP + text.removeprefix(HELP)
+    if "Example: " in text:
+        lines = text.split("\n")
+        text = "\n".join(_EXAMPLE_LINES.get(line, line) for line in lines)
+    return text
+
+
 def clip(text: str, limit: int = MAX_CONTENT) -> str:
+    text = discord_text(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

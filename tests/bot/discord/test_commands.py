@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from bot.discord import DiscordAdapter
+from bot.discord.render import DISCORD_EXAMPLES, DISCORD_HELP
 from bot.runtime import Runtime
 from habits import timekeeping as tk
+from habits.grammar import EXAMPLES
 from tests.bot.discord.conftest import ANA, BEN, Harness, Store
 from tests.bot.discord.fake_discord import FakeDiscord
 
@@ -190,7 +193,7 @@ async def test_bad_published_options_are_refused_privately(
     not_a_link = await fake.slash(ANA, "published", {"url": "not a link", "title": "Post"})
     assert not_a_link.ephemeral
     assert "doesn't look like a web link" in not_a_link.content
-    assert "Example: /published https://example.com/my-post" in not_a_link.content
+    assert "Example: /published url:https://example.com/my-post" in not_a_link.content
 
     undo_with_title = await fake.slash(ANA, "published", {"undo": True, "title": "x"})
     assert undo_with_title.ephemeral
@@ -261,10 +264,10 @@ async def test_bad_nudges_options_change_nothing(
     before = store.member(ANA)
 
     for options, example in [
-        ({"days": "funday", "time": "9am"}, "Example: /nudges mon thu at 9:00"),
-        ({"days": "mon", "time": "25:00"}, "Example: /nudges mon thu at 9:00"),
-        ({"change": "pause", "pause_for": "forever"}, "Example: /nudges pause 2w"),
-        ({"change": "pause"}, "Example: /nudges pause 2w"),
+        ({"days": "funday", "time": "9am"}, "Example: /nudges days:mon thu time:9:00"),
+        ({"days": "mon", "time": "25:00"}, "Example: /nudges days:mon thu time:9:00"),
+        ({"change": "pause", "pause_for": "forever"}, "Example: /nudges change:pause pause_for:2w"),
+        ({"change": "pause"}, "Example: /nudges change:pause pause_for:2w"),
         ({"pause_for": "2w"}, "Example: /nudges change:pause pause_for:2w"),
         ({"change": "off", "days": "mon"}, "Example: /nudges days:mon thu time:9:00"),
     ]:
@@ -284,7 +287,7 @@ async def test_timezone_sets_by_name_or_city_and_refuses_unknown_zones(
     unknown = await fake.slash(ANA, "timezone", {"zone": "Mars/Olympus"})
     assert unknown.ephemeral
     assert "I don't know the time zone" in unknown.content
-    assert "Example: /timezone Europe/Berlin" in unknown.content
+    assert "Example: /timezone zone:Europe/Berlin" in unknown.content
     assert store.member(ANA) is None
 
     by_city = await fake.slash(ANA, "timezone", {"zone": "Berlin"})
@@ -329,6 +332,59 @@ async def test_habit_help_lists_every_command(fake: FakeDiscord, adapter: Discor
     assert answer.ephemeral
     for command in ("/goal", "/published", "/streak", "/nudges", "/timezone", "/habit export"):
         assert command in answer.content
+    assert answer.content == DISCORD_HELP  # in Discord's option syntax, not typed text
+    assert "/goal count:1 label:post" in answer.content
+
+
+def written_options(form: str) -> tuple[str, list[tuple[str, str]]]:
+    """("goal", [("count", "1"), ("label", "post")]) for "/goal count:1 label:post"."""
+    name, _, rest = form.removeprefix("/").partition(" ")
+    return name, re.findall(r"(\w+):(.*?)(?= \w+:|$)", rest)
+
+
+def help_forms() -> list[str]:
+    """Every "option:value" form the Discord help shows, each with its command's name."""
+    forms = []
+    for line in DISCORD_HELP.splitlines():
+        if not line.startswith("/"):
+            continue
+        name = line.split(" ", 1)[0]
+        for segment in re.split(r" · | — ", line):
+            segment = segment.removeprefix(name).strip()
+            if re.match(r"\w+:", segment):
+                forms.append(f"{name} {segment}")
+    return forms
+
+
+async def test_every_example_and_the_help_use_options_that_are_registered(
+    fake: FakeDiscord, adapter: DiscordAdapter
+) -> None:
+    assert set(DISCORD_EXAMPLES) == set(EXAMPLES)  # one Discord form per grammar example
+    commands = {c["name"]: c for c in fake.commands[None]}
+    forms = [f for f in DISCORD_EXAMPLES.values() if not f.startswith("/habit")] + help_forms()
+    assert "/goal change:rest weeks:2" in forms
+    assert "/nudges days:weekdays time:18:30" in forms
+    for form in forms:
+        name, pairs = written_options(form)
+        options = options_of(commands[name])
+        assert pairs, form
+        for option, value in pairs:
+            assert option in options, form
+            choices = [c["value"] for c in options[option].get("choices", [])]
+            if choices:
+                assert value.split(" (")[0] in choices, form
+            if options[option]["type"] == 4:
+                low, high = options[option]["min_value"], options[option]["max_value"]
+                assert low <= int(value) <= high, form
+
+
+async def test_an_error_shows_its_example_in_discords_option_syntax(
+    fake: FakeDiscord, adapter: DiscordAdapter
+) -> None:
+    answer = await fake.slash(ANA, "nudges", {"days": "funday", "time": "9am"})
+
+    assert answer.ephemeral
+    assert answer.content.endswith("Example: /nudges days:mon thu time:9:00")
 
 
 async def test_export_is_a_json_file_attachment(fake: FakeDiscord, adapter: DiscordAdapter) -> None:
@@ -467,15 +523,19 @@ async def test_over_long_and_bogus_options_are_refused_privately_and_store_nothi
 ) -> None:
     long = "🦄" * 5000
     for name, options, example in [
-        ("goal", {"count": 1, "label": long}, "Example: /goal 1 post"),
-        ("nudges", {"days": long, "time": "9am"}, "Example: /nudges mon thu at 9:00"),
-        ("nudges", {"days": "mon", "time": long}, "Example: /nudges mon thu at 9:00"),
-        ("nudges", {"change": "pause", "pause_for": long}, "Example: /nudges pause 2w"),
-        ("timezone", {"zone": long}, "Example: /timezone Europe/Berlin"),
-        ("timezone", {"zone": "Mars/Olympus"}, "Example: /timezone Europe/Berlin"),
-        ("timezone", {"zone": "🪐"}, "Example: /timezone Europe/Berlin"),
-        ("published", {"url": long}, "Example: /published https://example.com/my-post"),
-        ("published", {"url": "https://🦄"}, "Example: /published https://example.com/my-post"),
+        ("goal", {"count": 1, "label": long}, "Example: /goal count:1 label:post"),
+        ("nudges", {"days": long, "time": "9am"}, "Example: /nudges days:mon thu time:9:00"),
+        ("nudges", {"days": "mon", "time": long}, "Example: /nudges days:mon thu time:9:00"),
+        (
+            "nudges",
+            {"change": "pause", "pause_for": long},
+            "Example: /nudges change:pause pause_for:2w",
+        ),
+        ("timezone", {"zone": long}, "Example: /timezone zone:Europe/Berlin"),
+        ("timezone", {"zone": "Mars/Olympus"}, "Example: /timezone zone:Europe/Berlin"),
+        ("timezone", {"zone": "🪐"}, "Example: /timezone zone:Europe/Berlin"),
+        ("published", {"url": long}, "Example: /published url:https://example.com/my-post"),
+        ("published", {"url": "https://🦄"}, "Example: /published url:https://example.com/my-post"),
     ]:
         answer = await fake.slash(ANA, name, options)
         assert answer.type == 4, options
@@ -491,8 +551,8 @@ async def test_a_value_that_is_not_one_of_the_choices_gets_the_commands_own_exam
     nudges = await fake.slash(ANA, "nudges", {"change": "sometimes"})
     assert nudges.ephemeral
     assert "“sometimes” isn't one of the values" in nudges.content
-    assert nudges.content.endswith("Example: /nudges mon thu at 9:00")
+    assert nudges.content.endswith("Example: /nudges days:mon thu time:9:00")
 
     goal = await fake.slash(ANA, "goal", {"change": "sideways"})
-    assert goal.content.endswith("Example: /goal 1 post")
+    assert goal.content.endswith("Example: /goal count:1 label:post")
     assert store.member(ANA) is None

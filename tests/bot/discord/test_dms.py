@@ -364,7 +364,7 @@ async def test_form_input_long_emoji_or_not_a_link(
     for url in ["not a link", "🔗", "ftp://example.com/x", "https://" + "a" * 5000 + ".com"]:
         bad = await fake.submit(ANA, form, {"url": url, "title": "Bad link"})
         assert bad.ephemeral, url
-        assert "Example: /published https://example.com/my-post" in bad.content, url
+        assert "Example: /published url:https://example.com/my-post" in bad.content, url
         assert len(bad.content) <= 500, url
     assert len(store.publications(ANA)) == 2  # the bad ones stored nothing
 
