@@ -36,6 +36,17 @@ class RecordStore(Protocol):
         """Remove and return a record younger than ``max_age``; None if absent or too old."""
 
 
+class _OverlappingTickFilter(logging.Filter):
+    """A tick still running when the next is due is skipped by design (one instance at a
+    time, coalesced); APScheduler warns about it on every interval of a long sweep."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+_OVERLAP_FILTER = _OverlappingTickFilter()
+
+
 class Runtime:
     """One engine, one scheduler, one pool of database threads, shared by every adapter.
 
@@ -79,6 +90,9 @@ class Runtime:
                 lease=timedelta(seconds=settings.delivery_lease_seconds),
             ),
         )
+        logging.getLogger("apscheduler.scheduler").addFilter(
+            _OVERLAP_FILTER
+        )  # a second add is a no-op
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.scheduler.add_job(
             self._tick,
@@ -107,19 +121,23 @@ class Runtime:
             self.scheduler.shutdown(wait=False)
 
     async def stop_scheduler_and_drain(self, grace: float = 10.0) -> None:
-        """Stop ticking, then let a tick in flight finish recording what it sent.
+        """Stop ticking; let a tick in flight finish the notice it is sending and record it.
 
-        A tick cut short leaves its claims to expire and be retried; waiting avoids that
-        needless repeat. After ``grace`` seconds the tick is cancelled: its leases cover it.
+        The scheduler is shut down only afterwards: shutting it down cancels a running tick,
+        which would leave a sent notice unrecorded (and sent again once its lease expired).
+        After ``grace`` seconds the tick is cancelled anyway; its leases cover what it held.
         """
-        self.stop_scheduler()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.pause()
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
         task = self._tick_task
         if task is not None and not task.done():
             try:
                 await asyncio.wait_for(asyncio.shield(task), grace)
             except TimeoutError:
-                task.cancel()
                 log.warning("a delivery tick outlived shutdown; its leases will expire")
+        self.stop_scheduler()
 
     def close(self) -> None:
         self.stop_scheduler()

@@ -67,6 +67,15 @@ class Dispatcher:
         self._run_sync = run_sync
         self.sweep_settings = sweep
         self.delivery_settings = delivery or DeliverySettings()
+        self.stopping = False
+
+    def stop(self) -> None:
+        """Finish the notice being sent, then claim and send nothing more.
+
+        What this process claimed but did not send stays leased; when the lease expires, this
+        or another process delivers it.
+        """
+        self.stopping = True
 
     @property
     def platforms(self) -> list[str]:
@@ -77,10 +86,10 @@ class Dispatcher:
         # One database job per batch, so commands queued on the same worker (SQLite's single
         # writer) get their turn between batches instead of waiting for the whole sweep.
         run = self.coach.start_sweep(self.platforms, self.sweep_settings)
-        while await self._run_sync(run.batch):
+        while not self.stopping and await self._run_sync(run.batch):
             pass
         sent = 0
-        while True:
+        while not self.stopping:
             settings = self.delivery_settings
             batch = await self._run_sync(
                 self.coach.claim,
@@ -91,9 +100,12 @@ class Dispatcher:
             )
             assert isinstance(batch, list)
             for delivery in batch:
+                if self.stopping:
+                    break
                 sent += await self.deliver(delivery)
             if len(batch) < settings.claim_limit:
                 return sent
+        return sent
 
     async def deliver(self, delivery: DueDelivery) -> int:
         try:

@@ -7,11 +7,13 @@ runtime, engine, scheduler and SQLite file are real.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.adapters import AdapterError
 from bot.bootstrap import bootstrap
@@ -21,6 +23,8 @@ from bot.settings import Settings
 from habits.delivery import Outcome, SendResult
 from habits.messages import Notice
 from habits.model import ManualClock, MemberRef, Platform
+from storage.database import make_engine
+from storage.tables import deliveries
 
 # Monday 2026-11-23 08:59 UTC: one minute before a UTC member's 09:00 nudge.
 BEFORE_NINE = datetime(2026, 11, 23, 8, 59, tzinfo=UTC)
@@ -36,6 +40,8 @@ class RecordingAdapter:
         self.events: list[str] = []
         self.sent: list[Notice] = []
         self.died = asyncio.Event()
+        self.sending = asyncio.Event()
+        self.send_seconds = 0.0
 
     @property
     def sender(self) -> RecordingAdapter:
@@ -43,6 +49,8 @@ class RecordingAdapter:
 
     async def send(self, notice: Notice) -> SendResult:
         self.sent.append(notice)
+        self.sending.set()
+        await asyncio.sleep(self.send_seconds)
         return SendResult(Outcome.SENT)
 
     async def start(self) -> None:
@@ -119,3 +127,52 @@ async def test_an_adapter_that_dies_stops_the_process_with_1(runtime: Runtime) -
 
     assert await asyncio.wait_for(serving, 5) == 1
     assert adapter.events == ["start", "close"]
+
+
+async def test_stopping_mid_send_records_that_send_and_claims_nothing_more(
+    runtime: Runtime,
+) -> None:
+    adapter = RecordingAdapter("Console")
+    adapter.send_seconds = 0.3
+    for name in ("ana", "ben", "cy"):
+        ref = MemberRef.console(name)
+        assert (await runtime.call(runtime.coach.handle, ref, "/goal 1 post")).ok
+    stop = asyncio.Event()
+    serving = asyncio.ensure_future(serve(runtime, [adapter], stop))
+    await wait_for(lambda: runtime.dispatcher is not None)
+    clock = runtime.coach._clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(timedelta(minutes=1, seconds=1))
+    async with asyncio.timeout(5):
+        await adapter.sending.wait()
+
+    stop.set()  # while the first of three notices is being sent
+
+    assert await asyncio.wait_for(serving, 5) == 0
+    assert len(adapter.sent) == 1
+    engine = make_engine(runtime.settings.database_url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            statuses = sorted(connection.execute(select(deliveries.c.status)).scalars())
+    finally:
+        engine.dispose()
+    assert statuses == ["sending", "sending", "sent"]  # claimed: they wait for their leases
+
+
+async def test_overlapping_ticks_are_not_warned_about(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime.start_scheduler({}, BEFORE_NINE)
+    try:
+        scheduler_log = logging.getLogger("apscheduler.scheduler")
+        with caplog.at_level(logging.WARNING, logger="apscheduler.scheduler"):
+            scheduler_log.warning(
+                'Execution of job "%s" skipped: maximum number of running instances reached (%d)',
+                "Runtime._tick",
+                1,
+            )
+            scheduler_log.warning("something else")
+    finally:
+        runtime.stop_scheduler()
+
+    assert [r.getMessage() for r in caplog.records] == ["something else"]
