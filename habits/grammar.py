@@ -299,24 +299,28 @@ def _parse_published(args: str) -> c.Command | c.ParseError:
     return _publication(url, title)
 
 
-def _url_error(text: str, problem: str | None) -> c.ParseError:
+FORM_LINK_EXAMPLE = "https://example.com/my-post"
+
+
+def _url_error(
+    text: str, problem: str | None, example: str = EXAMPLES["published"]
+) -> c.ParseError:
     if problem == _URL_TOO_LONG:
-        return _error(
+        message = (
             f"That link is too long: I keep links of up to {MAX_URL:,} characters "
-            "(bytes). Share a shorter link, or leave the link out.",
-            "published",
+            "(bytes). Share a shorter link, or leave the link out."
         )
-    if problem == _URL_CREDENTIALS:
-        return _error(
+    elif problem == _URL_CREDENTIALS:
+        message = (
             "Links with a username or password aren't accepted; "
-            "share the public link, or leave the link out.",
-            "published",
+            "share the public link, or leave the link out."
         )
-    return _error(
-        f"“{_short(text)}” doesn't look like a web link. "
-        "Links start with http:// or https://; you can also leave the link out.",
-        "published",
-    )
+    else:
+        message = (
+            f"“{_short(text)}” doesn't look like a web link. "
+            "Links start with http:// or https://; you can also leave the link out."
+        )
+    return c.ParseError(message, example)
 
 
 def parse_publication_fields(url: str | None, title: str | None) -> c.LogPublication | c.ParseError:
@@ -330,7 +334,7 @@ def parse_publication_fields(url: str | None, title: str | None) -> c.LogPublica
     if link:
         normalized, problem = _normalize_url(link)
         if normalized is None:
-            return _url_error(link, problem)
+            return _url_error(link, problem, FORM_LINK_EXAMPLE)  # a field wants a link
     return _publication(normalized, _clean(title or ""))
 
 
@@ -462,7 +466,7 @@ def _parse_schedule(args: str) -> c.Command | c.ParseError:
 
 
 def _parse_pause(args: str) -> c.Command | c.ParseError:
-    text = args.lower().removeprefix("for").strip()
+    text = re.sub(r"^for\s+", "", args.lower()).strip()  # "for 2 weeks", not "forever"
     if not text:
         return _error(
             "How long should I pause? Give a number of weeks (2w) or a date (until 2026-12-01).",

@@ -458,10 +458,15 @@ class _Context:
             return f"Nudges are off (they'd be {base}). Turn them on with /nudges resume."
         if member.unreachable:
             return f"Nudges: {base}, but I couldn't reach you last time."
-        pause = scheduling.resume_day(member)
+        today = tk.local_date(self.now, member.tz)
         paused = ""
-        if pause is not None and pause > tk.local_date(self.now, member.tz):
-            paused = f" Paused until {self.day(pause)}."
+        if member.rest_until is not None and member.rest_until > today:
+            if member.paused_until is not None and member.paused_until > member.rest_until:
+                paused = f" Paused until {self.day(member.paused_until)}."
+            else:
+                paused = f" Resting until {self.day(member.rest_until)}."
+        elif member.paused_until is not None and member.paused_until > today:
+            paused = f" Paused until {self.day(member.paused_until)}."
         checkin = ""
         if member.next_recap_at is not None:
             checkin = f" Weekly check-in: {self.when(member.next_recap_at, member)}."
@@ -695,7 +700,7 @@ class _Context:
         member.paused_until = None
         member.nudges_on = True
         self.replan(member)
-        return Reply(self.schedule_line(member))
+        return Reply(f"Resumed. {self.schedule_line(member)}")
 
     @_run.register
     def _nudges_off(self, command: c.NudgesOff) -> Reply:
@@ -732,7 +737,14 @@ class _Context:
 
     @_run.register
     def _smaller(self, command: c.SmallerStep) -> Reply:
-        member = self.member()
+        member = self.existing()  # an old button after /habit forget brings nobody back
+        if member is None or member.goal_target is None:
+            return Reply("There's no goal yet, so no step to shrink. Start small: /goal 1 post")
+        state = self.this_week(member).state
+        if state is WeekState.MET:
+            return Reply("Goal met this week — nothing to do but enjoy it. 🎉")
+        if state is WeekState.REST:
+            return Reply("It's a rest week — no steps needed. Enjoy the break.")
         before = coaching.step_minutes(member.last_step)
         step = self.step(member, smaller=True)
         lead = "Even smaller" if before is None or step.minutes < before else "Another tiny one"

@@ -802,7 +802,7 @@ def test_a_form_link_that_is_not_one_is_an_error_with_an_example(link: str) -> N
 
     assert isinstance(parsed, c.ParseError)
     assert "doesn't look like a web link" in parsed.message
-    assert isinstance(grammar.parse(parsed.example), c.LogPublication)
+    assert parsed.example == "https://example.com/my-post"
 
 
 def test_a_form_link_with_credentials_is_refused() -> None:
@@ -854,3 +854,14 @@ def test_zone_search_with_nothing_typed_offers_popular_zones() -> None:
 
 def test_zone_search_leaves_out_legacy_aliases() -> None:
     assert not any(name.startswith("US/") for name in grammar.search_zones("eastern"))
+
+
+def test_pause_forever_quotes_what_was_typed() -> None:
+    parsed = grammar.parse("/nudges pause forever")
+
+    assert isinstance(parsed, c.ParseError)
+    assert "“forever”" in parsed.message
+
+
+def test_pause_for_two_weeks_still_reads_for() -> None:
+    assert grammar.parse("/nudges pause for 2 weeks") == c.PauseNudges(weeks=2)

@@ -308,6 +308,12 @@ def test_publish_form_logs_link_and_title_as_a_button(coach: Coach, engine: Engi
     )
 
 
+def test_publish_form_bad_link_example_is_a_link_not_a_command(coach: Coach) -> None:
+    reply = coach.publish_form(ANA, "my blog", "Title")
+
+    assert reply.text.endswith("Example: https://example.com/my-post")
+
+
 def test_publish_form_with_a_bad_link_stores_nothing(coach: Coach, engine: Engine) -> None:
     ok(coach, "/goal 1 post")
     before = snapshot(engine)
@@ -315,7 +321,7 @@ def test_publish_form_with_a_bad_link_stores_nothing(coach: Coach, engine: Engin
     reply = coach.publish_form(ANA, "my blog", "Title")
 
     assert not reply.ok
-    assert "Example: /published" in reply.text
+    assert "Example: https://example.com/my-post" in reply.text
     assert snapshot(engine) == before
 
 
@@ -456,6 +462,24 @@ def test_nudges_resume_ends_a_pause(coach: Coach, engine: Engine) -> None:
     assert row.next_nudge_at == datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
+def test_resume_says_so_and_a_rest_is_not_called_a_pause(coach: Coach, engine: Engine) -> None:
+    ok(coach, "/goal 1")
+    ok(coach, "/goal rest 2")
+
+    reply = ok(coach, "/nudges resume")
+
+    assert reply.text.startswith("Resumed. Nudges: Mon Thu at 09:00")
+    assert "Resting until Mon 07 Dec." in reply.text
+    assert "Paused" not in reply.text
+
+
+def test_a_pause_is_still_called_a_pause(coach: Coach) -> None:
+    ok(coach, "/goal 1")
+    ok(coach, "/nudges pause 2w")
+
+    assert "Paused until" in ok(coach, "/nudges").text
+
+
 def test_nudges_off_stops_nudges_but_keeps_the_weekly_recap(coach: Coach, engine: Engine) -> None:
     ok(coach, "/goal 1")
 
@@ -529,6 +553,43 @@ def test_nudges_smaller_twice_never_repeats_and_does_not_pretend_to_shrink(
 
     assert reply.text.startswith("Another tiny one: ")
     assert member_row(engine).last_step != "first-line"
+
+
+def test_nudges_smaller_from_an_old_button_after_forget_brings_nobody_back(
+    coach: Coach, engine: Engine
+) -> None:
+    ok(coach, "/goal 1")
+    ok(coach, "/habit forget confirm")
+    before = snapshot(engine)
+
+    reply = ok(coach, "/nudges smaller")
+
+    assert "no goal" in reply.text
+    assert "/goal 1 post" in reply.text
+    assert member_row(engine) is None
+    assert snapshot(engine) == before
+
+
+def test_nudges_smaller_in_a_met_week_says_there_is_nothing_to_do(
+    coach: Coach, engine: Engine
+) -> None:
+    ok(coach, "/goal 1")
+    ok(coach, "/published Done")
+    step_before = member_row(engine).last_step
+
+    reply = ok(coach, "/nudges smaller")
+
+    assert reply.text.startswith("Goal met this week")
+    assert member_row(engine).last_step == step_before
+
+
+def test_nudges_smaller_in_a_rest_week_needs_no_step(coach: Coach, engine: Engine) -> None:
+    ok(coach, "/goal 1")
+    ok(coach, "/goal rest")
+
+    reply = ok(coach, "/nudges smaller")
+
+    assert "rest week" in reply.text
 
 
 # --- /timezone ---------------------------------------------------------------------------------
