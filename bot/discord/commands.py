@@ -17,9 +17,10 @@ from discord import app_commands
 from habits import grammar
 from habits import timekeeping as tk
 from habits.commands import ParseError
-from habits.model import MAX_LABEL, MAX_REST_WEEKS, MAX_TARGET, MIN_TARGET
+from habits.model import MAX_LABEL, MAX_REST_WEEKS, MAX_TARGET, MAX_TITLE, MAX_URL, MIN_TARGET
 
 MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
+MAX_OPTION_LENGTH = 6000  # Discord's limit for a string option
 
 
 class OptionError(ValueError):
@@ -59,6 +60,13 @@ def goal_text(count: int | None, label: str | None, change: str | None, weeks: i
     if change is None:
         if weeks is not None:
             raise OptionError("“weeks” goes with change: rest.", "/goal change:rest weeks:2")
+        if label is not None and count is None:
+            # The engine would read the label as the count ("not “newsletter”").
+            raise OptionError(
+                "A label goes with a count: how many a week? Start small: one a week is a "
+                "great goal.",
+                "/goal count:1 label:newsletter",
+            )
         return _words("/goal", count, label)
     if count is not None or label is not None:
         raise OptionError(
@@ -185,8 +193,8 @@ def _commands(handler: CommandHandler) -> Iterable[app_commands.Command | app_co
     )
     async def published(
         interaction: discord.Interaction,
-        url: app_commands.Range[str, 1, 2000] | None = None,
-        title: app_commands.Range[str, 1, 400] | None = None,
+        url: app_commands.Range[str, 1, MAX_URL] | None = None,  # both within MAX_OPTION_LENGTH
+        title: app_commands.Range[str, 1, MAX_TITLE] | None = None,
         undo: bool | None = None,
     ) -> None:
         if undo:

@@ -13,6 +13,7 @@ refuses with 40060 ("already acknowledged"), is only logged.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -86,13 +87,23 @@ class InteractionRouter:
         # starts with "http" is still a title.
         await self.answer(
             interaction,
-            self.runtime.coach.publish_form,
+            self._publish_options,
             self.member(interaction),
             url,
             title,
             source=Source.COMMAND,
             request_key=str(interaction.id),
         )
+
+    def _publish_options(self, *args: Any, **kwargs: Any) -> Reply:
+        """The engine's form answer, its link example (a bare link, for the form's field) shown
+        as the slash command's options instead."""
+        reply = self.runtime.coach.publish_form(*args, **kwargs)
+        form_example = f"\nExample: {grammar.FORM_LINK_EXAMPLE}"
+        if reply.ok or not reply.text.endswith(form_example):
+            return reply
+        example = f"\nExample: {render.DISCORD_EXAMPLES['published']}"
+        return dataclasses.replace(reply, text=reply.text.removesuffix(form_example) + example)
 
     async def refuse(self, interaction: discord.Interaction, message: str) -> None:
         await self.say(interaction, message)
@@ -221,9 +232,13 @@ class InteractionRouter:
         """A private message, as the first answer or as a follow-up."""
         try:
             if interaction.response.is_done():
-                await interaction.followup.send(render.clip(text), ephemeral=True)
+                await interaction.followup.send(
+                    render.clip(text), ephemeral=True, allowed_mentions=render.NO_MENTIONS
+                )
             else:
-                await interaction.response.send_message(render.clip(text), ephemeral=True)
+                await interaction.response.send_message(
+                    render.clip(text), ephemeral=True, allowed_mentions=render.NO_MENTIONS
+                )
         except discord.HTTPException as exc:
             self._unanswered(interaction, exc)
 

@@ -9,6 +9,7 @@ nothing per message.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ import discord
 
 from habits.grammar import EXAMPLES
 from habits.messages import NUDGE_ACTIONS, Action, ActionId, Notice, Reply
-from habits.model import DeliveryKind
+from habits.model import MAX_TITLE, MAX_URL, DeliveryKind
 from habits.service import HELP
 
 CUSTOM_ID_PREFIX = "habit:"
@@ -25,6 +26,8 @@ URL_FIELD, TITLE_FIELD = "url", "title"
 MAX_CONTENT = 2000  # Discord's limit for a message's content
 MAX_EMBED_DESCRIPTION = 4096
 MAX_CUSTOM_ID = 100
+MAX_TEXT_INPUT = 4000  # Discord's limit for a modal text input
+NO_MENTIONS = discord.AllowedMentions.none()  # nothing the coach sends ever pings anyone
 STREAK_COLOUR = discord.Colour.orange()
 
 # Actions whose command never varies; any other action carries its command in the custom_id.
@@ -103,14 +106,76 @@ nudge you with one tiny next step at your own local time. Fill in a command's op
 /habit help · /habit export — all your data as a JSON file · /habit forget — delete it all"""
 
 
+# The engine's inline mentions of typed commands ("try /goal 1 post") as Discord options, most
+# specific first: at each position the first rule that matches wins, so "/goal 1 post" is never
+# half-rewritten as "/goal count:1 post". A rule never matches text already in option syntax.
+_END = r"(?![\w:-])"
+_TYPED_COMMANDS: tuple[tuple[str, str], ...] = (
+    # The button is the way to confirm; the typed confirmation only makes sense when typing.
+    (r" ?\(/habit forget confirm\)", ""),
+    (
+        r"/published (?P<url>https://example\.com/my-post) (?P<title>My first post)",
+        r"/published url:\g<url> title:\g<title>",
+    ),
+    (r"/published undo", "/published undo:True"),
+    (r"/goal (?P<n>\d{1,2}) (?P<label>[^\W\d_][\w-]*)", r"/goal count:\g<n> label:\g<label>"),
+    (r"/goal (?P<n>\d{1,2})", r"/goal count:\g<n>"),
+    (r"/goal rest (?P<n>\d{1,2})(?: weeks?)?", r"/goal change:rest weeks:\g<n>"),
+    (r"/goal (?P<change>rest|off)", r"/goal change:\g<change>"),
+    (r"/goal week (?P<day>sunday|monday)", r"/goal change:week \g<day>"),
+    (
+        r"/nudges pause (?P<span>until \d{4}-\d{2}-\d{2}|\d{1,3} ?(?:w|wks?|weeks?|d|days?))",
+        r"/nudges change:pause pause_for:\g<span>",
+    ),
+    (r"/nudges snooze later\|tomorrow", "/nudges change:snooze later (or snooze tomorrow)"),
+    (r"/nudges snooze (?P<when>later|tomorrow)", r"/nudges change:snooze \g<when>"),
+    (r"/nudges (?P<change>pause|resume|off|smaller)", r"/nudges change:\g<change>"),
+    (
+        r"/nudges (?P<days>[a-z]+(?: [a-z]+)*?) at (?P<time>\d{1,2}(?:[:.]\d{2})?(?: ?[ap]m)?)",
+        r"/nudges days:\g<days> time:\g<time>",
+    ),
+    # The placeholder: the member picks a zone from the list as they type.
+    (r"/timezone Area/City", "/timezone zone:"),
+    (r"/timezone (?P<zone>UTC|[A-Z][\w+-]*(?:/[\w+-]+)+)", r"/timezone zone:\g<zone>"),
+)
+_TYPED_RULES = tuple(
+    (re.compile(pattern + _END), template) for pattern, template in _TYPED_COMMANDS
+)
+# One scan for all rules (their group names made anonymous, as they repeat), in their order.
+_TYPED = re.compile(
+    "|".join(re.sub(r"\(\?P<\w+>", "(?:", pattern) + _END for pattern, _ in _TYPED_COMMANDS)
+)
+# Text the engine quotes back (titles, labels, what the member typed) sits between “ and ”.
+_QUOTED = re.compile(r"“([^”\n]*)”")
+
+
+def _as_options(match: re.Match[str]) -> str:
+    typed = match.group(0)
+    for rule, template in _TYPED_RULES:
+        found = rule.fullmatch(typed)
+        if found is not None:
+            return found.expand(template)
+    return typed  # pragma: no cover - the combined pattern only matches what a rule matches
+
+
+def _escaped(match: re.Match[str]) -> str:
+    """Quoted member text shown as typed: no markdown, and mentions that cannot ping."""
+    quoted = discord.utils.escape_mentions(discord.utils.escape_markdown(match.group(1)))
+    return f"“{quoted}”"
+
+
 def discord_text(text: str) -> str:
-    """The engine's words with its help and examples in Discord's option syntax."""
+    """The engine's words as Discord shows them: its help, examples and inline command mentions
+    in Discord's option syntax, and the member's own text it quotes escaped so it shows as typed.
+    """
+    head = ""
     if text.startswith(HELP):
-        text = DISCORD_HELP + text.removeprefix(HELP)
+        head, text = DISCORD_HELP, text.removeprefix(HELP)
     if "Example: " in text:
         lines = text.split("\n")
         text = "\n".join(_EXAMPLE_LINES.get(line, line) for line in lines)
-    return text
+    text = _TYPED.sub(_as_options, text)
+    return head + _QUOTED.sub(_escaped, text)
 
 
 def clip(text: str, limit: int = MAX_CONTENT) -> str:
@@ -149,7 +214,7 @@ def streak_embed(reply: Reply) -> discord.Embed:
 
 def reply_message(reply: Reply) -> dict[str, Any]:
     """Keyword arguments for ``send_message``/``followup.send`` that show ``reply``."""
-    kwargs: dict[str, Any] = {"ephemeral": reply.private}
+    kwargs: dict[str, Any] = {"ephemeral": reply.private, "allowed_mentions": NO_MENTIONS}
     if reply.streak is not None:
         kwargs["embed"] = streak_embed(reply)
     else:
@@ -165,7 +230,10 @@ def reply_message(reply: Reply) -> dict[str, Any]:
 
 def reply_edit(reply: Reply) -> dict[str, Any]:
     """Keyword arguments for ``edit_message``: the reply replaces the message clicked."""
-    kwargs: dict[str, Any] = {"view": action_view(reply.actions) if reply.actions else None}
+    kwargs: dict[str, Any] = {
+        "view": action_view(reply.actions) if reply.actions else None,
+        "allowed_mentions": NO_MENTIONS,
+    }
     if reply.streak is not None:
         kwargs.update(content=None, embed=streak_embed(reply))
     else:
@@ -179,7 +247,10 @@ MAX_NONCE = 25
 def notice_message(notice: Notice) -> dict[str, Any]:
     """Keyword arguments for ``Messageable.send`` that show a nudge or recap as a DM."""
     heading = "**Weekly check-in**" if notice.kind == DeliveryKind.RECAP else "**Nudge**"
-    kwargs: dict[str, Any] = {"content": clip(f"{heading}\n{notice.text}")}
+    kwargs: dict[str, Any] = {
+        "content": clip(f"{heading}\n{notice.text}"),
+        "allowed_mentions": NO_MENTIONS,
+    }
     if notice.key:
         # Discord shows a retried send with the same nonce once (discord.py enforces nonces).
         kwargs["nonce"] = notice.key[:MAX_NONCE]
@@ -201,7 +272,7 @@ class PublishedForm(discord.ui.Modal):
                     custom_id=URL_FIELD,
                     placeholder="https://example.com/my-post",
                     required=False,
-                    max_length=2000,
+                    max_length=min(MAX_URL, MAX_TEXT_INPUT),
                 ),
             )
         )
@@ -212,7 +283,7 @@ class PublishedForm(discord.ui.Modal):
                     custom_id=TITLE_FIELD,
                     placeholder="My first post",
                     required=False,
-                    max_length=400,
+                    max_length=MAX_TITLE,
                 ),
             )
         )

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.slack.text import escape_mrkdwn
 from habits.messages import Action, ActionId, Notice, Reply
+from habits.model import MAX_TITLE, MAX_URL
 
 Block = dict[str, Any]
 
@@ -18,6 +19,7 @@ PUBLISH_CALLBACK = "habit_publish"
 LINK_BLOCK = "link"
 TITLE_BLOCK = "title"
 MAX_SECTION = 3000  # Slack refuses a section text longer than this
+MAX_INPUT = 3000  # Slack's limit for a plain_text_input's max_length
 MAX_FALLBACK = 3900  # chat.postMessage's `text` is cut by Slack past 4,000 characters
 
 TITLES = {"nudge": ":seedling: *A tiny nudge*", "recap": ":sunrise: *Your weekly check-in*"}
@@ -152,6 +154,7 @@ def publish_modal(private_metadata: str = "") -> Block:
                     "type": "plain_text_input",
                     "action_id": LINK_BLOCK,
                     "placeholder": _plain("https://example.com/my-post"),
+                    "max_length": min(MAX_URL, MAX_INPUT),
                 },
             },
             {
@@ -163,6 +166,7 @@ def publish_modal(private_metadata: str = "") -> Block:
                     "type": "plain_text_input",
                     "action_id": TITLE_BLOCK,
                     "placeholder": _plain("What did you publish?"),
+                    "max_length": min(MAX_TITLE, MAX_INPUT),
                 },
             },
         ],

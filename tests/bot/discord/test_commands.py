@@ -11,8 +11,9 @@ from bot.discord.render import DISCORD_EXAMPLES, DISCORD_HELP
 from bot.runtime import Runtime
 from habits import timekeeping as tk
 from habits.grammar import EXAMPLES
+from habits.model import MAX_LABEL, MAX_TITLE, MAX_URL
 from tests.bot.discord.conftest import ANA, BEN, Harness, Store
-from tests.bot.discord.fake_discord import FakeDiscord
+from tests.bot.discord.fake_discord import Callback, FakeDiscord
 
 PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)  # members, presences, message content
 
@@ -50,6 +51,10 @@ async def test_login_registers_every_command_globally_with_typed_options(
     assert (goal["weeks"]["min_value"], goal["weeks"]["max_value"]) == (1, 8)
     assert not any(option["required"] for option in goal.values())
     assert set(options_of(commands["published"])) == {"url", "title", "undo"}
+    published = options_of(commands["published"])
+    assert published["url"]["max_length"] == MAX_URL  # the engine's limits (Discord's is 6,000)
+    assert published["title"]["max_length"] == MAX_TITLE
+    assert goal["label"]["max_length"] == MAX_LABEL
     assert options_of(commands["published"])["undo"]["type"] == 5
     assert set(options_of(commands["nudges"])) == {"days", "time", "change", "pause_for"}
     assert [c["value"] for c in options_of(commands["nudges"])["change"]["choices"]] == [
@@ -426,6 +431,7 @@ async def test_forget_asks_first_then_a_click_deletes_everything(
     done = await fake.click(ANA, message, "habit:forget_confirm")
 
     assert done.type == 7  # the confirmation is replaced, its button gone
+    assert done.data["allowed_mentions"] == {"parse": []}
     assert "everything I stored about you is deleted" in done.content
     assert done.data["components"] == []
     assert store.member(ANA) is None
@@ -445,6 +451,7 @@ async def test_slow_engine_work_is_deferred_then_followed_up(
     followup = await fake.followup_to(answer.token)
     assert "Goal set: 1 post a week" in followup.body["content"]
     assert followup.body["flags"] & 64
+    assert followup.body["allowed_mentions"] == {"parse": []}
     member = store.member(ANA)
     assert member is not None
     assert member.goal_target == 1
@@ -486,13 +493,14 @@ async def test_a_slow_confirmation_click_is_deferred_then_the_message_edited(
     assert edit.path.endswith("/messages/@original")
     assert "everything I stored about you is deleted" in edit.body["content"]
     assert edit.body["components"] == []
+    assert edit.body["allowed_mentions"] == {"parse": []}
     assert store.member(ANA) is None
 
 
 async def test_a_title_longer_than_discord_allows_is_shortened_and_the_reply_says_so(
     fake: FakeDiscord, adapter: DiscordAdapter, store: Store
 ) -> None:
-    # Registered with max_length 400; a client that ignores it still gets a sane answer.
+    # Registered with max_length 200 (MAX_TITLE); a client that ignores it gets a sane answer.
     answer = await fake.slash(ANA, "published", {"title": "Long " + "x" * 4995})
 
     assert answer.ephemeral
@@ -556,3 +564,87 @@ async def test_a_value_that_is_not_one_of_the_choices_gets_the_commands_own_exam
     goal = await fake.slash(ANA, "goal", {"change": "sideways"})
     assert goal.content.endswith("Example: /goal count:1 label:post")
     assert store.member(ANA) is None
+
+
+# A command in the engine's typed grammar ("/goal 1 post"), not in Discord's options.
+TYPED_FORM = re.compile(r"/(goal|published|nudges|timezone) (?![a-z_]+:)[A-Za-z0-9]")
+
+
+def shown(answer: Callback) -> str:
+    """What the member reads: the content, or the streak card's description."""
+    embeds = answer.data.get("embeds") or []
+    return answer.content + "".join(e.get("description") or "" for e in embeds)
+
+
+async def test_replies_mention_commands_in_discords_option_syntax(
+    fake: FakeDiscord, adapter: DiscordAdapter
+) -> None:
+    answers = {
+        "streak without a goal": await fake.slash(ANA, "streak"),
+        "nudges without a goal": await fake.slash(ANA, "nudges"),
+        "smaller without a goal": await fake.slash(ANA, "nudges", {"change": "smaller"}),
+        "publish without a goal": await fake.slash(ANA, "published", {"title": "Early"}),
+        "goal off without a goal": await fake.slash(BEN, "goal", {"change": "off"}),
+        "first goal in UTC": await fake.slash(ANA, "goal", {"count": 1}),
+        "timezone": await fake.slash(ANA, "timezone"),
+        "pause": await fake.slash(ANA, "nudges", {"change": "pause", "pause_for": "2w"}),
+        "nudges off": await fake.slash(ANA, "nudges", {"change": "off"}),
+        "nudges while off": await fake.slash(ANA, "nudges"),
+        "goal off": await fake.slash(ANA, "goal", {"change": "off"}),
+        "undo with a title": await fake.slash(ANA, "published", {"undo": True, "title": "x"}),
+        "forget": await fake.slash(ANA, "habit", subcommand="forget"),
+        "help": await fake.slash(ANA, "habit", subcommand="help"),
+    }
+    for what, answer in answers.items():
+        text = shown(answer)
+        assert text, what
+        assert not TYPED_FORM.search(text), (what, text)
+        assert "/habit forget confirm" not in text, (what, text)
+
+    assert "/goal count:1 label:post" in shown(answers["streak without a goal"])
+    assert "/goal count:1 label:post" in shown(answers["publish without a goal"])
+    assert "/timezone zone:Europe/Berlin" in answers["first goal in UTC"].content
+    assert (
+        "Change it with /timezone zone:, e.g. /timezone zone:Europe/Berlin."
+        in answers["timezone"].content
+    )
+    assert "/nudges change:resume brings them back sooner" in answers["pause"].content
+    assert "Turn them on with /nudges change:resume." in answers["nudges while off"].content
+    assert "/goal count:1 label:post" in answers["goal off"].content
+    assert answers["forget"].content.endswith("Are you sure?")  # the button confirms
+    assert answers["forget"].custom_ids == ["habit:forget_confirm"]
+
+
+async def test_a_label_without_a_count_asks_for_the_count(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    answer = await fake.slash(ANA, "goal", {"label": "newsletter"})
+
+    assert answer.ephemeral
+    assert "A label goes with a count" in answer.content
+    assert "not “newsletter”" not in answer.content
+    assert answer.content.endswith("Example: /goal count:1 label:newsletter")
+    assert store.member(ANA) is None
+
+
+async def test_a_title_shows_as_typed_and_pings_nobody(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    title = f"**Big** news _today_ <@123> <@{BEN}> @everyone @here"
+    answer = await fake.slash(ANA, "published", {"title": title})
+
+    assert answer.data["allowed_mentions"] == {"parse": []}
+    zwsp = "\u200b"
+    assert (
+        rf"Logged “\*\*Big\*\* news \_today\_ <@123> <@{zwsp}{BEN}> @{zwsp}everyone @{zwsp}here”"
+        in answer.content
+    )
+    assert [r.title for r in store.publications(ANA)] == [title]  # stored as typed
+
+    undone = await fake.slash(ANA, "published", {"undo": True})
+    assert r"Removed “\*\*Big\*\*" in undone.content
+    assert undone.data["allowed_mentions"] == {"parse": []}
+
+    refused = await fake.slash(ANA, "nudges", {"days": "**mon**", "time": "9am"})
+    assert refused.data["allowed_mentions"] == {"parse": []}
+    assert "**mon**" not in refused.content

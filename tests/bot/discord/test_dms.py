@@ -15,7 +15,7 @@ from bot.discord.sender import MAX_RATELIMIT_WAIT, SEND_TIMEOUT
 from bot.runtime import Runtime
 from habits.delivery import DeliverySettings, Dispatcher, Outcome
 from habits.messages import NUDGE_ACTIONS, Notice
-from habits.model import ManualClock, MemberRef
+from habits.model import MAX_TITLE, MAX_URL, ManualClock, MemberRef
 from tests.bot.discord.conftest import ANA, BEN, Harness, Store
 from tests.bot.discord.fake_discord import FakeDiscord, Recorded, custom_ids
 
@@ -31,6 +31,17 @@ NUDGE_BUTTONS = [
 
 def buttons(message: dict[str, Any]) -> list[str]:
     return custom_ids(message["components"])
+
+
+def text_inputs(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for component in components:
+        if component.get("type") == 4:
+            found.append(component)
+        found += text_inputs(component.get("components") or [])
+        if isinstance(component.get("component"), dict):
+            found += text_inputs([component["component"]])
+    return found
 
 
 def dm_posts(fake: FakeDiscord) -> list[Recorded]:
@@ -57,6 +68,8 @@ async def test_the_week_opens_with_a_dm_whose_buttons_all_work(
     [dm] = fake.dms_to(ANA)
     assert dm["content"].startswith("**Weekly check-in**")
     assert "First tiny step:" in dm["content"]
+    [post] = dm_posts(fake)
+    assert post.body["allowed_mentions"] == {"parse": []}  # a DM never pings anyone
     assert buttons(dm) == NUDGE_BUTTONS
     assert [d.status for d in store.deliveries(ANA)] == ["sent"]
 
@@ -80,6 +93,9 @@ async def test_the_week_opens_with_a_dm_whose_buttons_all_work(
     assert form.type == 9  # the modal
     assert form.data["custom_id"] == "habit:form:published"
     assert custom_ids(form.data["components"]) == ["url", "title"]
+    inputs = {i["custom_id"]: i for i in text_inputs(form.data["components"])}
+    assert inputs["url"]["max_length"] == MAX_URL  # the engine's limits, within Discord's 4,000
+    assert inputs["title"]["max_length"] == MAX_TITLE
     assert store.publications(ANA) == []  # opening the form logs nothing
 
     submitted = await fake.submit(
@@ -351,7 +367,8 @@ async def test_form_input_long_emoji_or_not_a_link(
     fake: FakeDiscord, adapter: DiscordAdapter, store: Store
 ) -> None:
     form = "habit:form:published"
-    # Registered with max_length 400; a title longer anyway is shortened, and the reply says so.
+    # Registered with max_length 200 (MAX_TITLE); a title longer anyway (a client that ignores
+    # it) is shortened, and the reply says so.
     long = await fake.submit(ANA, form, {"url": "", "title": "🦄" * 5000})
     assert long.ephemeral
     assert "The title was long, so I kept its first 200 characters" in long.content
@@ -364,7 +381,8 @@ async def test_form_input_long_emoji_or_not_a_link(
     for url in ["not a link", "🔗", "ftp://example.com/x", "https://" + "a" * 5000 + ".com"]:
         bad = await fake.submit(ANA, form, {"url": url, "title": "Bad link"})
         assert bad.ephemeral, url
-        assert "Example: /published url:https://example.com/my-post" in bad.content, url
+        # The form's field wants a bare link, so that is the example (no command syntax).
+        assert bad.content.endswith("Example: https://example.com/my-post"), url
         assert len(bad.content) <= 500, url
     assert len(store.publications(ANA)) == 2  # the bad ones stored nothing
 

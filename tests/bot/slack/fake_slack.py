@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -438,9 +439,40 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-def slack_escape(typed: str) -> str:
-    """What Slack does to a slash command's text, whatever the command's should_escape."""
-    return typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+# What Slack links in a command's text with should_escape: true (as the manifest sets it): web
+# links, bare domains of a few common top-level domains, and e-mail addresses. Mentions need
+# Slack's user directory, so the fake leaves them as typed; test_text covers their wire form.
+_WEB_LINK = re.compile(r"https?://[^\s<>]+", re.IGNORECASE)
+_BARE_DOMAIN = re.compile(
+    r"(?<![\w@./:&-])(?:[a-z0-9-]+\.)+(?:com|org|net|io|dev|blog)(?:/[^\s<>]*)?(?![\w@])",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"(?<![\w./:])[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+", re.IGNORECASE)
+_TRAILING = ".,;:!?)"
+
+
+def _link(match: re.Match[str], wrap: Callable[[str], str]) -> str:
+    found = match.group(0)
+    kept = found.rstrip(_TRAILING)
+    return wrap(kept) + found[len(kept) :]
+
+
+def slack_escape(typed: str, links: bool = True) -> str:
+    """What Slack does to a slash command's text: ``&``, ``<`` and ``>`` always become entities;
+    with ``links`` (should_escape: true) the links it recognises become ``<…>`` entities too."""
+    text = typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if not links:
+        return text
+    placed: list[str] = []
+
+    def hold(entity: str) -> str:  # so a wrapped link is not matched again by the next pattern
+        placed.append(entity)
+        return f"\x00{len(placed) - 1}\x00"
+
+    text = _WEB_LINK.sub(lambda m: _link(m, lambda url: hold(f"<{url}>")), text)
+    text = _EMAIL.sub(lambda m: _link(m, lambda a: hold(f"<mailto:{a}|{a}>")), text)
+    text = _BARE_DOMAIN.sub(lambda m: _link(m, lambda d: hold(f"<http://{d}|{d}>")), text)
+    return re.sub(r"\x00(\d+)\x00", lambda m: placed[int(m.group(1))], text)
 
 
 def rendered(mrkdwn: str) -> str:
@@ -460,8 +492,8 @@ def slash_command(
     enterprise: str | None = None,
 ) -> dict[str, str]:
     """The form Slack posts for a command the member typed as ``text`` (escaped the way
-    Slack escapes it); ``wire_text`` is sent verbatim instead, for links Slack formatted
-    itself (``<https://x|label>``)."""
+    Slack escapes it with should_escape: true, links included); ``wire_text`` is sent verbatim
+    instead, for entities the fake does not make itself (``<@U1|ana>``)."""
     fields = {
         "token": "deprecated-verification-token",
         "team_id": team,

@@ -142,6 +142,38 @@ async def test_a_link_slack_formatted_is_stored_as_the_link(slack: Harness, wire
     assert publication["title"] == "My post"
 
 
+async def test_a_bare_domain_slack_linked_is_stored_as_a_web_link(slack: Harness) -> None:
+    # should_escape: true: Slack sends <http://example.com/post|example.com/post> My post.
+    reply = await slack.command("/published", "example.com/post My post")
+
+    assert "Logged “My post”" in reply["text"]
+    stored = await slack.stored()
+    assert stored is not None
+    [publication] = stored["publications"]
+    assert (publication["url"], publication["title"]) == ("http://example.com/post", "My post")
+
+
+async def test_an_email_address_slack_linked_is_read_as_typed(slack: Harness) -> None:
+    # On the wire: <mailto:ana@example.com|ana@example.com> Office hours
+    reply = await slack.command("/published", "ana@example.com Office hours")
+
+    assert rendered(reply["text"]).startswith("Logged “ana@example.com Office hours”")
+    stored = await slack.stored()
+    assert stored is not None
+    [publication] = stored["publications"]
+    assert (publication["url"], publication["title"]) == (None, "ana@example.com Office hours")
+
+
+async def test_mentions_slack_formatted_read_as_the_names_typed(slack: Harness) -> None:
+    wire = "Thanks <@U9|ana> in <#C9|general> &amp; <!here>"
+    reply = await slack.command("/published", wire_text=wire)
+
+    assert rendered(reply["text"]).startswith("Logged “Thanks @ana in #general & @here”")
+    stored = await slack.stored()
+    assert stored is not None
+    assert stored["publications"][0]["title"] == "Thanks @ana in #general & @here"
+
+
 async def test_a_very_long_title_is_shortened_and_the_reply_says_so(slack: Harness) -> None:
     reply = await slack.command("/published", "https://example.com/long " + "x" * 5000)
 

@@ -27,3 +27,15 @@ def test_the_manifest_subscribes_to_app_home_and_enables_socket_mode() -> None:
     assert "      - app_home_opened\n" in text
     assert "home_tab_enabled: true" in text
     assert "socket_mode_enabled: true" in text
+
+
+def test_every_command_has_slack_format_links_and_mentions() -> None:
+    # should_escape: true sends links (even bare domains) as <http://…|…> and mentions as
+    # <@U1|ana>; bot.slack.text turns both back into what the member typed.
+    text = MANIFEST.read_text(encoding="utf-8")
+    commands = text.split("  slash_commands:\n", 1)[1].split("\noauth_config:", 1)[0]
+    entries = commands.split("    - command: ")[1:]
+    assert len(entries) == len(COMMANDS)
+    for entry in entries:
+        assert re.search(r"^      should_escape: true$", entry, re.MULTILINE), entry
+    assert "should_escape: false" not in text

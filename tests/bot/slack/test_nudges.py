@@ -23,7 +23,7 @@ from bot.slack.sender import (
 )
 from habits.delivery import DeliverySettings, Outcome
 from habits.messages import NUDGE_ACTIONS, Notice, Reply
-from habits.model import MemberRef
+from habits.model import MAX_TITLE, MAX_URL, MemberRef
 from habits.service import OOPS
 from storage.database import make_engine
 from storage.tables import deliveries, members
@@ -85,6 +85,8 @@ async def test_i_published_opens_the_modal_and_its_submission_logs(slack: Harnes
     assert opened["trigger_id"] == "trigger.pub"
     assert opened["view"]["callback_id"] == "habit_publish"
     assert [b["block_id"] for b in opened["view"]["blocks"]] == ["link", "title"]
+    limits = [b["element"]["max_length"] for b in opened["view"]["blocks"]]
+    assert limits == [MAX_URL, MAX_TITLE]  # the engine's limits, within Slack's 3,000
 
     ack = await slack.submit_publication("https://example.com/post", "My post", view_id="V7")
 

@@ -33,7 +33,18 @@ from tests.bot.slack.fake_slack import rendered, slack_escape
         pytest.param("&amp;amp;", "&amp;", id="typed-amp-entity"),
         # A typed "<https://x>" is escaped by Slack, so it is not a link Slack formatted.
         pytest.param("&lt;https://ex.com&gt;", "<https://ex.com>", id="typed-brackets"),
-        pytest.param("<@U123> hi", "<@U123> hi", id="mention-untouched"),
+        # should_escape: true — what Slack makes of a bare domain, an address and mentions.
+        pytest.param(
+            "<http://example.com/post|example.com/post> T", "http://example.com/post T", id="domain"
+        ),
+        pytest.param("<mailto:a@b.c|a@b.c>", "a@b.c", id="mailto"),
+        pytest.param("<mailto:a@b.c>", "a@b.c", id="mailto-no-label"),
+        pytest.param("<@U123|ana> hi", "@ana hi", id="user-mention"),
+        pytest.param("<@U123> hi", "@U123 hi", id="user-mention-no-name"),
+        pytest.param("in <#C123|general>", "in #general", id="channel"),
+        pytest.param("<!here> <!channel> <!everyone>", "@here @channel @everyone", id="special"),
+        pytest.param("<!subteam^S1|@writers>", "@writers", id="user-group"),
+        pytest.param("&lt;@U123&gt;", "<@U123>", id="typed-mention-syntax"),
         pytest.param("🎉 party &amp; more", "🎉 party & more", id="emoji"),
     ],
 )
@@ -44,6 +55,21 @@ def test_unescape_command_text(wire: str, typed: str) -> None:
 @pytest.mark.parametrize("typed", ["Q&A", "a <b> & c", "&amp; as typed", "&lt;", "plain", "🎉"])
 def test_what_slack_escapes_comes_back_as_typed(typed: str) -> None:
     assert unescape_command_text(slack_escape(typed)) == typed
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("https://ex.com/?a=1&b=2 Q&A", "https://ex.com/?a=1&b=2 Q&A"),
+        ("example.com/post My post", "http://example.com/post My post"),
+        ("see blog.example.org.", "see http://blog.example.org."),
+        ("a@b.io", "a@b.io"),
+        ("ftp://example.com/f", "ftp://example.com/f"),
+    ],
+)
+def test_links_slack_makes_with_should_escape_come_back_as_links(typed: str, read: str) -> None:
+    assert (slack_escape(typed) != slack_escape(typed, links=False)) != typed.startswith("ftp")
+    assert unescape_command_text(slack_escape(typed)) == read
 
 
 @pytest.mark.parametrize("text", ["Q&A", "a <b> & c", "&amp; stays &amp;", "<https://x|y>"])
