@@ -568,12 +568,13 @@ POPULAR_ZONES = (
     "Australia/Sydney",
     "Pacific/Auckland",
 )
-LEGACY_PREFIXES = ("Etc/", "SystemV/", "US/", "Canada/", "Brazil/", "Mexico/", "Chile/")
 
 
 @lru_cache(maxsize=1)
 def _current_zone_names() -> tuple[str, ...]:
-    return tuple(sorted(n for n in tk.known_zone_names() if not n.startswith(LEGACY_PREFIXES)))
+    """Every zone name but Etc/…: legacy names too, so "kiev" or "eastern" still find their
+    place; search_zones shows each by its preferred name."""
+    return tuple(sorted(n for n in tk.known_zone_names() if not n.startswith("Etc/")))
 
 
 def search_zones(typed: str, limit: int = 25) -> list[str]:
@@ -596,8 +597,9 @@ def search_zones(typed: str, limit: int = 25) -> list[str]:
         elif query in folded:
             inside.append(name)
     found: list[str] = []
-    for name in (*city_start, *name_start, *inside, *suggest_zones(typed, 5)):
-        if name not in found and not name.startswith(LEGACY_PREFIXES):
+    for candidate in (*city_start, *name_start, *inside, *suggest_zones(typed, 5)):
+        name = tk.preferred_zone_name(candidate)  # a renamed zone once, by its current name
+        if name not in found and name in tk.known_zone_names():
             found.append(name)
     return found[:limit]
 

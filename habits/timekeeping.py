@@ -6,10 +6,13 @@ calendar days). Daylight-saving rules live here and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from importlib import resources
+from pathlib import Path
+from zoneinfo import TZPATH, ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from dateutil import rrule
 from dateutil.relativedelta import relativedelta
@@ -42,6 +45,54 @@ def known_zone_names() -> frozenset[str]:
         for name in available_timezones()
         if name not in _NOT_PLACES and not name.startswith(_NOT_PLACE_PREFIXES)
     )
+
+
+def _zone_database_file(name: str) -> str:
+    """A text file of the zone database (tzdata.zi, zone.tab), from the system or the tzdata
+    package; empty when neither has it."""
+    for folder in TZPATH:
+        with contextlib.suppress(OSError):
+            return (Path(folder) / name).read_text(encoding="utf-8")
+    with contextlib.suppress(ImportError, OSError):
+        return resources.files("tzdata").joinpath("zoneinfo", name).read_text(encoding="utf-8")
+    return ""
+
+
+@lru_cache(maxsize=1)
+def _links() -> dict[str, str]:
+    """Alias → target for every link in the zone database ("Europe/Kiev" → "Europe/Kyiv")."""
+    links = {}
+    for line in _zone_database_file("tzdata.zi").splitlines():
+        if line.startswith("L "):
+            _, target, alias = line.split()[:3]
+            links[alias] = target
+    return links
+
+
+@lru_cache(maxsize=1)
+def _country_zones() -> frozenset[str]:
+    """The zones listed for a country (zone.tab), e.g. Europe/Oslo, even where the database
+    now links one to another."""
+    names = set()
+    for line in _zone_database_file("zone.tab").splitlines():
+        if line and not line.startswith("#"):
+            fields = line.split("\t")
+            if len(fields) >= 3:
+                names.add(fields[2])
+    return frozenset(names)
+
+
+@lru_cache(maxsize=1024)
+def preferred_zone_name(name: str) -> str:
+    """The name to offer for a zone: its own, if it is a country's zone or no alias; else the
+    current name it links to ("Europe/Kiev" → "Europe/Kyiv", "UCT" → "UTC")."""
+    seen = {name}
+    while name not in _country_zones() and name in _links():
+        name = _links()[name]
+        if name in seen:  # a malformed database: stop rather than loop
+            break
+        seen.add(name)
+    return "UTC" if name == "Etc/UTC" else name
 
 
 @lru_cache(maxsize=4096)

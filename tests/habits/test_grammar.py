@@ -865,3 +865,43 @@ def test_pause_forever_quotes_what_was_typed() -> None:
 
 def test_pause_for_two_weeks_still_reads_for() -> None:
     assert grammar.parse("/nudges pause for 2 weeks") == c.PauseNudges(weeks=2)
+
+
+def test_zone_search_shows_a_renamed_zone_once_by_its_current_name() -> None:
+    found = grammar.search_zones("kyiv")
+
+    assert found[0] == "Europe/Kyiv"
+    assert "Europe/Kiev" not in found
+
+
+def test_zone_search_finds_the_current_name_from_the_old_one() -> None:
+    assert grammar.search_zones("kiev")[0] == "Europe/Kyiv"
+    assert grammar.search_zones("calcutta")[0] == "Asia/Kolkata"
+
+
+def test_zone_search_offers_utc_once() -> None:
+    found = grammar.search_zones("utc")
+
+    assert found.count("UTC") == 1
+    assert "UCT" not in found
+    assert not any(name.startswith("Etc/") for name in found)
+
+
+def test_zone_search_keeps_a_countrys_own_zone_even_when_it_links_to_another() -> None:
+    # Europe/Oslo is a link to Europe/Berlin in the database, but it is Norway's zone.
+    assert grammar.search_zones("oslo") == ["Europe/Oslo"]
+    europe = grammar.search_zones("Europe/", limit=100)
+    assert {"Europe/Oslo", "Europe/Berlin", "Europe/Kyiv"} <= set(europe)
+    assert "Europe/Kiev" not in europe
+
+
+def test_zone_search_maps_legacy_region_names_to_places() -> None:
+    assert "America/New_York" in grammar.search_zones("eastern")
+
+
+def test_the_preferred_name_of_a_zone() -> None:
+    assert tk.preferred_zone_name("Europe/Kiev") == "Europe/Kyiv"
+    assert tk.preferred_zone_name("UCT") == "UTC"
+    assert tk.preferred_zone_name("Etc/UTC") == "UTC"
+    assert tk.preferred_zone_name("Europe/Oslo") == "Europe/Oslo"
+    assert tk.preferred_zone_name("Europe/Berlin") == "Europe/Berlin"
