@@ -116,6 +116,7 @@ class Export:
 @dataclass(frozen=True)
 class Forget:
     confirmed: bool = False
+    cancelled: bool = False
 
 
 Command = (

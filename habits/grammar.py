@@ -628,8 +628,8 @@ def _parse_habit(args: str) -> c.Command | c.ParseError:
         return c.Help()
     if words == ["export"]:
         return c.Export()
-    if words[0] == "forget" and words[1:] in ([], ["confirm"]):
-        return c.Forget(confirmed=words[1:] == ["confirm"])
+    if words[0] == "forget" and words[1:] in ([], ["confirm"], ["cancel"]):
+        return c.Forget(confirmed=words[1:] == ["confirm"], cancelled=words[1:] == ["cancel"])
     return _error(
         f"“/habit {_short(args)}” isn't something I know. Try help, export or forget.", "habit"
     )

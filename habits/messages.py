@@ -16,7 +16,19 @@ class ActionId(StrEnum):
     SNOOZE_TOMORROW = "snooze_tomorrow"
     SMALLER_STEP = "smaller_step"
     FORGET_CONFIRM = "forget_confirm"
+    FORGET_CANCEL = "forget_cancel"
     SMALLER_GOAL = "smaller_goal"
+
+    @property
+    def opens_form(self) -> bool:
+        """The action asks for details first (the link and title of *I published*)."""
+        return self is ActionId.PUBLISHED
+
+    @property
+    def answers_in_place(self) -> bool:
+        """The outcome replaces the message whose button was clicked, so a question (delete
+        everything?) cannot be answered twice."""
+        return self in (ActionId.FORGET_CONFIRM, ActionId.FORGET_CANCEL)
 
 
 @dataclass(frozen=True)

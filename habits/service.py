@@ -828,6 +828,8 @@ class _Context:
     @_run.register
     def _forget(self, command: c.Forget) -> Reply:
         member = self.existing()
+        if command.cancelled:
+            return Reply("Kept — nothing was deleted.")
         if member is None:
             return Reply("I have no data about you — there's nothing to delete.")
         if not command.confirmed:
@@ -838,6 +840,7 @@ class _Context:
                     Action(
                         ActionId.FORGET_CONFIRM, "Yes, delete everything", "/habit forget confirm"
                     ),
+                    Action(ActionId.FORGET_CANCEL, "No, keep my data", "/habit forget cancel"),
                 ),
             )
         self.uow.members.delete(member)

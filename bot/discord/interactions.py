@@ -165,7 +165,7 @@ class InteractionRouter:
             await self.say(interaction, OOPS)
 
     async def click(self, interaction: discord.Interaction, click: render.Click) -> None:
-        if click.action == ActionId.PUBLISHED.value:
+        if ActionId(click.action).opens_form:
             await interaction.response.send_modal(render.PublishedForm())
             return
         assert click.command is not None
@@ -177,7 +177,7 @@ class InteractionRouter:
             source=Source.BUTTON,
             request_key=str(interaction.id),
             # The confirmation is replaced by the outcome, so its button cannot be clicked twice.
-            edit=click.action == ActionId.FORGET_CONFIRM.value,
+            edit=ActionId(click.action).answers_in_place,
         )
 
     # --- answering ---------------------------------------------------------------------------

@@ -34,6 +34,7 @@ STREAK_COLOUR = discord.Colour.orange()
 FIXED_COMMANDS: dict[str, str] = {
     **{action.id.value: action.command for action in NUDGE_ACTIONS},
     ActionId.FORGET_CONFIRM.value: "/habit forget confirm",
+    ActionId.FORGET_CANCEL.value: "/habit forget cancel",
 }
 
 BUTTON_STYLES = {
@@ -64,7 +65,7 @@ def parse_custom_id(custom_id: str) -> Click | None:
     if not custom_id.startswith(CUSTOM_ID_PREFIX) or custom_id == PUBLISH_FORM_ID:
         return None
     action, _, command = custom_id.removeprefix(CUSTOM_ID_PREFIX).partition(":")
-    if action == ActionId.PUBLISHED.value:
+    if action in {a.value for a in ActionId} and ActionId(action).opens_form:
         return Click(action, None)
     fixed = FIXED_COMMANDS.get(action)
     if fixed is not None:

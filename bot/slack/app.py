@@ -32,7 +32,7 @@ from bot.slack.blocks import (
 from bot.slack.text import unescape_command_text
 from habits import grammar
 from habits.commands import ParseError
-from habits.messages import NUDGE_ACTIONS, ActionId, Attachment, Reply
+from habits.messages import NUDGE_ACTIONS, Attachment, Reply
 from habits.model import MemberRef, Source
 from habits.service import OOPS
 
@@ -225,7 +225,7 @@ class SlackListeners:
         chosen = action_of(str(action.get("action_id", "")))
         if chosen is None:
             return
-        if chosen is ActionId.PUBLISHED:
+        if chosen.opens_form:
             await self._open_publish_form(client, body)
             return
         command = NUDGE_COMMANDS.get(chosen) or str(action.get("value") or "")
@@ -244,7 +244,7 @@ class SlackListeners:
                 request_key=body.get("trigger_id"),
             )
             if body.get("response_url"):
-                replace_original = chosen is ActionId.FORGET_CONFIRM
+                replace_original = chosen.answers_in_place
                 await self.answer(reply, ref, zone, client, respond, replace_original)
             else:  # a button outside a message (App Home): the answer comes as a DM
                 await self.direct_message(client, ref, reply)

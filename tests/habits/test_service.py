@@ -268,6 +268,19 @@ def test_one_request_key_used_by_two_members_logs_for_each(coach: Coach, engine:
     assert streak_of(coach).this_week.count == 1
 
 
+def test_forget_offers_a_way_out_and_cancel_keeps_everything(coach: Coach, engine: Engine) -> None:
+    ok(coach, "/goal 1 post")
+    asked = ok(coach, "/habit forget")
+    before = snapshot(engine)
+
+    assert [a.id for a in asked.actions] == [ActionId.FORGET_CONFIRM, ActionId.FORGET_CANCEL]
+    assert [a.id.answers_in_place for a in asked.actions] == [True, True]
+    kept = ok(coach, "/habit forget cancel")
+
+    assert kept.text == "Kept — nothing was deleted."
+    assert snapshot(engine) == before
+
+
 def test_overview_of_a_stranger_creates_no_member(coach: Coach, engine: Engine) -> None:
     before = snapshot(engine)
 
@@ -653,7 +666,7 @@ def test_habit_forget_asks_for_confirmation_first(coach: Coach, engine: Engine) 
 
     reply = ok(coach, "/habit forget")
 
-    assert [a.id for a in reply.actions] == [ActionId.FORGET_CONFIRM]
+    assert [a.id for a in reply.actions] == [ActionId.FORGET_CONFIRM, ActionId.FORGET_CANCEL]
     assert reply.actions[0].command == "/habit forget confirm"
     assert snapshot(engine) == before
 

@@ -424,7 +424,7 @@ async def test_forget_asks_first_then_a_click_deletes_everything(
     ask = await fake.slash(ANA, "habit", subcommand="forget")
     assert ask.ephemeral
     assert "Are you sure?" in ask.content
-    assert ask.custom_ids == ["habit:forget_confirm"]
+    assert ask.custom_ids == ["habit:forget_confirm", "habit:forget_cancel"]
     assert store.member(ANA) is not None  # asking deletes nothing
 
     message = fake.message("0", ask.data)
@@ -437,6 +437,20 @@ async def test_forget_asks_first_then_a_click_deletes_everything(
     assert store.member(ANA) is None
     assert store.publications(ANA) == []
     assert store.member(BEN) is not None  # nobody else's data
+
+
+async def test_forget_cancel_keeps_everything_and_replaces_the_question(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    await fake.slash(ANA, "goal", {"count": 1})
+    ask = await fake.slash(ANA, "habit", subcommand="forget")
+
+    kept = await fake.click(ANA, fake.message("0", ask.data), "habit:forget_cancel")
+
+    assert kept.type == 7
+    assert kept.content == "Kept — nothing was deleted."
+    assert kept.data["components"] == []
+    assert store.member(ANA) is not None
 
 
 async def test_slow_engine_work_is_deferred_then_followed_up(
@@ -612,7 +626,7 @@ async def test_replies_mention_commands_in_discords_option_syntax(
     assert "Turn them on with /nudges change:resume." in answers["nudges while off"].content
     assert "/goal count:1 label:post" in answers["goal off"].content
     assert answers["forget"].content.endswith("Are you sure?")  # the button confirms
-    assert answers["forget"].custom_ids == ["habit:forget_confirm"]
+    assert answers["forget"].custom_ids == ["habit:forget_confirm", "habit:forget_cancel"]
 
 
 async def test_a_label_without_a_count_asks_for_the_count(

@@ -325,8 +325,9 @@ async def test_habit_forget_asks_first_and_the_button_deletes(slack: Harness) ->
 
     asked = await slack.command("/habit", "forget")
     assert asked["text"].startswith("This deletes your goal, streak, publications")
-    [button] = asked["blocks"][-1]["elements"]
+    button, cancel = asked["blocks"][-1]["elements"]
     assert button["action_id"] == "habit_forget_confirm"
+    assert cancel["action_id"] == "habit_forget_cancel"
     assert await slack.stored() is not None  # nothing deleted before the confirmation
 
     done = await slack.click(button["action_id"], button["value"])
@@ -335,3 +336,18 @@ async def test_habit_forget_asks_first_and_the_button_deletes(slack: Harness) ->
     assert done["replace_original"] is True
     assert done["text"].startswith("Done — everything I stored about you is deleted.")
     assert await slack.stored() is None
+
+
+async def test_habit_forget_cancel_keeps_everything_and_replaces_the_question(
+    slack: Harness,
+) -> None:
+    await slack.command("/goal", "1 post")
+    asked = await slack.command("/habit", "forget")
+    _, cancel = asked["blocks"][-1]["elements"]
+
+    kept = await slack.click(cancel["action_id"], cancel["value"])
+
+    assert kept is not None
+    assert kept["replace_original"] is True
+    assert kept["text"] == "Kept — nothing was deleted."
+    assert await slack.stored() is not None
