@@ -20,6 +20,7 @@ from habits.service import DEFAULT_SWEEP, Coach, SweepSettings
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+MAX_DOUBLINGS = 10  # backoff grows to first_backoff × 1024 at most, whatever max_attempts says
 RunSync = Callable[..., Awaitable[T]]
 
 
@@ -139,11 +140,13 @@ class Dispatcher:
         """Retry on purpose: when the platform says (a rate limit is not a failure of the
         message, so it does not use up an attempt), else with exponential backoff for
         ``max_attempts``; never past the kind's grace, when the moment has long passed."""
+        rate_limited = result.retry_after is not None
         if result.retry_after is not None:
             delay = result.retry_after
             exhausted = False
         else:
-            delay = self.delivery_settings.first_backoff * (2 ** (delivery.attempts - 1))
+            doublings = min(max(delivery.attempts - 1, 0), MAX_DOUBLINGS)
+            delay = self.delivery_settings.first_backoff * (2**doublings)
             exhausted = delivery.attempts >= self.delivery_settings.max_attempts
         grace = (
             self.sweep_settings.recap_grace
@@ -157,4 +160,6 @@ class Dispatcher:
                 self.coach.finish, delivery, DeliveryStatus.FAILED, f"{why}: {result.detail}"
             )
             return
-        await self._run_sync(self.coach.retry_later, delivery, delay, result.detail)
+        await self._run_sync(
+            self.coach.retry_later, delivery, delay, result.detail, not rate_limited
+        )

@@ -599,7 +599,7 @@ def search_zones(typed: str, limit: int = 25) -> list[str]:
     found: list[str] = []
     for candidate in (*city_start, *name_start, *inside, *suggest_zones(typed, 5)):
         name = tk.preferred_zone_name(candidate)  # a renamed zone once, by its current name
-        if name not in found and name in tk.known_zone_names():
+        if name not in found and name in tk.known_zone_names() and not name.startswith("Etc/"):
             found.append(name)
     return found[:limit]
 

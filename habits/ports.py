@@ -22,8 +22,15 @@ class MemberRepository(Protocol):
         """Delete the member and everything stored about them."""
 
 
+class DuplicatePublicationError(Exception):
+    """Another transaction logged this publication (same link or same request) meanwhile."""
+
+
 class PublicationRepository(Protocol):
-    def add(self, publication: Publication) -> None: ...
+    def add(self, publication: Publication) -> None:
+        """Raise DuplicatePublicationError, leaving the unit of work usable, when the same
+        link or request key of the member was stored by someone else since it was checked."""
+
     def latest(self, member_id: int) -> Publication | None: ...
     def remove(self, publication: Publication) -> None: ...
     def has_any_url(self, member_id: int, urls: Sequence[str]) -> bool:
@@ -75,7 +82,17 @@ class DeliveryRepository(Protocol):
     ) -> bool:
         """Record the outcome; with ``owner``, only while that process still holds the lease."""
 
-    def retry_later(self, delivery_id: int, at: datetime, detail: str, owner: str = "") -> bool: ...
+    def retry_later(
+        self,
+        delivery_id: int,
+        at: datetime,
+        detail: str,
+        owner: str = "",
+        count_attempt: bool = True,
+    ) -> bool:
+        """Make the delivery claimable again at ``at``; without ``count_attempt`` the claim's
+        attempt is given back (the platform asked to wait: nothing failed)."""
+
     def history(self, member_id: int) -> list[dict[str, object]]: ...
     def logged_since(self, member_id: int, kind: str, since: datetime) -> bool:
         """Whether a ``kind`` delivery for an instant at or after ``since`` is in the log."""

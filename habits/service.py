@@ -34,7 +34,7 @@ from habits.model import (
     WeekState,
     WeekSummary,
 )
-from habits.ports import UnitOfWork, UnitOfWorkFactory
+from habits.ports import DuplicatePublicationError, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -198,10 +198,12 @@ class Coach:
             uow.deliveries.finish(delivery.id, status, self._clock.now(), detail, delivery.owner)
             uow.commit()
 
-    def retry_later(self, delivery: DueDelivery, delay: timedelta, detail: str) -> None:
+    def retry_later(
+        self, delivery: DueDelivery, delay: timedelta, detail: str, count_attempt: bool = True
+    ) -> None:
         with self._uow_factory() as uow:
             uow.deliveries.retry_later(
-                delivery.id, self._clock.now() + delay, detail, delivery.owner
+                delivery.id, self._clock.now() + delay, detail, delivery.owner, count_attempt
             )
             uow.commit()
 
@@ -601,17 +603,24 @@ class _Context:
             )
         before = self.this_week(member).state
         self._counts.clear()
-        self.uow.publications.add(
-            Publication(
-                member_id=member_id,
-                published_at=self.now,
-                local_day=tk.local_date(self.now, member.tz),
-                source=self.source,
-                url=command.url,
-                title=command.title,
-                request_key=self.request_key,
+        try:
+            self.uow.publications.add(
+                Publication(
+                    member_id=member_id,
+                    published_at=self.now,
+                    local_day=tk.local_date(self.now, member.tz),
+                    source=self.source,
+                    url=command.url,
+                    title=command.title,
+                    request_key=self.request_key,
+                )
             )
-        )
+        except DuplicatePublicationError:
+            # Another replica logged the same request (or link) since the checks above.
+            what = (
+                "that was the same request again" if self.request_key else "each link counts once"
+            )
+            return Reply(f"Already logged — {what}. {self.progress_line(member)}")
         self.replan(member)
         what = f"“{command.title}”" if command.title else (command.url or "your publication")
         lines = [f"Logged {what}. {self.progress_line(member)}"]
@@ -828,10 +837,10 @@ class _Context:
     @_run.register
     def _forget(self, command: c.Forget) -> Reply:
         member = self.existing()
+        if member is None:  # also for a "keep" clicked after a "delete" went through
+            return Reply("I have no data about you — there's nothing to delete.")
         if command.cancelled:
             return Reply("Kept — nothing was deleted.")
-        if member is None:
-            return Reply("I have no data about you — there's nothing to delete.")
         if not command.confirmed:
             return Reply(
                 "This deletes your goal, streak, publications and settings, for good. "

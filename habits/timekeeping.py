@@ -48,13 +48,13 @@ def known_zone_names() -> frozenset[str]:
 
 
 def _zone_database_file(name: str) -> str:
-    """A text file of the zone database (tzdata.zi, zone.tab), from the system or the tzdata
-    package; empty when neither has it."""
+    """A text file of the zone database (tzdata.zi, zone.tab): from the tzdata package the
+    project pins, so every file comes from one release; else the system's; else empty."""
+    with contextlib.suppress(ImportError, OSError):
+        return resources.files("tzdata").joinpath("zoneinfo", name).read_text(encoding="utf-8")
     for folder in TZPATH:
         with contextlib.suppress(OSError):
             return (Path(folder) / name).read_text(encoding="utf-8")
-    with contextlib.suppress(ImportError, OSError):
-        return resources.files("tzdata").joinpath("zoneinfo", name).read_text(encoding="utf-8")
     return ""
 
 
@@ -82,6 +82,9 @@ def _country_zones() -> frozenset[str]:
     return frozenset(names)
 
 
+_PLAIN_NAMES = {"Etc/UTC": "UTC", "Etc/GMT": "GMT"}
+
+
 @lru_cache(maxsize=1024)
 def preferred_zone_name(name: str) -> str:
     """The name to offer for a zone: its own, if it is a country's zone or no alias; else the
@@ -92,7 +95,7 @@ def preferred_zone_name(name: str) -> str:
         if name in seen:  # a malformed database: stop rather than loop
             break
         seen.add(name)
-    return "UTC" if name == "Etc/UTC" else name
+    return _PLAIN_NAMES.get(name, name)
 
 
 @lru_cache(maxsize=4096)

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.tables import adapter_records
 
@@ -21,20 +22,22 @@ class SqlRecordStore:
         self._now = now
 
     def put(self, kind: str, key: str, data: dict[str, Any]) -> None:
-        """Store ``data`` under (kind, key), replacing what was there."""
+        """Store ``data`` under (kind, key), replacing what was there.
+
+        One upsert statement, so two replicas writing the same new key at once both succeed.
+        """
         document = json.dumps(data, default=str, sort_keys=True)
-        now = self._now()
         table = adapter_records
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(table).values(
+            kind=kind, key=key, data=document, updated_at=self._now()
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.kind, table.c.key],
+            set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at},
+        )
         with self.engine.begin() as connection:
-            changed = connection.execute(
-                update(table)
-                .where(table.c.kind == kind, table.c.key == key)
-                .values(data=document, updated_at=now)
-            ).rowcount
-            if not changed:
-                connection.execute(
-                    insert(table).values(kind=kind, key=key, data=document, updated_at=now)
-                )
+            connection.execute(statement)
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         table = adapter_records

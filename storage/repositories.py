@@ -20,6 +20,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from habits.model import (
@@ -32,7 +33,7 @@ from habits.model import (
     Publication,
     RestWeek,
 )
-from habits.ports import Planner
+from habits.ports import DuplicatePublicationError, Planner
 from habits.scheduling import Snapshot, settle_due
 from storage.tables import (
     UTCDateTime,
@@ -76,8 +77,17 @@ class SqlPublicationRepository:
         self.session = session
 
     def add(self, publication: Publication) -> None:
-        self.session.add(publication)
-        self.session.flush()
+        # A savepoint: losing a race to a replica handling the same request (or link) must
+        # leave this unit of work usable for the engine's "already logged" answer.
+        try:
+            with self.session.begin_nested():
+                self.session.add(publication)
+        except IntegrityError as exc:
+            # The only unique keys on publications are (member, url) and (member, request).
+            reason = str(exc.orig).lower()
+            if "unique" in reason or "duplicate key" in reason:
+                raise DuplicatePublicationError(reason[:200]) from exc
+            raise
 
     def latest(self, member_id: int) -> Publication | None:
         query = (
@@ -298,17 +308,25 @@ class SqlDeliveryRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def retry_later(self, delivery_id: int, at: datetime, detail: str, owner: str = "") -> bool:
+    def retry_later(
+        self,
+        delivery_id: int,
+        at: datetime,
+        detail: str,
+        owner: str = "",
+        count_attempt: bool = True,
+    ) -> bool:
+        values: dict[str, Any] = {
+            "status": DeliveryStatus.PENDING,
+            "not_before": at,
+            "lease_owner": None,
+            "lease_until": None,
+            "detail": detail[:200],
+        }
+        if not count_attempt:  # the claim counted it; a rate limit is not a failed attempt
+            values["attempts"] = deliveries.c.attempts - 1
         result = self.session.execute(
-            update(deliveries)
-            .where(_leased_by(delivery_id, owner))
-            .values(
-                status=DeliveryStatus.PENDING,
-                not_before=at,
-                lease_owner=None,
-                lease_until=None,
-                detail=detail[:200],
-            )
+            update(deliveries).where(_leased_by(delivery_id, owner)).values(**values)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 

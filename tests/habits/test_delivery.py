@@ -489,7 +489,7 @@ def test_retry_after_from_the_platform_is_honoured(
     assert row.not_before == THU_0900_BERLIN + timedelta(minutes=5)
     driver.at(THU_0900_BERLIN + timedelta(minutes=5))
     (row,) = log_rows(engine)
-    assert (row.status, row.attempts) == ("sent", 2)
+    assert (row.status, row.attempts) == ("sent", 1)
 
 
 def test_rate_limits_are_waited_out_without_using_up_the_attempts(
@@ -507,8 +507,44 @@ def test_rate_limits_are_waited_out_without_using_up_the_attempts(
         driver.at(row.not_before)
 
     (row,) = log_rows(engine)
-    assert (row.status, row.attempts) == ("sent", 8)
+    assert (row.status, row.attempts) == ("sent", 1)  # waits asked for are not attempts
     assert len(sender.sent) == 8
+
+
+def test_rate_limits_then_a_failure_still_leave_the_full_attempts(
+    coach: Coach, driver: Driver, sender: FakeSender, engine: Engine, clock: ManualClock
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    limited = SendResult(Outcome.RETRY, "429", retry_after=timedelta(seconds=20))
+    sender.outcomes = [limited] * 4 + [SendResult(Outcome.RETRY, "timeout")]
+
+    driver.at(THU_0900_BERLIN)
+    for _ in range(5):
+        (row,) = log_rows(engine)
+        driver.at(row.not_before)
+
+    (row,) = log_rows(engine)
+    # Four waits asked for by the platform and one real failure: one attempt used, not five.
+    assert row.status == "sent"
+    assert row.attempts == 2
+    assert len(sender.sent) == 6
+
+
+def test_a_long_outage_of_waits_never_overflows_the_backoff(
+    coach: Coach, driver: Driver, sender: FakeSender, engine: Engine, clock: ManualClock
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    waiting = SendResult(Outcome.RETRY, "not connected", retry_after=timedelta(seconds=30))
+    sender.outcomes = [waiting] * 60 + [SendResult(Outcome.RETRY, "timeout")]
+
+    driver.at(THU_0900_BERLIN)
+    for _ in range(61):
+        (row,) = log_rows(engine)
+        driver.at(row.not_before)
+
+    (row,) = log_rows(engine)
+    assert row.status == "sent"
+    assert row.attempts == 2
 
 
 def test_a_retry_that_would_land_past_the_grace_is_given_up_now(

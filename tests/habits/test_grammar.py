@@ -905,3 +905,10 @@ def test_the_preferred_name_of_a_zone() -> None:
     assert tk.preferred_zone_name("Etc/UTC") == "UTC"
     assert tk.preferred_zone_name("Europe/Oslo") == "Europe/Oslo"
     assert tk.preferred_zone_name("Europe/Berlin") == "Europe/Berlin"
+
+
+def test_zone_search_never_offers_etc_names() -> None:
+    found = grammar.search_zones("gmt")
+
+    assert "GMT" in found
+    assert not any(name.startswith("Etc/") for name in found)

@@ -249,6 +249,41 @@ def test_the_same_request_delivered_twice_logs_once(coach: Coach, engine: Engine
     assert [p.request_key for p in pubs] == [None, "interaction-7"]
 
 
+def test_losing_the_race_to_a_replica_with_the_same_request_answers_already_logged(
+    coach: Coach, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ok(coach, "/goal 2")
+    ok(
+        coach,
+        "/published First",
+    )
+    coach.handle(ANA, "/published Second", request_key="interaction-9")
+    # As if another replica stored it between this replica's check and its insert:
+    monkeypatch.setattr(
+        repositories.SqlPublicationRepository, "has_request_key", lambda *args: False
+    )
+
+    reply = coach.handle(ANA, "/published Second", request_key="interaction-9")
+
+    assert reply.ok  # the unit of work stayed usable for the answer (a savepoint on PostgreSQL)
+    assert reply.text.startswith("Already logged — that was the same request again.")
+    assert "2 of 2" in reply.text
+    assert len(rows_of(engine, publications, member_row(engine).id)) == 2
+
+
+def test_losing_the_race_on_a_link_answers_already_logged(
+    coach: Coach, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ok(coach, "/published https://example.com/a A")
+    monkeypatch.setattr(repositories.SqlPublicationRepository, "has_any_url", lambda *args: False)
+
+    reply = coach.handle(ANA, "/published https://example.com/a A again", zone_hint=BERLIN)
+
+    assert reply.ok
+    assert reply.text.startswith("Already logged — each link counts once.")
+    assert len(rows_of(engine, publications, member_row(engine).id)) == 1
+
+
 def test_different_requests_log_separately(coach: Coach, engine: Engine) -> None:
     ok(coach, "/goal 2")
 
@@ -279,6 +314,19 @@ def test_forget_offers_a_way_out_and_cancel_keeps_everything(coach: Coach, engin
 
     assert kept.text == "Kept — nothing was deleted."
     assert snapshot(engine) == before
+
+
+def test_keep_clicked_after_delete_went_through_does_not_claim_data_was_kept(
+    coach: Coach,
+) -> None:
+    ok(coach, "/goal 1 post")
+    ok(coach, "/habit forget")
+    ok(coach, "/habit forget")
+    ok(coach, "/habit forget confirm")  # "yes" on the first question
+
+    reply = ok(coach, "/habit forget cancel")  # "no" on the second
+
+    assert reply.text == "I have no data about you — there's nothing to delete."
 
 
 def test_overview_of_a_stranger_creates_no_member(coach: Coach, engine: Engine) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -50,3 +51,27 @@ def test_take_refuses_and_removes_a_stale_record(engine: Engine, clock: ManualCl
 
     assert store.take("state", "old", timedelta(minutes=10)) is None
     assert store.get("state", "old") is None
+
+
+def test_replicas_writing_the_same_new_record_at_once_all_succeed(
+    engine: Engine, clock: ManualClock
+) -> None:
+    store = SqlRecordStore(engine, clock.now)
+    start = threading.Barrier(6)
+    failures: list[BaseException] = []
+
+    def write(n: int) -> None:
+        start.wait()
+        try:
+            store.put("discord-commands", "app-1", {"writer": n})
+        except BaseException as exc:  # collected and asserted below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    assert store.get("discord-commands", "app-1") in [{"writer": n} for n in range(6)]
