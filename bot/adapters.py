@@ -9,6 +9,12 @@ from typing import Protocol
 
 from habits.delivery import Sender
 
+# The longest one notice's send may take (open the DM, post it, retries), for every adapter.
+# It must stay well inside the delivery lease (60 s by default), or another worker may claim
+# the same delivery and the member gets it twice; a shutdown waits this long plus a database
+# write for a send in flight to be recorded (bot.runtime.DRAIN_GRACE_SECONDS).
+SEND_TIMEOUT_SECONDS = 20.0
+
 
 class AdapterError(RuntimeError):
     """An adapter could not start: bad token, unreachable platform. The message is for people."""

@@ -17,12 +17,18 @@ from typing import Any, Protocol, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.adapters import SEND_TIMEOUT_SECONDS
 from bot.settings import Settings
 from habits.delivery import DeliverySettings, Dispatcher, Sender
 from habits.service import Coach, SweepSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# A shutdown lets a tick in flight finish the send it is in (at most SEND_TIMEOUT_SECONDS) and
+# record it in the database; cut shorter, that notice is sent again once its lease expires.
+RECORD_WRITE_SECONDS = 5.0
+DRAIN_GRACE_SECONDS = SEND_TIMEOUT_SECONDS + RECORD_WRITE_SECONDS
 
 
 class RecordStore(Protocol):
@@ -120,7 +126,7 @@ class Runtime:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
-    async def stop_scheduler_and_drain(self, grace: float = 10.0) -> None:
+    async def stop_scheduler_and_drain(self, grace: float = DRAIN_GRACE_SECONDS) -> None:
         """Stop ticking; let a tick in flight finish the notice it is sending and record it.
 
         The scheduler is shut down only afterwards: shutting it down cancels a running tick,

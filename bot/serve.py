@@ -18,6 +18,8 @@ from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
+START_CANCEL_GRACE = 5.0  # seconds a cancelled adapter start may take to unwind
+
 
 def configured_adapters(runtime: Runtime) -> list[ChatAdapter]:
     """One adapter per platform whose credentials the settings carry."""
@@ -48,7 +50,9 @@ async def serve(
     try:
         for adapter in adapters:
             try:
-                await adapter.start()
+                if not await _start_unless_stopped(adapter, stop):
+                    print(f"habit-coach: stopped while {adapter.name} was starting.", flush=True)
+                    return 0
             except AdapterError as exc:
                 print(f"habit-coach: {adapter.name} could not start: {exc}", file=sys.stderr)
                 return 1
@@ -71,6 +75,37 @@ async def serve(
                 await adapter.close()
             except Exception:  # closing the others matters more than this one's error
                 log.exception("closing %s failed", adapter.name)
+
+
+async def _start_unless_stopped(adapter: ChatAdapter, stop: asyncio.Event) -> bool:
+    """Start ``adapter``, unless ``stop`` is set first: then cancel the start, return False.
+
+    A start can take long (Discord's login, command sync and gateway: up to a minute and a
+    half), longer than a container platform waits between SIGTERM and SIGKILL.
+    """
+    if stop.is_set():
+        return False
+    starting = asyncio.ensure_future(adapter.start())
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([starting, stopper], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not starting.done():
+            starting.cancel()
+            # An adapter closes what it opened when its start is cancelled; serve closes every
+            # adapter afterwards anyway, so a start slow to unwind is not waited for long.
+            await asyncio.wait([starting], timeout=START_CANCEL_GRACE)
+            if not starting.done():
+                log.warning(
+                    "%s did not stop starting within %.0f s", adapter.name, START_CANCEL_GRACE
+                )
+    if stop.is_set():
+        if starting.done() and not starting.cancelled() and starting.exception() is not None:
+            log.info("%s failed to start during shutdown: %s", adapter.name, starting.exception())
+        return False
+    starting.result()  # AdapterError for serve to report
+    return True
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

@@ -39,6 +39,12 @@ COMMANDS_RECORD = "discord-commands"  # runtime record, keyed by application id
 DISCORD_API = "https://discord.com/api/v10"
 
 
+def _first_line(exc: BaseException) -> str:
+    """A database error's message without the SQL and the link SQLAlchemy append."""
+    lines = str(exc).splitlines()
+    return lines[0] if lines else ""
+
+
 class CoachClient(discord.Client):
     """discord.py's client with the coach's commands and interaction router."""
 
@@ -151,8 +157,7 @@ class DiscordAdapter:
         where = "globally" if guild_id is None else f"in server {guild_id} (DISCORD_DEV_GUILD_ID)"
         key = str(client.application_id)
         fingerprint = commands_fingerprint(client.tree, guild_id)
-        records = self.runtime.records
-        stored = await self.runtime.call(records.get, COMMANDS_RECORD, key)
+        stored = await self._stored_commands(key, where)
         if stored is not None and stored.get("fingerprint") == fingerprint:
             log.info("slash commands unchanged since the last registration %s", where)
             return
@@ -196,13 +201,38 @@ class DiscordAdapter:
                 exc,
             )
         else:
-            await self.runtime.call(
-                records.put,
-                COMMANDS_RECORD,
-                key,
-                {"fingerprint": fingerprint, "target": guild_id, "count": len(synced)},
-            )
             log.info("registered %d slash commands %s", len(synced), where)
+            record = {"fingerprint": fingerprint, "target": guild_id, "count": len(synced)}
+            await self._remember_commands(key, record, where)
+
+    # The records are only a shortcut past an unneeded PUT: a database error there (another
+    # replica writing the same record, a lost connection) costs one more sync next start, and
+    # must never stop this adapter, or the process around it.
+
+    async def _stored_commands(self, key: str, where: str) -> dict[str, Any] | None:
+        try:
+            return await self.runtime.call(self.runtime.records.get, COMMANDS_RECORD, key)
+        except Exception as exc:
+            log.warning(
+                "could not read which slash commands were registered %s (%s: %s); "
+                "registering them again.",
+                where,
+                type(exc).__name__,
+                _first_line(exc),
+            )
+            return None
+
+    async def _remember_commands(self, key: str, record: dict[str, Any], where: str) -> None:
+        try:
+            await self.runtime.call(self.runtime.records.put, COMMANDS_RECORD, key, record)
+        except Exception as exc:
+            log.warning(
+                "could not record the slash commands registered %s (%s: %s); serving anyway, "
+                "the next start registers them again.",
+                where,
+                type(exc).__name__,
+                _first_line(exc),
+            )
 
     async def _wait_connected(self, client: CoachClient, gateway: asyncio.Task[None]) -> None:
         connected = asyncio.ensure_future(client.connected.wait())

@@ -22,6 +22,7 @@ from datetime import timedelta
 import aiohttp
 import discord
 
+from bot.adapters import SEND_TIMEOUT_SECONDS
 from bot.discord.render import notice_message
 from habits.delivery import Outcome, SendResult
 from habits.messages import Notice
@@ -32,7 +33,7 @@ DMS_CLOSED = 50007  # "Cannot send messages to this user"
 UNKNOWN_USER = 10013
 DEFAULT_RETRY_AFTER = timedelta(seconds=30)
 MAX_RATELIMIT_WAIT = 5.0  # seconds a request may wait out a 429 in place
-SEND_TIMEOUT = 20.0  # a whole send (open the DM, post it, 5xx retries); the lease is 60 s
+SEND_TIMEOUT = SEND_TIMEOUT_SECONDS  # a whole send (open the DM, post it, 5xx retries)
 
 
 class DiscordSender:

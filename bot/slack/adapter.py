@@ -38,6 +38,12 @@ INSTALL_PATH = "/slack/install"
 OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
 BOT_SCOPES = ("chat:write", "commands", "im:write", "users:read", "files:write")
 CONNECT_TIMEOUT = 30.0
+# Socket Mode: how often the websocket is checked, and how long it may stay disconnected (the
+# SDK reconnecting in vain) before the adapter gives up, so `habit-coach run` exits 1 and its
+# supervisor restarts it, rather than running on deaf.
+SOCKET_CHECK_INTERVAL = 15.0
+SOCKET_DEAD_AFTER = 300.0
+PROBE_TIMEOUT = 10.0
 
 
 def _secret(value: SecretStr | None) -> str | None:
@@ -49,7 +55,13 @@ class SlackAdapter:
 
     platform: str = Platform.SLACK
 
-    def __init__(self, runtime: Runtime):
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        socket_check_interval: float = SOCKET_CHECK_INTERVAL,
+        socket_dead_after: float = SOCKET_DEAD_AFTER,
+    ):
         settings = runtime.settings
         self.runtime = runtime
         self.socket_mode = settings.slack_app_token is not None
@@ -69,6 +81,9 @@ class SlackAdapter:
         self.team_id: str | None = None  # single-workspace mode: the bot token's workspace
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
+        self.socket_check_interval = socket_check_interval
+        self.socket_dead_after = socket_dead_after
+        self._socket_watcher: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self._closed = False
 
@@ -106,6 +121,8 @@ class SlackAdapter:
             return
         self._closed = True
         try:
+            if self._socket_watcher is not None:
+                self._socket_watcher.cancel()
             if self._socket is not None:
                 await self._socket.close_async()  # type: ignore[no-untyped-call]
             if self._runner is not None:
@@ -213,6 +230,56 @@ class SlackAdapter:
             raise AdapterError(
                 f"Slack's Socket Mode websocket did not answer within {CONNECT_TIMEOUT:.0f} s"
             ) from None
+        self._socket_watcher = asyncio.create_task(self._watch_socket(), name="slack-socket")
+
+    async def _watch_socket(self) -> None:
+        """Stop the adapter once the websocket has been down for ``socket_dead_after`` seconds.
+
+        The SDK reconnects on its own, and keeps trying forever even when Slack refuses the app
+        token; a connection that stays down that long will not come back by itself.
+        """
+        assert self._socket is not None
+        client = self._socket.client
+        loop = asyncio.get_running_loop()
+        down_since: float | None = None
+        while not self._closed:
+            await asyncio.sleep(self.socket_check_interval)
+            if await client.is_connected():
+                if down_since is not None:
+                    log.info("Slack's Socket Mode websocket is connected again")
+                down_since = None
+                continue
+            now = loop.time()
+            if down_since is None:
+                down_since = now
+                log.warning("Slack's Socket Mode websocket is disconnected; the SDK reconnects")
+            elif now - down_since >= self.socket_dead_after:
+                log.error(
+                    "Slack's Socket Mode websocket has been disconnected for %.0f s: %s. "
+                    "Stopping, so the process exits and can be restarted.",
+                    now - down_since,
+                    await self._why_disconnected(),
+                )
+                self._stopped.set()
+                return
+
+    async def _why_disconnected(self) -> str:
+        """Ask Slack for a websocket URL ourselves, to name why the SDK cannot reconnect."""
+        app_token = _secret(self.runtime.settings.slack_app_token)
+        assert app_token is not None  # Socket Mode
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                await self.client.apps_connections_open(app_token=app_token)
+        except SlackApiError as exc:
+            return (
+                f"Slack refuses SLACK_APP_TOKEN ({exc.response.get('error')}); it must be a "
+                "valid app-level token (xapp-…) with the connections:write scope"
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return f"cannot reach Slack's Web API ({exc!r})"
+        except Exception as exc:  # only naming the cause here; the adapter stops regardless
+            return f"asking Slack for a websocket URL failed ({exc!r})"
+        return "Slack hands out websocket URLs, but the connection does not come back"
 
     async def _serve_http(self) -> None:
         settings = self.runtime.settings

@@ -24,6 +24,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters import SEND_TIMEOUT_SECONDS
 from bot.slack.blocks import fallback_text, notice_blocks
 from habits.delivery import Outcome, SendResult
 from habits.messages import Notice
@@ -75,7 +76,7 @@ WORKSPACE_ERRORS = frozenset(
 WORKSPACE_RETRY_AFTER = timedelta(hours=1)
 # A send must finish well inside the delivery lease (60 s by default), or another worker may
 # claim the same delivery and the member gets it twice.
-SEND_TIMEOUT = 20.0
+SEND_TIMEOUT = SEND_TIMEOUT_SECONDS
 
 
 def retry_after(headers: Mapping[str, Any]) -> float | None:

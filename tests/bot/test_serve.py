@@ -7,6 +7,7 @@ runtime, engine, scheduler and SQLite file are real.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -17,9 +18,11 @@ from sqlalchemy import select
 
 from bot.adapters import AdapterError
 from bot.bootstrap import bootstrap
-from bot.runtime import Runtime
+from bot.discord.sender import DiscordSender
+from bot.runtime import RECORD_WRITE_SECONDS, Runtime
 from bot.serve import serve
 from bot.settings import Settings
+from bot.slack.sender import SlackSender
 from habits.delivery import Outcome, SendResult
 from habits.messages import Notice
 from habits.model import ManualClock, MemberRef, Platform
@@ -33,10 +36,18 @@ BEFORE_NINE = datetime(2026, 11, 23, 8, 59, tzinfo=UTC)
 class RecordingAdapter:
     """Our double of a chat adapter: records its life and the notices it is asked to send."""
 
-    def __init__(self, name: str, platform: str = Platform.CONSOLE, fail_start: bool = False):
+    def __init__(
+        self,
+        name: str,
+        platform: str = Platform.CONSOLE,
+        fail_start: bool = False,
+        hang_start: bool = False,
+    ):
         self.name = name
         self.platform = platform
         self.fail_start = fail_start
+        self.hang_start = hang_start  # start() never returns: only a cancel ends it
+        self.starting = asyncio.Event()
         self.events: list[str] = []
         self.sent: list[Notice] = []
         self.died = asyncio.Event()
@@ -55,8 +66,15 @@ class RecordingAdapter:
 
     async def start(self) -> None:
         self.events.append("start")
+        self.starting.set()
         if self.fail_start:
             raise AdapterError("the token was refused")
+        if self.hang_start:
+            try:
+                await asyncio.Future()
+            except asyncio.CancelledError:
+                self.events.append("start cancelled")
+                raise
 
     async def wait_closed(self) -> None:
         await self.died.wait()
@@ -176,3 +194,44 @@ async def test_overlapping_ticks_are_not_warned_about(
         runtime.stop_scheduler()
 
     assert [r.getMessage() for r in caplog.records] == ["something else"]
+
+
+async def test_a_stop_during_start_up_cancels_the_start_and_exits_0(runtime: Runtime) -> None:
+    first = RecordingAdapter("Discord", Platform.DISCORD)
+    slow = RecordingAdapter("Slack", Platform.SLACK, hang_start=True)
+    never = RecordingAdapter("Console")
+    stop = asyncio.Event()
+    serving = asyncio.ensure_future(serve(runtime, [first, slow, never], stop))
+    async with asyncio.timeout(5):
+        await slow.starting.wait()
+
+    stop.set()  # SIGTERM while Slack is still connecting
+
+    assert await asyncio.wait_for(serving, 5) == 0
+    assert first.events == ["start", "close"]
+    assert slow.events == ["start", "start cancelled", "close"]
+    assert "start" not in never.events
+    assert runtime.dispatcher is None  # nothing claimed: the scheduler never started
+
+
+async def test_a_stop_before_start_up_starts_nothing(runtime: Runtime) -> None:
+    adapter = RecordingAdapter("Discord", Platform.DISCORD)
+    stop = asyncio.Event()
+    stop.set()
+
+    assert await asyncio.wait_for(serve(runtime, [adapter], stop), 5) == 0
+    assert "start" not in adapter.events
+
+
+async def _no_client(workspace: str) -> None:
+    return None
+
+
+def test_shutdown_waits_out_the_longest_send_and_recording_it() -> None:
+    """A SIGTERM during a slow send must not cancel the tick before the send is recorded
+    (the notice would be sent again once its lease expired)."""
+    grace = inspect.signature(Runtime.stop_scheduler_and_drain).parameters["grace"].default
+    longest_send = max(DiscordSender().send_timeout, SlackSender(_no_client).timeout)
+    lease = Settings.model_fields["delivery_lease_seconds"].default
+
+    assert longest_send + RECORD_WRITE_SECONDS <= grace < lease

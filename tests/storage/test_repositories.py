@@ -17,6 +17,7 @@ from habits.model import (
     MemberRef,
     Publication,
 )
+from habits.ports import DuplicatePublicationError
 from habits.service import Coach, SweepSettings
 from storage.tables import deliveries, members
 from storage.uow import SqlUnitOfWorkFactory
@@ -112,8 +113,12 @@ def test_a_link_is_stored_once_per_member_but_untitled_links_repeat(
         assert uow.publications.has_any_url(ana_id, ["https://x.io/a"])
         assert uow.publications.has_any_url(ana_id, ["http://x.io/a", "https://x.io/a"])
         assert not uow.publications.has_any_url(ana_id, ["https://x.io/b"])
-        with pytest.raises(IntegrityError):
+        with pytest.raises(DuplicatePublicationError):
             uow.publications.add(Publication(ana_id, NOW, NOW.date(), url="https://x.io/a"))
+        # A savepoint: the unit of work is still usable after losing that race.
+        assert uow.publications.has_any_url(ana_id, ["https://x.io/a"])
+        uow.publications.add(Publication(ana_id, NOW, NOW.date(), url="https://x.io/c"))
+        uow.commit()
 
 
 def test_local_days_since_and_latest(uow_factory: SqlUnitOfWorkFactory) -> None:

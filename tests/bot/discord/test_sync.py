@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from discord import app_commands
+from sqlalchemy.exc import IntegrityError
 
 from bot.discord import adapter as discord_adapter
 from bot.discord import commands as discord_commands
@@ -132,3 +135,50 @@ async def test_commands_discord_would_refuse_do_not_stop_the_adapter(
     assert "Must be between 1 and 100 in length" in warning
     answer = await fake.slash(ANA, "streak")
     assert answer.type == 4
+
+
+class BrokenRecords:
+    """Our double of bot.runtime.RecordStore whose database fails on ``broken`` calls."""
+
+    def __init__(self, *broken: str):
+        self.broken = broken
+        self.data: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def _check(self, call: str) -> None:
+        if call in self.broken:
+            raise IntegrityError(
+                "INSERT INTO adapter_records ...", {}, Exception("UNIQUE constraint failed")
+            )
+
+    def put(self, kind: str, key: str, data: dict[str, Any]) -> None:
+        self._check("put")
+        self.data[kind, key] = data
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        self._check("get")
+        return self.data.get((kind, key))
+
+    def delete(self, kind: str, key: str) -> bool:
+        self._check("delete")
+        return self.data.pop((kind, key), None) is not None
+
+    def take(self, kind: str, key: str, max_age: timedelta) -> dict[str, Any] | None:
+        self._check("take")
+        return self.data.pop((kind, key), None)
+
+
+@pytest.mark.parametrize("broken", ["get", "put"])
+async def test_a_database_error_on_the_commands_record_is_a_warning_and_serves_anyway(
+    fake: FakeDiscord, harness: Harness, caplog: pytest.LogCaptureFixture, broken: str
+) -> None:
+    runtime = harness.runtime()
+    runtime.records = BrokenRecords(broken)  # e.g. two replicas starting together
+
+    with caplog.at_level(logging.WARNING, logger="bot.discord"):
+        await harness.adapter(runtime)
+
+    [warning] = [r.getMessage() for r in caplog.records if r.name.startswith("bot.discord")]
+    assert "IntegrityError" in warning
+    assert puts(fake) == [f"/applications/{fake.application_id}/commands"]  # synced all the same
+    answer = await fake.slash(ANA, "goal", {"count": 1})
+    assert "Goal set: 1 post a week" in answer.content

@@ -229,7 +229,11 @@ class Harness:
 
 @asynccontextmanager
 async def running_adapter(
-    tmp_path: Path, fake: FakeSlack, mode: str, **overrides: Any
+    tmp_path: Path,
+    fake: FakeSlack,
+    mode: str,
+    adapter_options: dict[str, Any] | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Harness]:
     settings_values: dict[str, Any] = {"slack_signing_secret": SIGNING_SECRET, **overrides}
     settings_values.setdefault("slack_bot_token", fake.workspace("T1").bot_token)
@@ -237,7 +241,7 @@ async def running_adapter(
         settings_values.setdefault("slack_app_token", fake.add_app_token())
     clock = ManualClock(MONDAY)
     runtime = bootstrap(slack_settings(tmp_path, fake, **settings_values), clock=clock)
-    adapter = SlackAdapter(runtime)
+    adapter = SlackAdapter(runtime, **(adapter_options or {}))
     try:
         await adapter.start()
         if mode == "socket":

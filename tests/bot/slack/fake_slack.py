@@ -372,6 +372,11 @@ class FakeSlack:
         self._socket_ready.clear()
         return socket
 
+    async def drop_socket(self) -> None:
+        """Close the app's websocket from Slack's side (the SDK then asks for a new URL)."""
+        assert self._socket is not None
+        await self._socket.close()
+
     async def wait_for_socket(self, limit: float = 5) -> None:
         async with asyncio.timeout(limit):
             await self._socket_ready.wait()
