@@ -35,7 +35,7 @@ def machine_zone(tz_variable: str | None = None) -> str | None:
         pass
     for name in candidates:
         if name in tk.known_zone_names():
-            return name
+            return tk.preferred_zone_name(name)  # "Etc/UTC" → "UTC", "Europe/Kiev" → "Europe/Kyiv"
     return None
 
 

@@ -516,13 +516,17 @@ def _folded(text: str) -> str:
 
 
 def resolve_zone(text: str) -> str | None:
-    """The canonical IANA name for 'Europe/Berlin', 'europe/berlin', 'Berlin' or 'New York'."""
+    """The IANA name for 'Europe/Berlin', 'europe/berlin', 'Berlin' or 'New York'; an old name
+    ('Kiev', 'US/Eastern') gives the place's current one."""
     folded = _folded(text)
-    exact = _zones_by_folded_name().get(folded)
-    if exact is not None:
-        return exact
-    matches = _zones_by_city().get(folded, [])
-    return matches[0] if len(matches) == 1 else None
+    found = _zones_by_folded_name().get(folded)
+    if found is None:
+        matches = _zones_by_city().get(folded, [])
+        found = matches[0] if len(matches) == 1 else None
+    if found is None:
+        return None
+    preferred = tk.preferred_zone_name(found)
+    return preferred if preferred in tk.known_zone_names() else found
 
 
 def suggest_zones(text: str, limit: int = 3) -> list[str]:

@@ -128,3 +128,11 @@ def test_debug_logging_keeps_the_sdks_quiet_about_request_bodies() -> None:
         logging.getLogger().setLevel(logging.WARNING)
         for name in cli.CHATTY_SDK_LOGGERS:
             logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def test_the_machine_zone_is_offered_by_its_current_name() -> None:
+    from bot.console import machine_zone
+
+    assert machine_zone("Etc/UTC") == "UTC"
+    assert machine_zone(":Europe/Kiev") == "Europe/Kyiv"
+    assert machine_zone("Europe/Berlin") == "Europe/Berlin"

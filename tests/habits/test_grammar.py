@@ -616,6 +616,12 @@ def test_parse_time_refuses_what_is_not_a_time(text: str) -> None:
         ("new york", "America/New_York"),
         ("New_York", "America/New_York"),
         ("los angeles", "America/Los_Angeles"),
+        ("kiev", "Europe/Kyiv"),  # the old name finds the place, stored by its current name
+        ("Europe/Kiev", "Europe/Kyiv"),
+        ("US/Eastern", "America/New_York"),
+        ("Etc/UTC", "UTC"),
+        ("UTC", "UTC"),
+        ("oslo", "Europe/Oslo"),
         ("Mars/Olympus", None),
         ("", None),
     ],
