@@ -314,6 +314,12 @@ class _Context:
 
     # --- member --------------------------------------------------------------------------------
 
+    def hinted_zone(self) -> str | None:
+        """The adapter's guess at a new member's zone (Slack's profile), by its current name."""
+        if self.zone_hint is None or self.zone_hint not in tk.known_zone_names():
+            return None
+        return tk.preferred_zone_name(self.zone_hint)
+
     def existing(self) -> Member | None:
         if self._member is None:
             self._member = self.uow.members.get(self.ref)
@@ -327,7 +333,7 @@ class _Context:
             if name and found.display_name != name:
                 found.display_name = name
             return found
-        zone = self.zone_hint if self.zone_hint in tk.known_zone_names() else None
+        zone = self.hinted_zone()
         member = Member(
             platform=self.ref.platform,
             workspace=self.ref.workspace,
@@ -345,7 +351,7 @@ class _Context:
         found = self.existing()
         if found is not None:
             return found
-        zone = self.zone_hint if self.zone_hint in tk.known_zone_names() else None
+        zone = self.hinted_zone()
         return Member(
             platform=self.ref.platform,
             workspace=self.ref.workspace,

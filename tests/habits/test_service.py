@@ -329,6 +329,16 @@ def test_keep_clicked_after_delete_went_through_does_not_claim_data_was_kept(
     assert reply.text == "I have no data about you — there's nothing to delete."
 
 
+def test_a_profile_zone_by_an_old_name_is_stored_by_the_current_one(
+    coach: Coach, engine: Engine
+) -> None:
+    slack = MemberRef.slack("T1", "U1")
+
+    assert coach.handle(slack, "/goal 1 post", zone_hint="Asia/Calcutta").ok
+
+    assert member_row(engine, slack).timezone == "Asia/Kolkata"
+
+
 def test_overview_of_a_stranger_creates_no_member(coach: Coach, engine: Engine) -> None:
     before = snapshot(engine)
 
