@@ -22,10 +22,9 @@ from bot.settings import Settings
 from bot.slack import SlackAdapter
 from habits.model import ManualClock
 from tests.bot.discord.fake_discord import FakeDiscord
+from tests.bot.processes import PROXY_VARIABLES, run_env
 from tests.bot.slack.fake_slack import FakeSlack, slash_command, wait_until
 
-REPO = Path(__file__).resolve().parents[2]
-PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ws_proxy", "wss_proxy"}
 ANA = 400_000_000_000_000_001  # on Discord, in UTC (the default zone)
 # Monday 2026-11-23 07:00 UTC. Ben's Slack profile says Berlin: his week opens at 08:00 UTC,
 # Ana's at 09:00 UTC.
@@ -119,23 +118,15 @@ async def test_one_scheduler_nudges_each_member_on_their_platform_at_their_local
 async def test_habit_coach_run_serves_discord_and_slack_together_and_stops_on_sigterm(
     tmp_path: Path, discord_fake: FakeDiscord, slack_fake: FakeSlack
 ) -> None:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key.lower() not in PROXY_VARIABLES
-        and not key.startswith(("DISCORD_", "SLACK_", "DATABASE_URL", "HABIT_COACH_"))
-    }
-    env |= {
-        "PYTHONPATH": str(REPO),
-        "PYTHONUNBUFFERED": "1",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
-        "DISCORD_TOKEN": discord_fake.token,
-        "DISCORD_API_BASE_URL": discord_fake.api_base_url,
-        "DISCORD_GATEWAY_URL": discord_fake.gateway_url,
-        "SLACK_BOT_TOKEN": slack_fake.workspace("T1").bot_token,
-        "SLACK_APP_TOKEN": slack_fake.add_app_token(),
-        "SLACK_API_BASE_URL": slack_fake.base_url,
-    }
+    env = run_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}",
+        DISCORD_TOKEN=discord_fake.token,
+        DISCORD_API_BASE_URL=discord_fake.api_base_url,
+        DISCORD_GATEWAY_URL=discord_fake.gateway_url,
+        SLACK_BOT_TOKEN=slack_fake.workspace("T1").bot_token,
+        SLACK_APP_TOKEN=slack_fake.add_app_token(),
+        SLACK_API_BASE_URL=slack_fake.base_url,
+    )
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
@@ -14,29 +13,17 @@ from storage.database import make_engine
 from storage.tables import members
 from tests.bot.discord.conftest import ANA
 from tests.bot.discord.fake_discord import FakeDiscord
-
-REPO = Path(__file__).resolve().parents[3]
-PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ws_proxy", "wss_proxy"}
+from tests.bot.processes import run_env
 
 
-def run_env(fake: FakeDiscord, database_url: str) -> dict[str, str]:
-    """This environment without proxies or other coach settings, plus the fake's addresses."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key.lower() not in PROXY_VARIABLES
-        and not key.startswith(("DISCORD_", "SLACK_", "DATABASE_URL", "DEFAULT_TIMEZONE"))
-    }
-    return {
-        **env,
-        "PYTHONPATH": str(REPO),
-        "PYTHONUNBUFFERED": "1",
-        "DATABASE_URL": database_url,
-        "DISCORD_TOKEN": fake.token,
-        "DISCORD_API_BASE_URL": fake.api_base_url,
-        "DISCORD_GATEWAY_URL": fake.gateway_url,
-        "LOG_LEVEL": "WARNING",
-    }
+def discord_env(fake: FakeDiscord, database_url: str) -> dict[str, str]:
+    return run_env(
+        DATABASE_URL=database_url,
+        DISCORD_TOKEN=fake.token,
+        DISCORD_API_BASE_URL=fake.api_base_url,
+        DISCORD_GATEWAY_URL=fake.gateway_url,
+        LOG_LEVEL="WARNING",
+    )
 
 
 async def test_habit_coach_run_serves_a_slash_command_and_exits_0_on_sigterm(
@@ -49,7 +36,7 @@ async def test_habit_coach_run_serves_a_slash_command_and_exits_0_on_sigterm(
         "bot.cli",
         "run",
         cwd=tmp_path,  # no .env from the repository
-        env=run_env(fake, database_url),
+        env=discord_env(fake, database_url),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -23,6 +23,7 @@ from bot.settings import Settings
 from bot.slack import SlackAdapter
 from habits.delivery import Dispatcher
 from habits.model import ManualClock, MemberRef, Platform
+from tests.bot.processes import PROXY_VARIABLES
 from tests.bot.slack.fake_slack import (
     SIGNING_SECRET,
     FakeSlack,
@@ -39,7 +40,6 @@ from tests.bot.slack.fake_slack import (
 )
 from tests.conftest import MONDAY
 
-PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 CONTENT_TYPES = {
     "slash_commands": "application/x-www-form-urlencoded",
     "interactive": "application/x-www-form-urlencoded",

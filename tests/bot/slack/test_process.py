@@ -4,34 +4,23 @@ serves a slash command, and exits 0 on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
 
-from tests.bot.slack.conftest import PROXY_VARIABLES
+from tests.bot.processes import run_env
 from tests.bot.slack.fake_slack import FakeSlack, slash_command, wait_until
 
-REPO = Path(__file__).resolve().parents[3]
 CONNECTED = "habit-coach: Slack (Socket Mode) is connected."
 
 
 def process_env(fake: FakeSlack, database_url: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key.lower() not in PROXY_VARIABLES
-        and not key.startswith(("SLACK_", "DISCORD_", "DATABASE_URL", "HABIT_COACH_"))
-    }
-    return {
-        **env,
-        "PYTHONPATH": str(REPO),
-        "PYTHONUNBUFFERED": "1",
-        "DATABASE_URL": database_url,
-        "SLACK_BOT_TOKEN": fake.workspace("T1").bot_token,
-        "SLACK_APP_TOKEN": fake.add_app_token(),
-        "SLACK_API_BASE_URL": fake.base_url,
-    }
+    return run_env(
+        DATABASE_URL=database_url,
+        SLACK_BOT_TOKEN=fake.workspace("T1").bot_token,
+        SLACK_APP_TOKEN=fake.add_app_token(),
+        SLACK_API_BASE_URL=fake.base_url,
+    )
 
 
 async def test_habit_coach_run_serves_slack_in_socket_mode_and_stops_on_sigterm(
