@@ -77,6 +77,17 @@ class DeliveryRepository(Protocol):
     def renew(self, delivery_id: int, owner: str, until: datetime) -> bool:
         """Extend ``owner``'s lease; False if the lease was lost (another process took over)."""
 
+    def renew_many(self, delivery_ids: Sequence[int], owner: str, until: datetime) -> int:
+        """Extend ``owner``'s lease on each of these it still holds; return how many."""
+
+    def release(self, delivery_ids: Sequence[int], owner: str) -> int:
+        """Hand back deliveries ``owner`` claimed and never started: pending again, claimable
+        at once by any process, the claim's attempt given back. Return how many it still held."""
+
+    def backlog(self, now: datetime, platforms: Sequence[str]) -> int:
+        """How many pending deliveries of ``platforms`` are claimable at ``now`` (a cheap count
+        over the queue index; expired leases are not included)."""
+
     def finish(
         self, delivery_id: int, status: str, now: datetime, detail: str = "", owner: str = ""
     ) -> bool:

@@ -102,6 +102,20 @@ def plan(
     return next_nudge(member, after, week_met), next_checkin(member, after)
 
 
+def planning_key(snapshot: Snapshot) -> Snapshot:
+    """The snapshot reduced to what :func:`plan` reads, so that memoised plans are shared.
+
+    Planning asks only whether a goal is set (not its size) and when nudges may resume (the
+    later of a pause and a rest): members with goals of 1 and 3, or paused until different
+    days of a week already behind the resume day, plan alike. Keep in step with :func:`plan`.
+    """
+    return snapshot._replace(
+        goal_target=None if snapshot.goal_target is None else 1,
+        paused_until=resume_day(snapshot),
+        rest_until=None,
+    )
+
+
 SPOKEN_FOR = "the weekly check-in spoke for it"
 MISSED = "missed while the coach was down"
 # One slot's log entries: (instant, None to send it | the reason it is skipped).

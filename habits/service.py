@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import singledispatchmethod
+from typing import Protocol
 
 from habits import coaching, grammar, scheduling, streaks
 from habits import commands as c
@@ -54,13 +56,44 @@ class SweepSettings:
 DEFAULT_SWEEP = SweepSettings()
 
 
+class CommandObserver(Protocol):
+    """Told about every command handled (the process's metrics), from a database thread."""
+
+    def command(self, platform: str, kind: str, outcome: str) -> None:
+        """``kind``: the command's name (goal, published, …; "unknown" for text that does not
+        parse), never what was typed; ``outcome``: "ok", "refused" (bad input) or "error"."""
+
+
+# A command's name as members type it: a few label values, whatever the text was.
+COMMAND_KINDS: dict[type, str] = {
+    **dict.fromkeys((c.ShowGoal, c.SetGoal, c.GoalOff, c.Rest, c.SetWeekStart), "goal"),
+    **dict.fromkeys((c.LogPublication, c.UndoPublication), "published"),
+    c.ShowStreak: "streak",
+    **dict.fromkeys(
+        (c.ShowNudges, c.SetNudges, c.PauseNudges, c.ResumeNudges, c.NudgesOff, c.Snooze),
+        "nudges",
+    ),
+    c.SmallerStep: "nudges",
+    **dict.fromkeys((c.ShowTimezone, c.SetTimezone), "timezone"),
+    **dict.fromkeys((c.Help, c.Export, c.Forget), "habit"),
+}
+
+
 class Coach:
     """The habit engine behind every adapter."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, default_zone: str = "UTC"):
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        default_zone: str = "UTC",
+        *,
+        command_observer: CommandObserver | None = None,
+    ):
         self._uow_factory = uow_factory
         self._clock = clock
         self.default_zone = default_zone
+        self.command_observer = command_observer
 
     def now(self) -> datetime:
         return self._clock.now()
@@ -79,6 +112,7 @@ class Coach:
         """Parse ``text`` and run it; never raises, never leaves half-stored state."""
         parsed = grammar.parse(text)
         if isinstance(parsed, c.ParseError):
+            self._observe(ref, "unknown", "refused")
             return Reply(str(parsed), ok=False)
         return self.execute(
             ref, parsed, zone_hint=zone_hint, source=source, request_key=request_key
@@ -110,6 +144,7 @@ class Coach:
         or Discord's typed options. A link field must hold a link; a title may be anything."""
         parsed = grammar.parse_publication_fields(url, title)
         if isinstance(parsed, c.ParseError):
+            self._observe(ref, "published", "refused")
             return Reply(str(parsed), ok=False)
         return self.execute(
             ref, parsed, zone_hint=zone_hint, source=source, request_key=request_key
@@ -129,6 +164,7 @@ class Coach:
         ``request_key`` is the platform's id for the request (an interaction id, a Slack view
         id); a request delivered twice logs its publication once.
         """
+        kind = COMMAND_KINDS.get(type(command), "unknown")
         try:
             with self._uow_factory() as uow:
                 ctx = _Context(self, uow, ref, zone_hint, source, self._clock.now())
@@ -136,10 +172,16 @@ class Coach:
                 reply = ctx.run(command)
                 if reply.ok:
                     uow.commit()  # a refused command stores nothing, not even a new member
-                return reply
         except Exception:
             log.exception("command %s failed for %s", type(command).__name__, ref.platform)
+            self._observe(ref, kind, "error")
             return Reply(OOPS, ok=False)
+        self._observe(ref, kind, "ok" if reply.ok else "refused")
+        return reply
+
+    def _observe(self, ref: MemberRef, kind: str, outcome: str) -> None:
+        if self.command_observer is not None:
+            self.command_observer.command(ref.platform, kind, outcome)
 
     # --- scheduling and delivery ---------------------------------------------------------------
 
@@ -164,6 +206,38 @@ class Coach:
             uow.commit()
             return claimed
 
+    def renew_claims(self, claimed: Sequence[DueDelivery], lease: timedelta) -> int:
+        """Extend this process's lease on claimed deliveries it has not started yet, so a big
+        batch behind slow sends is not taken over by another process; returns how many."""
+        by_owner = self._ids_by_owner(claimed)
+        with self._uow_factory() as uow:
+            until = self._clock.now() + lease
+            renewed = sum(uow.deliveries.renew_many(ids, o, until) for o, ids in by_owner.items())
+            uow.commit()
+            return renewed
+
+    def release(self, claimed: Sequence[DueDelivery]) -> int:
+        """Hand back claimed deliveries that were never started (a stopping process): any
+        process may claim them at once, and their attempt does not count. Returns how many
+        were still held."""
+        by_owner = self._ids_by_owner(claimed)
+        with self._uow_factory() as uow:
+            released = sum(uow.deliveries.release(ids, o) for o, ids in by_owner.items())
+            uow.commit()
+            return released
+
+    @staticmethod
+    def _ids_by_owner(claimed: Sequence[DueDelivery]) -> dict[str, list[int]]:
+        by_owner: dict[str, list[int]] = {}
+        for delivery in claimed:
+            by_owner.setdefault(delivery.owner, []).append(delivery.id)
+        return by_owner
+
+    def backlog(self, platforms: Sequence[str]) -> int:
+        """Pending deliveries of ``platforms`` claimable now: what the senders are behind by."""
+        with self._uow_factory() as uow:
+            return uow.deliveries.backlog(self._clock.now(), platforms)
+
     def compose(self, delivery: DueDelivery, lease: timedelta | None = None) -> Notice | None:
         """The message for a claimed delivery, built from the member's state right now.
 
@@ -172,6 +246,15 @@ class Coach:
         extends this process's lease for the send; if another process has taken the delivery
         over meanwhile (a slow batch outlived the lease), returns None and leaves it to them.
         """
+        prepared = self.prepare(delivery, lease)
+        return prepared if isinstance(prepared, Notice) else None
+
+    def prepare(
+        self, delivery: DueDelivery, lease: timedelta | None = None
+    ) -> Notice | DeliveryStatus | None:
+        """:meth:`compose`, telling the two reasons for no message apart: the notice to send;
+        ``DeliveryStatus.SKIPPED`` when there is nothing to say (recorded as skipped); None
+        when another process holds the delivery now (nothing recorded, nothing to count)."""
         with self._uow_factory() as uow:
             now = self._clock.now()
             if lease is not None and delivery.owner:
@@ -191,7 +274,9 @@ class Coach:
                     delivery.id, DeliveryStatus.SKIPPED, now, "nothing to say", delivery.owner
                 )
             uow.commit()
-            return None if notice is None else replace(notice, key=f"{delivery.kind}-{delivery.id}")
+            if notice is None:
+                return DeliveryStatus.SKIPPED
+            return replace(notice, key=f"{delivery.kind}-{delivery.id}")
 
     def finish(self, delivery: DueDelivery, status: DeliveryStatus, detail: str = "") -> None:
         with self._uow_factory() as uow:
@@ -266,7 +351,13 @@ class SweepRun:
         key = (snapshot, after)
         found = self._plans.get(key)
         if found is None:
-            found = self._plans[key] = _plan_for_sweep(snapshot, after)
+            # Schedules that differ only in what planning ignores (the goal's size, say)
+            # share one computation: planning is the costly part of a mixed sweep.
+            shared = (scheduling.planning_key(snapshot), after)
+            found = self._plans.get(shared)
+            if found is None:
+                found = self._plans[shared] = _plan_for_sweep(snapshot, after)
+            self._plans[key] = found
         return found
 
 

@@ -627,14 +627,14 @@ def test_a_delivery_that_cannot_be_composed_does_not_hold_up_the_batch(
 ) -> None:
     join(coach, "ana", "/goal 1 post")
     join(coach, "bo", "/goal 1 post")
-    compose = coach.compose
+    prepare = coach.prepare
 
-    def compose_failing_for_ana(delivery: Any, lease: Any = None) -> Notice | None:
+    def prepare_failing_for_ana(delivery: Any, lease: Any = None) -> object:
         if delivery.user_id == "ana":
             raise RuntimeError("bug")
-        return compose(delivery, lease)
+        return prepare(delivery, lease)
 
-    monkeypatch.setattr(coach, "compose", compose_failing_for_ana)
+    monkeypatch.setattr(coach, "prepare", prepare_failing_for_ana)
 
     assert driver.at(THU_0900_BERLIN) == 1
 
@@ -788,42 +788,378 @@ def test_a_check_in_logged_before_goal_off_is_not_sent_after_it(
     assert sender.of("ana") == []
 
 
-def test_a_slow_batch_that_outlives_its_lease_never_sends_a_nudge_twice(
-    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop
-) -> None:
-    """Replica A paces a slow platform; replica B reclaims what A's lease no longer covers."""
-    for name in ("u1", "u2", "u3"):
-        join(coach, name, "/goal 1 post")
-    clock.set(THU_0900_BERLIN)
-    lease = DeliverySettings(lease=timedelta(seconds=60))
-    sent: list[tuple[str, str]] = []
+class RecordingObserver:
+    """Our DeliveryObserver, keeping what it was told."""
 
-    class Replica:
-        def __init__(self, name: str, slow: bool):
-            self.name, self.slow = name, slow
+    def __init__(self) -> None:
+        self.settled: list[tuple[str, str, str]] = []
+        self.ticks: list[tuple[int, int, datetime]] = []
 
-        async def send(self, notice: Notice) -> SendResult:
-            sent.append((self.name, notice.member.user_id))
-            if self.slow:
-                clock.advance(timedelta(seconds=40))  # a rate-limited platform
-                await replica_b.tick()  # meanwhile, the other replica ticks
-            return SendResult(Outcome.SENT)
+    def delivery_settled(self, platform: str, kind: str, outcome: str) -> None:
+        self.settled.append((platform, kind, outcome))
 
+    def tick_finished(self, swept: int, backlog: int, sweep_moment: datetime) -> None:
+        self.ticks.append((swept, backlog, sweep_moment))
+
+    def outcomes(self) -> list[str]:
+        return sorted(outcome for _, _, outcome in self.settled)
+
+
+class SlowReplica:
+    """A sender for one replica whose every send takes ``seconds`` of the shared clock, during
+    which the other replica ticks (as it would, in another process)."""
+
+    def __init__(self, name: str, clock: ManualClock, seconds: float):
+        self.name = name
+        self.clock = clock
+        self.seconds = seconds
+        self.sent: list[tuple[str, str]] = []
+        self.meanwhile: Dispatcher | None = None
+
+    async def send(self, notice: Notice) -> SendResult:
+        self.sent.append((self.name, notice.member.user_id))
+        self.clock.advance(timedelta(seconds=self.seconds))
+        if self.meanwhile is not None:
+            await self.meanwhile.tick()
+        return SendResult(Outcome.SENT)
+
+
+def replicas(
+    coach: Coach, clock: ManualClock, send_seconds: float
+) -> tuple[Dispatcher, SlowReplica, Dispatcher, SlowReplica, RecordingObserver]:
+    """Replica A, sending one notice at a time slowly, and replica B, quick, ticking meanwhile."""
+    slow, quick = SlowReplica("a", clock, send_seconds), SlowReplica("b", clock, 0)
+    observer = RecordingObserver()
     replica_b = Dispatcher(
-        coach,
-        {"console": Replica("b", slow=False)},
-        run_sync,
-        delivery=DeliverySettings(owner="b", lease=lease.lease),
+        coach, {"console": quick}, run_sync, delivery=DeliverySettings(owner="b")
     )
     replica_a = Dispatcher(
         coach,
-        {"console": Replica("a", slow=True)},
+        {"console": slow},
         run_sync,
-        delivery=DeliverySettings(owner="a", lease=lease.lease),
+        delivery=DeliverySettings(owner="a", concurrency=1),
+        observer=observer,
+    )
+    slow.meanwhile = replica_b
+    return replica_a, slow, replica_b, quick, observer
+
+
+def test_a_replica_paused_past_its_lease_never_sends_a_nudge_twice(
+    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Replica A stalls for longer than the lease after its first send (a suspended VM, a
+    frozen event loop): replica B takes over what A still holds. A notices before each send
+    that it lost the lease, and neither sends nor counts those."""
+    for name in ("u1", "u2", "u3"):
+        join(coach, name, "/goal 1 post")
+    clock.set(THU_0900_BERLIN)
+    quick = SlowReplica("b", clock, 0)
+    slow = SlowReplica("a", clock, 0)
+    replica_b = Dispatcher(
+        coach, {"console": quick}, run_sync, delivery=DeliverySettings(owner="b")
+    )
+
+    async def pausing_after_the_first_record(func: Callable[..., Any], *args: Any) -> Any:
+        result = func(*args)
+        if func == coach.finish and len(slow.sent) == 1:
+            clock.advance(timedelta(seconds=70))
+            await replica_b.tick()  # meanwhile, in another process
+        return result
+
+    observer = RecordingObserver()
+    replica_a = Dispatcher(
+        coach,
+        {"console": slow},
+        pausing_after_the_first_record,
+        delivery=DeliverySettings(owner="a", concurrency=1),
+        observer=observer,
     )
 
     loop.run_until_complete(replica_a.tick())
 
-    members_sent = [member for _, member in sent]
-    assert sorted(members_sent) == ["u1", "u2", "u3"]  # each exactly once
-    assert {replica for replica, _ in sent} == {"a", "b"}  # B did take over part of the batch
+    assert slow.sent == [("a", "u1")]
+    assert sorted(quick.sent) == [("b", "u2"), ("b", "u3")]  # B took over, and each went once
+    assert observer.settled == [("console", "nudge", "sent")]  # B's to count, not A's
+
+
+def test_a_big_batch_behind_slow_sends_keeps_its_lease_until_each_send_starts(
+    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Sends within their bound (30 s, under two thirds of the 60 s lease), one at a time: the
+    last of the batch starts 90 s after the claim, and no one else took it meanwhile."""
+    for name in ("u1", "u2", "u3", "u4"):
+        join(coach, name, "/goal 1 post")
+    clock.set(THU_0900_BERLIN)
+    replica_a, slow, _, quick, observer = replicas(coach, clock, send_seconds=30)
+
+    assert loop.run_until_complete(replica_a.tick()) == 4
+
+    assert quick.sent == []
+    assert [member for _, member in slow.sent] == ["u1", "u2", "u3", "u4"]
+    assert observer.outcomes() == ["sent"] * 4
+
+
+# --- sending several at once -------------------------------------------------------------------
+
+
+class GatedSender:
+    """Sends wait at a gate the test opens; counts how many are in flight at once."""
+
+    def __init__(self, fail_for: str = "") -> None:
+        self.gate = asyncio.Event()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.started: list[str] = []
+        self.fail_for = fail_for
+
+    async def send(self, notice: Notice) -> SendResult:
+        self.started.append(notice.member.user_id)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self.gate.wait()
+        finally:
+            self.in_flight -= 1
+        if notice.member.user_id == self.fail_for:
+            raise TimeoutError
+        return SendResult(Outcome.SENT)
+
+    async def started_at_least(self, count: int) -> None:
+        async with asyncio.timeout(5):
+            while len(self.started) < count:  # noqa: ASYNC110 - a count, not an event
+                await asyncio.sleep(0)
+
+
+def gated(coach: Coach, sender: GatedSender, concurrency: int, **kwargs: Any) -> Dispatcher:
+    return Dispatcher(
+        coach,
+        {"console": sender},
+        run_sync,
+        delivery=DeliverySettings(owner="a", concurrency=concurrency),
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize("concurrency", [1, 3, 8])
+def test_up_to_concurrency_notices_are_in_flight_at_once(
+    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop, concurrency: int
+) -> None:
+    for index in range(6):
+        join(coach, f"m{index}", "/goal 1 post")
+    clock.set(THU_0900_BERLIN)
+    sender = GatedSender()
+    dispatcher = gated(coach, sender, concurrency)
+
+    async def tick_with_the_gate_opening() -> int:
+        ticking = asyncio.ensure_future(dispatcher.tick())
+        await sender.started_at_least(min(concurrency, 6))
+        for _ in range(20):  # room for more to start, if the bound let them
+            await asyncio.sleep(0)
+        sender.gate.set()
+        return await ticking
+
+    assert loop.run_until_complete(tick_with_the_gate_opening()) == 6
+    assert sender.most_in_flight == min(concurrency, 6)
+    assert sorted(sender.started) == [f"m{index}" for index in range(6)]
+
+
+def test_a_send_failing_among_others_in_flight_affects_only_its_own_delivery(
+    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop, engine: Engine
+) -> None:
+    for index in range(5):
+        join(coach, f"m{index}", "/goal 1 post")
+    clock.set(THU_0900_BERLIN)
+    sender = GatedSender(fail_for="m2")
+    observer = RecordingObserver()
+    dispatcher = gated(coach, sender, 5, observer=observer)
+
+    async def tick() -> int:
+        ticking = asyncio.ensure_future(dispatcher.tick())
+        await sender.started_at_least(5)
+        sender.gate.set()
+        return await ticking
+
+    assert loop.run_until_complete(tick()) == 4
+
+    rows = {r.user_id: r for r in log_rows(engine)}
+    assert {name: row.status for name, row in rows.items()} == {
+        "m0": "sent",
+        "m1": "sent",
+        "m2": "pending",
+        "m3": "sent",
+        "m4": "sent",
+    }
+    assert (rows["m2"].detail, rows["m2"].not_before) == (
+        "TimeoutError",
+        THU_0900_BERLIN + timedelta(seconds=30),
+    )
+    assert observer.outcomes() == ["retry", "sent", "sent", "sent", "sent"]
+
+
+# --- stopping ----------------------------------------------------------------------------------
+
+
+def test_stop_hands_back_what_was_claimed_but_not_started_at_once(
+    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop, engine: Engine
+) -> None:
+    for index in range(6):
+        join(coach, f"m{index}", "/goal 1 post")
+    clock.set(THU_0900_BERLIN)
+    sender = GatedSender()
+    observer = RecordingObserver()
+    dispatcher = gated(coach, sender, 2, observer=observer)
+
+    async def stop_mid_batch() -> tuple[int, list[Any]]:
+        ticking = asyncio.ensure_future(dispatcher.tick())
+        await sender.started_at_least(2)
+        dispatcher.stop()
+        async with asyncio.timeout(5):  # released while the two sends are still in flight
+            while sum(r.status == "pending" for r in log_rows(engine)) < 4:  # noqa: ASYNC110
+                await asyncio.sleep(0)
+        during = log_rows(engine)
+        sender.gate.set()
+        return await ticking, during
+
+    sent, during = loop.run_until_complete(stop_mid_batch())
+
+    assert sent == 2
+    assert sorted(sender.started) == ["m0", "m1"]  # nothing else started after the stop
+    assert (
+        sorted((r.status, r.lease_owner) for r in during)
+        == [("pending", None)] * 4 + [("sending", "a")] * 2
+    )
+    rows = log_rows(engine)
+    assert sorted(r.status for r in rows) == ["pending"] * 4 + ["sent"] * 2
+    for row in rows:
+        if row.status == "pending":  # as if never claimed: no lease, no attempt used
+            assert (row.lease_owner, row.lease_until, row.attempts) == (None, None, 0)
+            assert row.not_before <= clock.now()
+    assert observer.ticks == [(6, 4, THU_0900_BERLIN)]
+    # Another process takes them over right away, not when a lease would have expired.
+    taken = coach.claim(list(PLATFORMS), "b", timedelta(seconds=60))
+    assert sorted(d.user_id for d in taken) == ["m2", "m3", "m4", "m5"]
+    assert {d.attempts for d in taken} == {1}
+
+
+def test_a_stop_while_claiming_hands_the_whole_claim_back(
+    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop, engine: Engine
+) -> None:
+    for index in range(3):
+        join(coach, f"m{index}", "/goal 1 post")
+    clock.set(THU_0900_BERLIN)
+    sender = GatedSender()
+    dispatcher: Dispatcher
+
+    async def claim_then_stop(func: Callable[..., Any], *args: Any) -> Any:
+        result = func(*args)
+        if func == coach.claim:
+            dispatcher.stop()  # SIGTERM arrives while the claim is on the database thread
+        return result
+
+    dispatcher = Dispatcher(coach, {"console": sender}, claim_then_stop)
+
+    assert loop.run_until_complete(dispatcher.tick()) == 0
+
+    assert sender.started == []
+    assert {(r.status, r.attempts, r.lease_owner) for r in log_rows(engine)} == {
+        ("pending", 0, None)
+    }
+
+
+# --- what the observer hears -------------------------------------------------------------------
+
+
+class ByMember:
+    """A sender whose answer depends on the member."""
+
+    def __init__(self, answers: dict[str, SendResult | Exception]):
+        self.answers = answers
+
+    async def send(self, notice: Notice) -> SendResult:
+        answer = self.answers.get(notice.member.user_id, SendResult(Outcome.SENT))
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def test_the_observer_hears_every_outcome_once_and_each_tick(
+    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop, engine: Engine
+) -> None:
+    for name in ("sent", "closed", "flaky", "late", "met"):
+        join(coach, name, "/goal 1 post")
+    sender = ByMember(
+        {
+            "closed": SendResult(Outcome.UNREACHABLE, "403 (code 50007)"),
+            "flaky": SendResult(Outcome.RETRY, "Discord error 503"),
+            "late": SendResult(Outcome.RETRY, "429", retry_after=timedelta(hours=7)),
+        }
+    )
+    observer = RecordingObserver()
+    dispatcher = Dispatcher(coach, {"console": sender}, run_sync, observer=observer)
+    clock.set(THU_0900_BERLIN)
+    assert coach.sweep(list(PLATFORMS)) == 5
+    assert coach.handle(MemberRef.console("met"), "/published").ok  # nothing to say any more
+
+    assert loop.run_until_complete(dispatcher.tick()) == 1
+
+    assert sorted(observer.settled) == [
+        ("console", "nudge", outcome)
+        for outcome in ("failed", "retry", "sent", "skipped", "unreachable")
+    ]
+    assert observer.ticks == [(0, 0, THU_0900_BERLIN)]  # swept before; the retry waits 30 s
+    statuses = {r.user_id: (r.status, r.detail) for r in log_rows(engine)}
+    assert statuses["late"] == ("failed", "gave up, too late: 429")
+
+    del sender.answers["flaky"]  # Discord is back
+    clock.advance(timedelta(seconds=30))
+    loop.run_until_complete(dispatcher.tick())
+
+    assert observer.settled[-1] == ("console", "nudge", "sent")
+    assert observer.ticks[-1] == (0, 0, THU_0900_BERLIN + timedelta(seconds=30))
+
+
+def test_a_broken_observer_never_stops_a_nudge(
+    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop, sender: FakeSender
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+
+    class Broken(RecordingObserver):
+        def delivery_settled(self, platform: str, kind: str, outcome: str) -> None:
+            raise RuntimeError("metrics bug")
+
+    dispatcher = Dispatcher(coach, {"console": sender}, run_sync, observer=Broken())
+    clock.set(THU_0900_BERLIN)
+
+    assert loop.run_until_complete(dispatcher.tick()) == 1
+
+
+# --- failures, on purpose ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [(TimeoutError(), "TimeoutError"), (SendResult(Outcome.RETRY, "Discord error 502"), None)],
+    ids=["raises-timeout", "answers-5xx"],
+)
+def test_a_failing_send_is_retried_with_backoff_and_recorded_failed_with_its_reason(
+    coach: Coach,
+    driver: Driver,
+    sender: FakeSender,
+    engine: Engine,
+    failure: SendResult | Exception,
+    reason: str | None,
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    sender.outcomes = [failure] * 5
+    observer = RecordingObserver()
+    driver.dispatcher.observer = observer
+
+    driver.at(THU_0900_BERLIN)
+    for _ in range(4):
+        (row,) = log_rows(engine)
+        driver.at(row.not_before)
+
+    (row,) = log_rows(engine)
+    detail = reason or "Discord error 502"
+    assert (row.status, row.attempts, row.detail) == ("failed", 5, f"gave up: {detail}")
+    assert [o for _, _, o in observer.settled] == ["retry"] * 4 + ["failed"]

@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from habits import scheduling
 from habits import timekeeping as tk
@@ -314,3 +316,41 @@ def test_a_catch_up_the_check_in_speaks_for_is_skipped_too() -> None:
     stored = SETTLE_NOW - timedelta(days=3)
     entries = scheduling.settle_due(stored, SETTLE_NOW, GRACE, lambda: SETTLE_NOW, spoken_for=True)
     assert entries == ((stored, scheduling.MISSED), (SETTLE_NOW, scheduling.SPOKEN_FOR))
+
+
+# --- planning_key: what the sweep's memo shares ------------------------------------------------
+
+SNAPSHOTS = st.builds(
+    scheduling.Snapshot,
+    timezone=st.sampled_from(["UTC", "Europe/Berlin", "America/St_Johns", "Asia/Kathmandu"]),
+    week_starts_on=st.sampled_from([tk.MONDAY, tk.SUNDAY]),
+    goal_target=st.none() | st.integers(1, 21),
+    nudge_days=st.integers(0, 127),
+    nudge_minute=st.integers(0, 24 * 60 - 1),
+    nudges_on=st.booleans(),
+    paused_until=st.none() | st.dates(date(2026, 11, 1), date(2027, 1, 31)),
+    rest_until=st.none() | st.dates(date(2026, 11, 1), date(2027, 1, 31)),
+    unreachable=st.booleans(),
+)
+
+
+@given(SNAPSHOTS, st.integers(0, 60 * 24 * 21))
+@settings(max_examples=300, deadline=None)
+def test_a_planning_key_plans_exactly_like_its_snapshot(
+    snapshot: scheduling.Snapshot, minutes: int
+) -> None:
+    after = MONDAY_AFTERNOON + timedelta(minutes=minutes)
+    key = scheduling.planning_key(snapshot)
+
+    assert scheduling.plan(key, after, False) == scheduling.plan(snapshot, after, False)
+
+
+def test_planning_keys_ignore_the_goal_size_and_all_but_the_resume_day() -> None:
+    base = scheduling.Snapshot("UTC", 0, 1, 9, 540, True, None, None, False)
+    rested = base._replace(paused_until=date(2026, 12, 1), rest_until=date(2026, 11, 30))
+
+    assert scheduling.planning_key(base._replace(goal_target=3)) == scheduling.planning_key(base)
+    assert scheduling.planning_key(base._replace(goal_target=None)) != scheduling.planning_key(base)
+    assert scheduling.planning_key(rested) == scheduling.planning_key(
+        base._replace(rest_until=date(2026, 12, 1))
+    )

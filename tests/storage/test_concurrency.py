@@ -193,5 +193,60 @@ def test_a_claim_skips_deliveries_another_replica_is_claiming(pg_url: str) -> No
     assert not {d.id for d in mine} & {d.id for d in theirs}
 
 
+class GatedSender(RecordingSender):
+    """Records each notice as it starts, then waits at a gate the test opens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def send(self, notice: Notice) -> SendResult:
+        self.sent.append((notice.member.user_id, notice.kind))
+        await self.gate.wait()
+        return SendResult(Outcome.SENT)
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(10):
+        while not condition():  # noqa: ASYNC110 - the state is the database's
+            await asyncio.sleep(0.01)
+
+
+def test_a_stopping_replica_hands_its_claim_to_another_at_once(db_url: str) -> None:
+    """Replica A stops with 4 sends in flight and 21 claimed but not started; replica B, on its
+    own engine, sends those 21 and the rest at once, while A's 4 finish: 0 lost, 0 twice."""
+    add_due_members(db_url, 60)
+    engines = [make_engine(db_url, pool_size=2) for _ in range(2)]
+    first, second = (Coach(SqlUnitOfWorkFactory(e), ManualClock(THURSDAY_0900)) for e in engines)
+    stopping_sender, other_sender = GatedSender(), RecordingSender()
+    replica_a = Dispatcher(
+        first,
+        {"discord": stopping_sender},
+        run_sync,
+        delivery=DeliverySettings(owner="a", claim_limit=25, concurrency=4),
+    )
+    replica_b = Dispatcher(
+        second, {"discord": other_sender}, run_sync, delivery=DeliverySettings(owner="b")
+    )
+
+    async def scenario() -> tuple[int, int]:
+        ticking = asyncio.ensure_future(replica_a.tick())
+        await _until(lambda: len(stopping_sender.sent) == 4)
+        replica_a.stop()
+        await _until(lambda: second.backlog(["discord"]) == 60 - 25 + 21)
+        sent_by_b = await replica_b.tick()  # A's four are still in flight
+        stopping_sender.gate.set()
+        return await ticking, sent_by_b
+
+    try:
+        sent_by_a, sent_by_b = asyncio.run(scenario())
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+    assert (sent_by_a, sent_by_b) == (4, 56)
+    assert_each_delivered_once(db_url, [stopping_sender, other_sender], 60)
+
+
 def _plan(member: Any, after: datetime) -> tuple[datetime | None, datetime | None]:
     return after + timedelta(days=7), after + timedelta(days=7)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from habits.model import (
     DEFAULT_NUDGE_DAYS,
     DEFAULT_NUDGE_MINUTE,
+    DeliveryStatus,
     ManualClock,
     Member,
     MemberRef,
@@ -19,6 +21,7 @@ from habits.model import (
 )
 from habits.ports import DuplicatePublicationError
 from habits.service import Coach, SweepSettings
+from storage.database import make_engine
 from storage.tables import deliveries, members
 from storage.uow import SqlUnitOfWorkFactory
 from tests.storage.rows import due_member_row
@@ -280,3 +283,108 @@ def test_sweep_advances_every_member_to_its_own_next_slot(
     distinct = len({row.next_nudge_at for row in rows})
     assert distinct == 1 if same_schedule else distinct > count // 2
     assert len(logged(engine)) == count
+
+
+# --- handing back, extending and counting claims -----------------------------------------------
+
+
+def test_release_hands_back_only_what_the_owner_still_holds_claimable_at_once(
+    engine: Engine, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    add_due(engine, 4)
+    clock = ManualClock(NOW)
+    coach = Coach(uow_factory, clock)
+    coach.sweep(["discord"])
+    lease = timedelta(seconds=60)
+    mine = coach.claim(["discord"], "a", lease, limit=3)
+    (theirs,) = coach.claim(["discord"], "b", lease, limit=1)
+    coach.finish(mine[0], DeliveryStatus.SENT)
+    clock.advance(timedelta(seconds=10))
+
+    with uow_factory() as uow:
+        released = uow.deliveries.release([d.id for d in mine] + [theirs.id], "a")
+        uow.commit()
+
+    assert released == 2
+    rows = {r.id: r for r in logged(engine)}
+    assert rows[mine[0].id].status == "sent"
+    assert (rows[theirs.id].status, rows[theirs.id].lease_owner) == ("sending", "b")
+    for delivery in mine[1:]:
+        row = rows[delivery.id]
+        assert (row.status, row.lease_owner, row.lease_until, row.attempts, row.not_before) == (
+            "pending",
+            None,
+            None,
+            0,
+            NOW,
+        )
+    # Claimable by anyone straight away, long before the 60 s lease would have run out.
+    again = coach.claim(["discord"], "c", lease)
+    assert sorted(d.id for d in again) == sorted(d.id for d in mine[1:])
+    assert {d.attempts for d in again} == {1}
+
+
+def test_coach_release_of_nothing_writes_nothing(uow_factory: SqlUnitOfWorkFactory) -> None:
+    assert Coach(uow_factory, ManualClock(NOW)).release([]) == 0
+
+
+def test_renew_many_extends_only_the_owners_live_claims(
+    engine: Engine, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    add_due(engine, 4)
+    clock = ManualClock(NOW)
+    coach = Coach(uow_factory, clock)
+    coach.sweep(["discord"])
+    lease = timedelta(seconds=60)
+    mine = coach.claim(["discord"], "a", lease, limit=3)
+    (theirs,) = coach.claim(["discord"], "b", lease, limit=1)
+    coach.finish(mine[0], DeliveryStatus.SENT)
+    clock.advance(timedelta(seconds=30))
+
+    assert coach.renew_claims([*mine, replace(theirs, owner="a")], lease) == 2
+
+    until = {r.id: r.lease_until for r in logged(engine)}
+    extended = NOW + timedelta(seconds=90)
+    assert [until[d.id] for d in mine] == [None, extended, extended]  # the sent one has none
+    assert until[theirs.id] == NOW + lease
+
+
+def test_backlog_counts_pending_deliveries_claimable_now(
+    engine: Engine, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    add_due(engine, 5)
+    add_due(engine, 2, platform="slack")
+    clock = ManualClock(NOW)
+    coach = Coach(uow_factory, clock)
+    coach.sweep(["discord", "slack"])
+    sending, later, done = coach.claim(["discord"], "a", timedelta(seconds=60), limit=3)
+    coach.retry_later(later, timedelta(minutes=5), "Discord error 503")
+    coach.finish(done, DeliveryStatus.SENT)
+
+    assert coach.backlog(["discord"]) == 2
+    assert coach.backlog(["discord", "slack"]) == 4
+    assert coach.backlog(["console"]) == 0
+    clock.advance(timedelta(minutes=5))
+    # The retry is due again; an expired lease is not counted (it is the claimer's to redo).
+    assert coach.backlog(["discord"]) == 3
+    assert sending.id in {r.id for r in logged(engine) if r.status == "sending"}
+
+
+def test_backlog_is_a_search_of_the_queue_index_on_sqlite(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url, pool_size=1)
+    statements: list[tuple[str, Any]] = []
+
+    def remember(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    try:
+        event.listen(engine, "before_cursor_execute", remember)
+        assert Coach(SqlUnitOfWorkFactory(engine), ManualClock(NOW)).backlog(["discord"]) == 0
+        event.remove(engine, "before_cursor_execute", remember)
+        statement, parameters = next(s for s in statements if "count(" in s[0])
+        with engine.connect() as connection:
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            details = " ".join(str(row[-1]) for row in plan)
+    finally:
+        engine.dispose()
+    assert "USING COVERING INDEX ix_deliveries_queue" in details
