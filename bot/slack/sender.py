@@ -7,7 +7,9 @@ UNREACHABLE; a rate limit, a 5xx or a timeout is RETRY, with Slack's ``Retry-Aft
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -28,6 +30,7 @@ from bot.adapters import SEND_TIMEOUT_SECONDS
 from bot.slack.blocks import fallback_text, notice_blocks
 from habits.delivery import Outcome, SendResult
 from habits.messages import Notice
+from habits.pacing import AdaptiveTokenBucket, Clock, KeyedSpacing, Sleep, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,25 @@ WORKSPACE_RETRY_AFTER = timedelta(hours=1)
 # claim the same delivery and the member gets it twice.
 SEND_TIMEOUT = SEND_TIMEOUT_SECONDS
 
+# Pacing per workspace. A DM is a channel of its own, so Slack's unpublished workspace cap is what
+# binds a fan-out. 4/s (240 a minute) starts well inside what Slack's docs call "short bursts" and
+# what people report passing without 429s, and still sends a 1,000-member workspace its Monday
+# nudges in about 4 minutes; the bucket probes upwards by 1/s every 30 s without a 429, to
+# WORKSPACE_CEILING, and halves on each 429, to no less than WORKSPACE_FLOOR.
+WORKSPACE_START = 4.0
+WORKSPACE_CEILING = 10.0
+WORKSPACE_FLOOR = 0.5
+WORKSPACE_RECOVERY = 1 / 30  # messages/s gained per second without a 429
+WORKSPACE_BURST = 4
+CHANNEL_INTERVAL = 1.1  # chat.postMessage allows about 1/s per channel; 0.1 s for jitter
+MAX_PACING_WAIT = 10.0  # seconds a send may wait for its turn; half of SEND_TIMEOUT
+
+OnRateLimited = Callable[[str], None]
+# The send in flight on this task: the retry handler tells it about the 429s it waits out.
+_current_send: contextvars.ContextVar[Callable[[float], None] | None] = contextvars.ContextVar(
+    "slack_current_send", default=None
+)
+
 
 def retry_after(headers: Mapping[str, Any]) -> float | None:
     """Seconds from a ``Retry-After`` header, whatever the casing or the list wrapping."""
@@ -122,6 +144,9 @@ class BriefRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
         # The SDK's own version adds up to a second of jitter; one retry needs none, and the
         # wait in place must stay within max_wait.
         wait = retry_after(response.headers) if response is not None else None
+        report = _current_send.get()
+        if report is not None and response is not None and response.status_code == 429:
+            report(wait if wait is not None else 1.0)
         state.next_attempt_requested = True
         await asyncio.sleep(min(wait if wait is not None else 1.0, self.max_wait))
         state.increment_current_attempt()
@@ -138,12 +163,19 @@ def make_client(token: str | None, base_url: str | None) -> AsyncWebClient:
     )
 
 
+def is_rate_limit(error: SlackApiError) -> bool:
+    response = error.response
+    status = getattr(response, "status_code", 0) or 0
+    code = str(response.get("error", "")) if response is not None else ""
+    return status == 429 or code == "ratelimited"
+
+
 def classify(error: SlackApiError, workspace: str = "") -> SendResult:
     """Slack's refusal as an engine outcome."""
     response = error.response
     status = getattr(response, "status_code", 0) or 0
     code = str(response.get("error", "")) if response is not None else ""
-    if status == 429 or code == "ratelimited":
+    if is_rate_limit(error):
         wait = retry_after(dict(response.headers)) if response is not None else None
         return SendResult(
             Outcome.RETRY,
@@ -169,27 +201,128 @@ def classify(error: SlackApiError, workspace: str = "") -> SendResult:
 ClientFor = Callable[[str], Awaitable[AsyncWebClient | None]]
 
 
-class SlackSender:
-    """Delivers a notice as a DM (chat.postMessage to the user id opens the app's DM)."""
+class SlackPacing:
+    """The buckets of one process: an adaptive one per workspace, a spacing per channel."""
 
-    def __init__(self, client_for: ClientFor, timeout: float = SEND_TIMEOUT):
+    def __init__(
+        self,
+        ceiling: float = WORKSPACE_CEILING,
+        *,
+        start: float = WORKSPACE_START,
+        floor: float = WORKSPACE_FLOOR,
+        channel_interval: float = CHANNEL_INTERVAL,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ):
+        self.ceiling = ceiling
+        self.start = min(start, ceiling)
+        self.floor = min(floor, self.start)
+        self.clock = clock
+        self._sleep = sleep
+        self.workspaces: dict[str, AdaptiveTokenBucket] = {}
+        self.channels = KeyedSpacing(channel_interval, clock=clock, sleep=sleep)
+
+    def workspace(self, team_id: str) -> AdaptiveTokenBucket:
+        bucket = self.workspaces.get(team_id)
+        if bucket is None:
+            bucket = AdaptiveTokenBucket(
+                self.start,
+                WORKSPACE_BURST,
+                ceiling=self.ceiling,
+                floor=self.floor,
+                recovery=WORKSPACE_RECOVERY,
+                clock=self.clock,
+                sleep=self._sleep,
+            )
+            self.workspaces[team_id] = bucket
+        return bucket
+
+    def channel(self, team_id: str, channel: str) -> TokenBucket:
+        return self.channels.bucket(f"{team_id}/{channel}")
+
+    async def admit(self, team_id: str, channel: str, max_wait: float) -> tuple[float, bool]:
+        """Wait for the channel's and the workspace's turn: (0.0 or seconds to retry after,
+        whether the channel had a message within the last interval)."""
+        started = self.clock()
+        channel_bucket = self.channel(team_id, channel)
+        busy_channel = not channel_bucket.idle
+        if not await channel_bucket.acquire(1, max_wait):
+            return max(1.0, channel_bucket.delay()), busy_channel
+        workspace = self.workspace(team_id)
+        left = max(0.0, max_wait - (self.clock() - started))
+        if not await workspace.acquire(1, left):
+            return max(1.0, workspace.delay()), busy_channel
+        return 0.0, busy_channel
+
+
+class SlackSender:
+    """Delivers a notice as a DM (chat.postMessage to the user id opens the app's DM), paced.
+
+    ``paced=False`` sends without the buckets (429s are still honoured per send);
+    ``on_rate_limited`` is called with "workspace" or "channel" on every 429 of a send.
+    """
+
+    def __init__(
+        self,
+        client_for: ClientFor,
+        timeout: float = SEND_TIMEOUT,
+        *,
+        pacing: SlackPacing | None = None,
+        paced: bool = True,
+        on_rate_limited: OnRateLimited | None = None,
+        max_pacing_wait: float = MAX_PACING_WAIT,
+    ):
         self._client_for = client_for
         self.timeout = timeout
+        self.pacing = (pacing or SlackPacing()) if paced else None
+        self.on_rate_limited = on_rate_limited
+        self.max_pacing_wait = max_pacing_wait
 
     async def send(self, notice: Notice) -> SendResult:
         member = notice.member
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        busy_channel = False
+        if self.pacing is not None:
+            max_wait = min(self.max_pacing_wait, self.timeout / 2)
+            wait, busy_channel = await self.pacing.admit(member.workspace, member.user_id, max_wait)
+            if wait > 0:
+                return SendResult(
+                    Outcome.RETRY, "paced: the workspace's turn is not yet", timedelta(seconds=wait)
+                )
+        left = self.timeout - (loop.time() - started)
         try:
-            async with asyncio.timeout(self.timeout):
-                return await self._send(notice)
+            async with asyncio.timeout(left):
+                return await self._send(notice, busy_channel)
         except TimeoutError:
             log.info("DM to %s/%s timed out", member.workspace, member.user_id)
             return SendResult(Outcome.RETRY, f"no answer within {self.timeout:g} s")
 
-    async def _send(self, notice: Notice) -> SendResult:
+    def _rate_limited(self, team_id: str, channel: str, busy_channel: bool, wait: float) -> None:
+        """Honour a 429: pause what it most likely hit, and say so."""
+        scope = "channel" if busy_channel else "workspace"
+        if self.pacing is not None:
+            if busy_channel:
+                self.pacing.channel(team_id, channel).pause_for(wait)
+            else:
+                self.pacing.workspace(team_id).rate_limited(wait)
+        log.info("Slack rate-limited DMs in %s (%s) for %.1f s", team_id, scope, wait)
+        if self.on_rate_limited is not None:
+            try:
+                self.on_rate_limited(scope)
+            except Exception:  # a metrics bug must not fail the send it watches
+                log.exception("on_rate_limited failed")
+
+    async def _send(self, notice: Notice, busy_channel: bool) -> SendResult:
         member = notice.member
         client = await self._client_for(member.workspace)
         if client is None:
             return SendResult(Outcome.UNREACHABLE, "the app is not installed in that workspace")
+
+        def report(wait: float) -> None:
+            self._rate_limited(member.workspace, member.user_id, busy_channel, wait)
+
+        token = _current_send.set(report)
         try:
             await client.chat_postMessage(
                 channel=member.user_id,
@@ -199,8 +332,13 @@ class SlackSender:
             )
         except SlackApiError as exc:
             result = classify(exc, member.workspace)
+            if is_rate_limit(exc):
+                wait = result.retry_after.total_seconds() if result.retry_after else 1.0
+                report(wait)
             log.info("DM to %s/%s not sent: %s", member.workspace, member.user_id, result)
             return result
         except aiohttp.ClientError as exc:
             return SendResult(Outcome.RETRY, f"{type(exc).__name__}")
+        finally:
+            _current_send.reset(token)
         return SendResult(Outcome.SENT)

@@ -11,6 +11,10 @@ one interaction (400, code 40060), a message that is empty (50006) or longer tha
 characters (50035), and commands that break Discord's cheap checks (50035). Tests can inject
 failures (any status and code), 429s and stalls per path, and replay an already delivered
 interaction after a RESUME, as Discord's gateway may.
+
+The gateway is shard-aware: several sessions (one per replica) may be connected at once, each
+holding the shard its IDENTIFY named, and events reach only the session Discord would send them
+to (a guild's shard, shard 0 for DMs). GET /gateway/bot recommends a shard count.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import re
+import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,6 +101,51 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
+SESSION_START_TOTAL = 1000  # IDENTIFYs a bot may send per day
+SESSION_START_RESET_MS = 86_400_000
+MAX_GUILDS_PER_SHARD = 2500
+
+
+def shard_of(guild_id: int | None, count: int) -> int:
+    """Discord's routing rule: a guild's shard; DMs (no guild) belong to shard 0."""
+    return 0 if guild_id is None else (guild_id >> 22) % count
+
+
+def guild_on_shard(shard: int, count: int, nth: int = 0) -> int:
+    """A snowflake-sized guild id that Discord routes to ``shard`` of ``count``."""
+    timestamp = (1_150_000_000_000_000_000 >> 22) + nth * count
+    return (timestamp + (shard - timestamp) % count) << 22
+
+
+def _valid_shard(value: object) -> tuple[int, int] | None:
+    """IDENTIFY's ``shard`` as ``(id, count)``, or None where Discord closes with 4010."""
+    if not isinstance(value, list) or len(value) != 2:
+        return None
+    shard, count = value
+    if not (isinstance(shard, int) and isinstance(count, int)) or not 0 <= shard < count:
+        return None
+    return shard, count
+
+
+@dataclass
+class GatewaySession:
+    """One IDENTIFYed gateway session: the shard it holds and what it was sent."""
+
+    session_id: str
+    shard: tuple[int, int]  # (id, count)
+    ws: web.WebSocketResponse | None
+    events: list[dict[str, Any]] = field(default_factory=list)  # every dispatch, for RESUME
+    replay: list[dict[str, Any]] = field(default_factory=list)  # sent again on RESUME
+    seq: int = 0
+
+    def holds(self, guild_id: int | None) -> bool:
+        return shard_of(guild_id, self.shard[1]) == self.shard[0]
+
+    @property
+    def connected(self) -> bool:
+        return self.ws is not None and not self.ws.closed
+
+
 class FakeDiscord:
     def __init__(self, token: str = DEFAULT_TOKEN):
         self.token = token
@@ -118,16 +170,19 @@ class FakeDiscord:
         self.rate_limits: list[tuple[str, float, int]] = []  # (path prefix, retry_after, times)
         self.failures: list[tuple[str, str, int, dict[str, Any], int]] = []  # see fail()
         self.stalls: dict[str, float] = {}  # path prefix → seconds before answering
+        self.limits: RestLimits | None = None  # Discord's REST limits, when a test enforces them
         self.refused_callbacks: dict[str, list[dict[str, Any]]] = {}  # interaction id → errors
         self.identifies: list[dict[str, Any]] = []
         self.resumes: list[dict[str, Any]] = []
         self.gateway_queries: list[dict[str, str]] = []
-        self.session_id = ""
-        self._events: list[dict[str, Any]] = []  # every dispatch of this session, for RESUME
-        self._replay: list[dict[str, Any]] = []  # already delivered, sent again on RESUME
+        self.sessions: dict[str, GatewaySession] = {}  # resumable sessions, by id
+        self.routes: list[tuple[str, dict[str, Any], list[tuple[int, int]]]] = []  # see dispatch
+        self.guilds: list[int] = []  # the bot's servers: READY and GUILD_CREATE, by shard
+        self.recommended_shards = 1  # GET /gateway/bot's "shards"
+        self.session_starts_remaining = SESSION_START_TOTAL
+        self.max_guilds_per_shard = MAX_GUILDS_PER_SHARD  # more: IDENTIFY closes with 4011
+        self._latest: GatewaySession | None = None
         self._stopping = asyncio.Event()
-        self._seq = 0
-        self._ws: web.WebSocketResponse | None = None
         self._sockets: set[web.WebSocketResponse] = set()
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -138,6 +193,7 @@ class FakeDiscord:
     async def start(self) -> None:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/api/v10/gateway/bot", self._gateway_bot)  # before the catch-all
         app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
@@ -206,6 +262,12 @@ class FakeDiscord:
         """Requests whose path starts with ``path_prefix`` are answered ``seconds`` late."""
         self.stalls[path_prefix] = seconds
 
+    def enforce_limits(self, per_second: int = 50, route_limit: int = 50) -> RestLimits:
+        """From now on, enforce Discord's global limit per bot (``per_second`` requests in any
+        second, across all REST requests) and a per-route bucket, and count what Discord counts."""
+        self.limits = RestLimits(per_second, route_limit)
+        return self.limits
+
     def requests_to(self, method: str, prefix: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and r.path.startswith(prefix)]
 
@@ -228,9 +290,17 @@ class FakeDiscord:
         )
         self.requests.append(recorded)
         try:
-            return await self._answer(request.method, path, recorded)
+            return await self._limited_answer(request.method, path, recorded)
         finally:
             await self._notify()
+
+    async def _limited_answer(self, method: str, path: str, rec: Recorded) -> web.Response:
+        limits = self.limits
+        if limits is None:
+            return await self._answer(method, path, rec)
+        response = limits.refuse(method, path) or await self._answer(method, path, rec)
+        limits.answered(method, path, response)
+        return response
 
     async def _read_body(self, request: web.Request) -> tuple[Any, dict[str, tuple[str, bytes]]]:
         if not request.can_read_body:
@@ -465,6 +535,33 @@ class FakeDiscord:
         return _json({"message": "Unknown Webhook", "code": 10015}, 404)
 
     # --- gateway ---------------------------------------------------------------------------------
+    #
+    # Each IDENTIFY opens a session holding one shard ``[id, count]`` (``[0, 1]`` when it names
+    # none), and several sessions may be connected at once: one per replica. Events follow
+    # Discord's routing: a guild's events go to the session whose shard is
+    # ``(guild_id >> 22) % count``, and everything outside a guild (DMs and their
+    # interactions) to shard 0 only. An event no session holds is dropped, as Discord drops it.
+
+    async def _gateway_bot(self, request: web.Request) -> web.Response:
+        """GET /gateway/bot: where to connect, the recommended shard count, the start limits."""
+        authorized = request.headers.get("Authorization") == f"Bot {self.token}"
+        self.requests.append(
+            Recorded("GET", "/gateway/bot", dict(request.query), None, {}, authorized)
+        )
+        if not authorized:
+            return _json({"message": "401: Unauthorized", "code": 0}, 401)
+        return _json(
+            {
+                "url": self.gateway_url,
+                "shards": self.recommended_shards,
+                "session_start_limit": {
+                    "total": SESSION_START_TOTAL,
+                    "remaining": self.session_starts_remaining,
+                    "reset_after": SESSION_START_RESET_MS,
+                    "max_concurrency": 1,
+                },
+            }
+        )
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)
@@ -479,8 +576,9 @@ class FakeDiscord:
                 await self._on_gateway_frame(ws, json.loads(frame.data))
         finally:
             self._sockets.discard(ws)
-            if self._ws is ws:
-                self._ws = None
+            for session in self.sessions.values():
+                if session.ws is ws:
+                    session.ws = None  # resumable until kicked, as on Discord
             await self._notify()
         return ws
 
@@ -489,73 +587,151 @@ class FakeDiscord:
         if op == 1:
             await ws.send_str(json.dumps({"op": 11}))
         elif op == 2:
-            self.identifies.append(data)
-            if data.get("token") != self.token:
-                await ws.close(code=4004, message=b"Authentication failed.")
-                return
-            self.session_id = f"session-{self.snowflake()}"
-            self._events.clear()
-            self._ws = ws
-            await self.dispatch(
-                "READY",
-                {
-                    "v": 10,
-                    "user": self.bot_user,
-                    "guilds": [],
-                    "private_channels": [],
-                    "relationships": [],
-                    "session_id": self.session_id,
-                    "resume_gateway_url": self.gateway_url,
-                    "application": {"id": self.application_id, "flags": 0},
-                },
-            )
+            await self._identify(ws, data)
         elif op == 6:
             self.resumes.append(data)
-            if data.get("session_id") != self.session_id or data.get("token") != self.token:
+            session = self.sessions.get(str(data.get("session_id")))
+            if session is None or data.get("token") != self.token:
                 await ws.send_str(json.dumps({"op": 9, "d": False}))
                 return
-            self._ws = ws
-            for event in self._replay:  # delivered before, and delivered again
+            session.ws = ws
+            for event in session.replay:  # delivered before, and delivered again
                 await ws.send_str(json.dumps(event))
-            self._replay.clear()
-            for event in self._events:  # what the bot missed while it was away
+            session.replay.clear()
+            for event in session.events:  # what the bot missed while it was away
                 if event["s"] > int(data.get("seq") or 0):
                     await ws.send_str(json.dumps(event))
-            await self.dispatch("RESUMED", {})
+            await self._send(session, "RESUMED", {})
         await self._notify()
 
-    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send an event (op 0) now, or keep it for the RESUME if the bot is away."""
-        self._seq += 1
-        frame = {"op": 0, "t": event, "s": self._seq, "d": data}
-        self._events.append(frame)
-        if self._ws is not None and not self._ws.closed:
-            await self._ws.send_str(json.dumps(frame))
+    async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
+        self.identifies.append(data)
+        if data.get("token") != self.token:
+            await ws.close(code=4004, message=b"Authentication failed.")
+            return
+        shard = _valid_shard(data.get("shard", [0, 1]))
+        if shard is None:
+            await ws.close(code=4010, message=b"Invalid shard.")
+            return
+        guilds = [g for g in self.guilds if shard_of(g, shard[1]) == shard[0]]
+        if len(guilds) > self.max_guilds_per_shard:
+            await ws.close(code=4011, message=b"Sharding required.")
+            return
+        self.session_starts_remaining -= 1
+        session = GatewaySession(f"session-{self.snowflake()}", shard, ws)
+        self.sessions[session.session_id] = session
+        self._latest = session
+        ready: dict[str, Any] = {
+            "v": 10,
+            "user": self.bot_user,
+            "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
+            "private_channels": [],
+            "relationships": [],
+            "session_id": session.session_id,
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": self.application_id, "flags": 0},
+        }
+        if "shard" in data:
+            ready["shard"] = list(shard)
+        await self._send(session, "READY", ready)
+        for guild in guilds:
+            await self._send(session, "GUILD_CREATE", self.guild(guild))
 
-    async def request_reconnect(self, replay: Iterable[str] = ()) -> None:
+    async def _send(self, session: GatewaySession, event: str, data: dict[str, Any]) -> None:
+        """Send an event (op 0) on one session now, or keep it for its RESUME."""
+        session.seq += 1
+        frame = {"op": 0, "t": event, "s": session.seq, "d": data}
+        session.events.append(frame)
+        if session.ws is not None and not session.ws.closed:
+            await session.ws.send_str(json.dumps(frame))
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send an event to every session holding its shard (kept for a RESUME if away)."""
+        guild = data.get("id") if event.startswith("GUILD_") else data.get("guild_id")
+        guild_id = int(guild) if guild is not None else None
+        targets = [s for s in self.sessions.values() if s.holds(guild_id)]
+        self.routes.append((event, data, [s.shard for s in targets]))
+        for session in targets:
+            await self._send(session, event, data)
+
+    def shards_that_got(self, interaction_id: str) -> list[tuple[int, int]]:
+        """The ``(shard, count)`` of every session an interaction was routed to."""
+        return [
+            shard
+            for event, data, shards in self.routes
+            if event == "INTERACTION_CREATE" and data.get("id") == interaction_id
+            for shard in shards
+        ]
+
+    def _session(self, shard: int | None) -> GatewaySession:
+        """The connected session holding ``shard``, or the latest one when no shard is named."""
+        if shard is None:
+            assert self._latest is not None, "no session"
+            return self._latest
+        [session] = [s for s in self.sessions.values() if s.shard[0] == shard and s.connected]
+        return session
+
+    async def request_reconnect(self, replay: Iterable[str] = (), shard: int | None = None) -> None:
         """op 7: the bot must reconnect to resume_gateway_url and RESUME.
 
         ``replay`` names interactions the bot already received; their INTERACTION_CREATE
         events are sent again after the RESUME, as Discord's at-least-once gateway may.
+        ``shard`` picks the session (default: the latest to identify).
         """
-        assert self._ws is not None
+        session = self._session(shard)
+        assert session.ws is not None
         wanted = set(replay)
-        self._replay = [
-            e for e in self._events if e["t"] == "INTERACTION_CREATE" and e["d"]["id"] in wanted
+        session.replay = [
+            e for e in session.events if e["t"] == "INTERACTION_CREATE" and e["d"]["id"] in wanted
         ]
-        ws, self._ws = self._ws, None  # events from now on wait for the RESUME
+        ws, session.ws = session.ws, None  # events from now on wait for the RESUME
         await ws.send_str(json.dumps({"op": 7, "d": None}))
 
-    async def kick(self, code: int) -> None:
-        """Close the gateway connection with a close code, e.g. 4004 (authentication failed)."""
-        assert self._ws is not None
-        ws, self._ws = self._ws, None
-        self.session_id = ""  # not resumable
+    async def kick(self, code: int, shard: int | None = None) -> None:
+        """Close a session's connection with a close code, e.g. 4004 (authentication failed)."""
+        session = self._session(shard)
+        assert session.ws is not None
+        ws, session.ws = session.ws, None
+        del self.sessions[session.session_id]  # not resumable
         await ws.close(code=code, message=b"kicked")
 
     @property
+    def session_id(self) -> str:
+        """The latest session's id, "" once it was kicked (or before any IDENTIFY)."""
+        latest = self._latest
+        return latest.session_id if latest and latest.session_id in self.sessions else ""
+
+    @property
     def connected(self) -> bool:
-        return self._ws is not None and not self._ws.closed
+        return any(session.connected for session in self.sessions.values())
+
+    def held_shards(self, count: int) -> set[int]:
+        """The shards of ``count`` that a connected session holds right now."""
+        return {s.shard[0] for s in self.sessions.values() if s.connected and s.shard[1] == count}
+
+    def guild(self, guild_id: int) -> dict[str, Any]:
+        """A GUILD_CREATE payload complete enough that discord.py needs no member chunking."""
+        return {
+            "id": str(guild_id),
+            "name": f"Writers {guild_id % 1000}",
+            "owner_id": str(self.snowflake()),
+            "member_count": 0,
+            "members": [],
+            "channels": [],
+            "threads": [],
+            "roles": [],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "large": False,
+            "unavailable": False,
+            "joined_at": _now_iso(),
+            "voice_states": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+        }
 
     # --- interactions ----------------------------------------------------------------------------
 
@@ -785,3 +961,102 @@ def _invalid_form(problems: list[tuple[tuple[str, ...], str]]) -> web.Response:
             node = node.setdefault(key, {})
         node.setdefault("_errors", []).append({"code": "BASE_TYPE_BAD_LENGTH", "message": message})
     return _json({"message": "Invalid Form Body", "code": 50035, "errors": errors}, 400)
+
+
+# --- Discord's REST limits (opt-in: FakeDiscord.enforce_limits) ----------------------------------
+
+
+class RestLimits:
+    """A global limit per second over every REST request (sliding, so stricter than Discord),
+    a bucket per route and major parameter (1-s windows), and Discord's view of the traffic:
+    requests served, 429s and invalid (401/403/429) answers, with monotonic timestamps.
+
+    The 429s carry what discord.py reads: ``Via``, a JSON ``retry_after`` and ``global``, and the
+    ``Retry-After``/``X-RateLimit-*`` headers; other answers carry the route bucket's headers.
+    """
+
+    def __init__(self, per_second: int = 50, route_limit: int = 50, route_window: float = 1.0):
+        self.per_second = per_second
+        self.route_limit = route_limit
+        self.route_window = route_window
+        self.served: list[float] = []
+        self.global_429s: list[float] = []
+        self.route_429s: list[float] = []
+        self.invalid: list[tuple[float, int]] = []  # (when, status)
+        self._last_second: deque[float] = deque()
+        self._routes: dict[str, tuple[float, int]] = {}  # route key → (window start, count)
+
+    @staticmethod
+    def route_key(method: str, path: str) -> str:
+        """The route and its major parameter: ``POST /channels/123``, ``POST /users/@me``."""
+        return f"{method} " + "/".join(path.split("/")[:3])
+
+    def refuse(self, method: str, path: str) -> web.Response | None:
+        """A 429 if this request is over a limit; None (and it is counted) otherwise."""
+        now = time.monotonic()
+        while self._last_second and self._last_second[0] <= now - 1.0:
+            self._last_second.popleft()
+        if len(self._last_second) >= self.per_second:
+            self.global_429s.append(now)
+            return self._too_many(self._last_second[0] + 1.0 - now, is_global=True)
+        key = self.route_key(method, path)
+        start, count = self._routes.get(key, (now, 0))
+        if now - start >= self.route_window:
+            start, count = now, 0
+        if count >= self.route_limit:
+            self.route_429s.append(now)
+            return self._too_many(start + self.route_window - now, is_global=False)
+        self._routes[key] = (start, count + 1)
+        self._last_second.append(now)
+        self.served.append(now)
+        return None
+
+    def answered(self, method: str, path: str, response: web.Response) -> None:
+        now = time.monotonic()
+        if response.status in (401, 403, 429):
+            self.invalid.append((now, response.status))
+        if response.status == 429:
+            return
+        key = self.route_key(method, path)
+        start, count = self._routes.get(key, (now, 0))
+        reset_after = max(0.001, start + self.route_window - now)
+        response.headers.update(
+            {
+                "X-RateLimit-Bucket": f"fake-{abs(hash(key.rsplit('/', 1)[0])):x}",
+                "X-RateLimit-Limit": str(self.route_limit),
+                "X-RateLimit-Remaining": str(max(0, self.route_limit - count)),
+                "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+                "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            }
+        )
+
+    def _too_many(self, retry_after: float, *, is_global: bool) -> web.Response:
+        retry_after = max(0.001, retry_after)
+        headers = {
+            "Via": "1.1 google",
+            "Retry-After": str(math.ceil(retry_after)),
+            "X-RateLimit-Scope": "global" if is_global else "user",
+        }
+        if is_global:
+            headers["X-RateLimit-Global"] = "true"
+        else:
+            headers.update(
+                {
+                    "X-RateLimit-Limit": str(self.route_limit),
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset-After": f"{retry_after:.3f}",
+                }
+            )
+        body = {
+            "message": "You are being rate limited.",
+            "retry_after": round(retry_after, 3),
+            "global": is_global,
+            "code": 0,
+        }
+        return _json(body, 429, headers)
+
+    def count_since(self, events: list[float], since: float) -> int:
+        return sum(1 for moment in events if moment >= since)
+
+    def invalid_since(self, since: float) -> int:
+        return sum(1 for moment, _ in self.invalid if moment >= since)

@@ -12,9 +12,11 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import re
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +66,13 @@ class FakeSlack:
         # Knobs: users whose DMs fail with an error, and 429s to answer chat.postMessage with.
         self.undeliverable: dict[str, str] = {}
         self.rate_limits: list[int] = []  # Retry-After seconds, one 429 per entry
+        # Opt-in limits on chat.postMessage (enforce_limits): a message per channel per
+        # interval, at most cap[0] per workspace in any cap[1] seconds; the 429s they sent.
+        self.channel_interval: float | None = None
+        self.workspace_cap: tuple[int, float] | None = None
+        self.limited: list[tuple[float, str, str, str]] = []  # (when, team, channel, scope)
+        self._last_post: dict[tuple[str, str], float] = {}
+        self._workspace_posts: dict[str, deque[float]] = {}
         self.users_info_gate: asyncio.Event | None = None  # users.info waits until it is set
         self.post_message_gate: asyncio.Event | None = None  # chat.postMessage waits likewise
         self.revoked_tokens: set[str] = set()  # bot tokens Slack answers token_revoked for
@@ -102,6 +111,40 @@ class FakeSlack:
         token = f"xapp-test-{next(self._ids)}-not-a-real-token"
         self.app_tokens.add(token)
         return token
+
+    def enforce_limits(
+        self, channel_interval: float | None = 1.0, workspace_cap: tuple[int, float] | None = None
+    ) -> None:
+        """Refuse chat.postMessage with a 429 and Retry-After, as Slack does, beyond one message
+        per channel per ``channel_interval`` s or ``workspace_cap`` (messages, seconds)."""
+        self.channel_interval = channel_interval
+        self.workspace_cap = workspace_cap
+
+    def _over_limit(self, team_id: str, channel: str) -> web.Response | None:
+        if self.channel_interval is None and self.workspace_cap is None:
+            return None
+        now = time.monotonic()
+        wait, scope = 0.0, ""
+        last = self._last_post.get((team_id, channel))
+        if self.channel_interval is not None and last is not None:
+            wait, scope = last + self.channel_interval - now, "channel"
+        posts = self._workspace_posts.setdefault(team_id, deque())
+        if self.workspace_cap is not None:
+            most, per = self.workspace_cap
+            while posts and posts[0] <= now - per:
+                posts.popleft()
+            if len(posts) >= most and posts[0] + per - now > wait:
+                wait, scope = posts[0] + per - now, "workspace"
+        if wait > 0:
+            self.limited.append((now, team_id, channel, scope))
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
+        self._last_post[(team_id, channel)] = now
+        posts.append(now)
+        return None
 
     def workspace(self, team_id: str) -> Workspace:
         return next(w for w in self.workspaces.values() if w.team_id == team_id)
@@ -243,6 +286,9 @@ class FakeSlack:
             )
         channel = str(args.get("channel", ""))
         user = channel[1:] if channel.startswith("D") else channel
+        over = self._over_limit(workspace.team_id, user)
+        if over is not None:
+            return over
         if user in self.undeliverable:
             return _error(self.undeliverable[user])
         if user not in workspace.users:

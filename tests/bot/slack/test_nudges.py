@@ -19,6 +19,7 @@ from bot.slack.sender import (
     MAX_INLINE_RATE_LIMIT_WAIT,
     SEND_TIMEOUT,
     BriefRateLimitRetryHandler,
+    SlackPacing,
     SlackSender,
 )
 from habits.delivery import DeliverySettings, Outcome
@@ -180,6 +181,10 @@ async def test_a_short_429_is_waited_out_and_the_nudge_is_sent(slack: Harness) -
 
 
 async def test_a_long_429_is_retried_after_retry_after(slack: Harness) -> None:
+    sender = slack.adapter.sender
+    assert isinstance(sender, SlackSender)
+    # The sender pauses the workspace for the Retry-After: on the test's clock, so it can pass.
+    sender.pacing = SlackPacing(clock=lambda: slack.clock.now().timestamp())
     await slack.command("/goal", "1 post")
     slack.fake.rate_limits.append(120)
     notice = Notice(MemberRef.slack("T1", "U1"), "nudge", "0 of 1 this week", NUDGE_ACTIONS)
