@@ -35,5 +35,8 @@ class ChatAdapter(Protocol):
     async def wait_closed(self) -> None:
         """Return when the adapter stops on its own (a fatal error); normally never."""
 
+    def connected(self) -> bool:
+        """Serving members right now (for /readyz): connected, or HTTP routes served."""
+
     async def close(self) -> None:
         """Disconnect; safe to call twice and after a failed start."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from bot.metrics import Metrics
 from bot.runtime import Runtime
 from bot.settings import Settings
 from habits.model import Clock, SystemClock
@@ -48,10 +49,20 @@ def bootstrap(
     sqlite = is_sqlite(settings.database_url)
     threads = 1 if sqlite else settings.db_threads
     engine = make_engine(settings.database_url, pool_size=threads)
+    clock = clock or SystemClock()
+    metrics = Metrics(clock.now)
     coach = Coach(
         SqlUnitOfWorkFactory(engine),
-        clock or SystemClock(),
+        clock,
         default_zone=settings.default_timezone or default_zone,
+        command_observer=metrics,
     )
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="coach-db")
-    return Runtime(settings, coach, executor, SqlRecordStore(engine, coach.now))
+    return Runtime(
+        settings,
+        coach,
+        executor,
+        SqlRecordStore(engine, coach.now),
+        metrics=metrics,
+        observer=metrics,  # the delivery loop reports settled deliveries and ticks to it
+    )

@@ -1,4 +1,4 @@
-"""The `habit-coach` command: console, run and db subcommands."""
+"""The `habit-coach` command: console, run, doctor and db subcommands."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.bootstrap import NotMigratedError, bootstrap
+from bot.logs import CHATTY_SDK_LOGGERS, configure_logging, redact, secret_values
 from bot.settings import Settings
 from storage.database import current_revision, head_revision, make_engine, upgrade
 
@@ -29,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument("--name", help="who you are in the console (default: your login name)")
     console.add_argument("--database-url", help="override DATABASE_URL for this session")
     sub.add_parser("run", help="start every chat adapter whose credentials are configured")
+    sub.add_parser(
+        "doctor", help="check the settings, the database and the tokens; say what run would start"
+    )
     db = sub.add_parser("db", help="database migrations")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_sub.add_parser("upgrade", help="apply all migrations")
@@ -36,17 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-# SDK loggers that print request and response bodies at DEBUG: OAuth access tokens (Slack),
-# interaction tokens in callback URLs (Discord). They never go below INFO.
-CHATTY_SDK_LOGGERS = ("discord", "slack_sdk", "slack_bolt", "aiohttp")
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(level)  # also when something configured logging before us
-    floor = max(logging.getLevelName(level), logging.INFO)
-    for name in CHATTY_SDK_LOGGERS:
-        logging.getLogger(name).setLevel(floor)
+__all__ = ["CHATTY_SDK_LOGGERS", "configure_logging", "main"]
+log = logging.getLogger("habit_coach")
 
 
 def _settings(**overrides: str) -> Settings:
@@ -56,21 +51,28 @@ def _settings(**overrides: str) -> Settings:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
         )
-        raise SystemExit(f"habit-coach: configuration problem — {problems}") from None
+        raise SystemExit(redact(f"habit-coach: configuration problem — {problems}")) from None
+
+
+def _logging_for(settings: Settings) -> None:
+    configure_logging(settings.log_level, settings.log_format, secret_values(settings))
+    # What the process read, for whoever debugs a deployment; SecretStr values print as
+    # asterisks, and the redaction filter blanks the password in DATABASE_URL.
+    log.debug("settings: %s", settings.model_dump(mode="json"))
 
 
 def _console(args: argparse.Namespace) -> int:
     from bot.console import machine_zone, run_console
 
     settings = _settings(database_url=args.database_url)
-    configure_logging(settings.log_level)
+    _logging_for(settings)
     name = (args.name or _login_name()).strip()[:64] or "writer"
     try:
         runtime = bootstrap(settings, default_zone=machine_zone(settings.tz) or "UTC")
     except NotMigratedError as exc:
         print(f"habit-coach: {exc}", file=sys.stderr)
         return 1
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, ValueError) as exc:
         print(_database_problem(settings.database_url, exc), file=sys.stderr)
         return 1
 
@@ -88,9 +90,13 @@ def _console(args: argparse.Namespace) -> int:
 
 
 def _database_problem(url: str, exc: BaseException) -> str:
+    log.debug("opening the database failed", exc_info=exc)  # the whole story, when asked
     reason = getattr(exc, "orig", None) or exc
-    shown = make_url(url).render_as_string(hide_password=True)
-    return (
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except (ValueError, SQLAlchemyError):  # a URL SQLAlchemy cannot even parse
+        shown = "DATABASE_URL"
+    return redact(
         f"habit-coach: cannot open the database at {shown}: {reason}\n"
         "Check DATABASE_URL (see .env.example), or leave it unset for the default SQLite file."
     )
@@ -104,10 +110,11 @@ def _login_name() -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from bot.ops import OpsServer
     from bot.serve import configured_adapters, install_stop_signals, serve
 
     settings = _settings()
-    configure_logging(settings.log_level)
+    _logging_for(settings)
     if not (settings.discord_configured or settings.slack_configured):
         print(
             "habit-coach run: no chat adapter is configured, so there is nothing to start.\n"
@@ -122,15 +129,16 @@ def _run(args: argparse.Namespace) -> int:
     except NotMigratedError as exc:
         print(f"habit-coach: {exc}", file=sys.stderr)
         return 1
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, ValueError) as exc:
         print(_database_problem(settings.database_url, exc), file=sys.stderr)
         return 1
 
     async def main() -> int:
         stop = asyncio.Event()
         install_stop_signals(stop)
+        server = OpsServer(runtime, settings.http_host, settings.http_port)
         try:
-            return await serve(runtime, configured_adapters(runtime), stop)
+            return await serve(runtime, configured_adapters(runtime, server), stop, server)
         finally:
             runtime.close()
 
@@ -140,8 +148,15 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from bot.doctor import run_doctor
+
+    return run_doctor()
+
+
 def _db(args: argparse.Namespace) -> int:
     settings = _settings()
+    _logging_for(settings)
     try:
         if args.db_command == "upgrade":
             upgrade(settings.database_url)
@@ -152,7 +167,7 @@ def _db(args: argparse.Namespace) -> int:
             revision = current_revision(engine)
         finally:
             engine.dispose()
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, ValueError) as exc:
         print(_database_problem(settings.database_url, exc), file=sys.stderr)
         return 1
     print(f"Applied: {revision or 'none'}; newest: {head_revision()}.")
@@ -166,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _console(args)
     if args.command == "run":
         return _run(args)
+    if args.command == "doctor":
+        return _doctor(args)
     if args.command == "db":
         return _db(args)
     parser.print_help()

@@ -18,15 +18,17 @@ from typing import Any, Protocol, TypeVar
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.adapters import SEND_TIMEOUT_SECONDS
+from bot.metrics import Metrics
 from bot.settings import Settings
-from habits.delivery import DeliverySettings, Dispatcher, Sender
+from habits.delivery import DeliveryObserver, DeliverySettings, Dispatcher, Sender
 from habits.service import Coach, SweepSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# A shutdown lets a tick in flight finish the send it is in (at most SEND_TIMEOUT_SECONDS) and
-# record it in the database; cut shorter, that notice is sent again once its lease expires.
+# A shutdown lets a tick in flight finish the sends it is in (at most SEND_TIMEOUT_SECONDS each,
+# side by side) and record them; cut shorter, those notices are sent again once their lease
+# expires.
 RECORD_WRITE_SECONDS = 5.0
 DRAIN_GRACE_SECONDS = SEND_TIMEOUT_SECONDS + RECORD_WRITE_SECONDS
 
@@ -66,14 +68,26 @@ class Runtime:
         coach: Coach,
         executor: ThreadPoolExecutor,
         records: RecordStore,
+        *,
+        metrics: Metrics | None = None,
+        observer: DeliveryObserver | None = None,
     ):
         self.settings = settings
         self.coach = coach
         self.executor = executor
         self.records = records
+        self.observer = observer  # told what delivery does; handed to the Dispatcher
+        self.metrics = metrics  # the process's Prometheus metrics (None: not collected)
         self.scheduler: AsyncIOScheduler | None = None
         self.dispatcher: Dispatcher | None = None
         self._tick_task: asyncio.Task[None] | None = None
+
+    def rate_limit_counter(self, platform: str) -> Callable[[str], None] | None:
+        """What a sender calls on each 429 it sees (with the scope), counted in the metrics."""
+        metrics = self.metrics
+        if metrics is None:
+            return None
+        return partial(metrics.rate_limited, platform)
 
     async def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -94,7 +108,9 @@ class Runtime:
             DeliverySettings(
                 owner=f"{socket.gethostname()[:40]}:{os.getpid()}",  # fits lease_owner
                 lease=timedelta(seconds=settings.delivery_lease_seconds),
+                concurrency=settings.delivery_concurrency,
             ),
+            observer=self.observer,
         )
         logging.getLogger("apscheduler.scheduler").addFilter(
             _OVERLAP_FILTER
@@ -127,11 +143,21 @@ class Runtime:
             self.scheduler.shutdown(wait=False)
 
     async def stop_scheduler_and_drain(self, grace: float = DRAIN_GRACE_SECONDS) -> None:
-        """Stop ticking; let a tick in flight finish the notice it is sending and record it.
+        """Stop ticking and drain the tick in flight, for at most ``grace`` seconds.
 
-        The scheduler is shut down only afterwards: shutting it down cancels a running tick,
-        which would leave a sent notice unrecorded (and sent again once its lease expired).
-        After ``grace`` seconds the tick is cancelled anyway; its leases cover what it held.
+        What happens when, from the call:
+
+        - at once: the scheduler pauses (no new tick) and the dispatcher claims nothing more;
+          the tick hands back what it claimed and has not started (pending again, claimable by
+          any process right away, its attempt given back) in one short database write;
+        - within the longest send (``SEND_TIMEOUT_SECONDS``) plus a database write: each send in
+          flight finishes and its outcome is recorded; the tick returns and so does this;
+        - after ``grace`` seconds at most, whatever happens: the scheduler is shut down, which
+          cancels a tick still running. A send cut off that way stays leased (unrecorded) and
+          is delivered again once its lease expires: the at-least-once edge.
+
+        The scheduler is shut down only after the wait: shutting it down cancels a running
+        tick, which would leave a sent notice unrecorded.
         """
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.pause()

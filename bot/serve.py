@@ -1,7 +1,8 @@
 """`habit-coach run`: every configured chat adapter, one engine and one scheduler, one process.
 
-Each adapter connects, then hands the engine its :class:`~habits.delivery.Sender`; the sweep
-starts once all are up, so no nudge is claimed for a platform nobody can deliver to.
+The HTTP server (health, readiness, metrics, Slack's requests) listens first; each adapter
+connects, then hands the engine its :class:`~habits.delivery.Sender`; the sweep starts once all
+are up, so no nudge is claimed for a platform nobody can deliver to.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.adapters import AdapterError, ChatAdapter
+from bot.ops import OpsServer
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -21,8 +23,9 @@ log = logging.getLogger(__name__)
 START_CANCEL_GRACE = 5.0  # seconds a cancelled adapter start may take to unwind
 
 
-def configured_adapters(runtime: Runtime) -> list[ChatAdapter]:
-    """One adapter per platform whose credentials the settings carry."""
+def configured_adapters(runtime: Runtime, server: OpsServer | None = None) -> list[ChatAdapter]:
+    """One adapter per platform whose credentials the settings carry; Slack's HTTP routes go
+    on ``server``."""
     settings = runtime.settings
     adapters: list[ChatAdapter] = []
     if settings.discord_configured:
@@ -32,7 +35,7 @@ def configured_adapters(runtime: Runtime) -> list[ChatAdapter]:
     if settings.slack_configured:
         from bot.slack import SlackAdapter
 
-        adapters.append(SlackAdapter(runtime))
+        adapters.append(SlackAdapter(runtime, server=server))
     return adapters
 
 
@@ -40,13 +43,27 @@ async def serve(
     runtime: Runtime,
     adapters: Sequence[ChatAdapter],
     stop: asyncio.Event | None = None,
+    server: OpsServer | None = None,
 ) -> int:
-    """Start the adapters, tick the scheduler, and run until ``stop`` is set or one dies.
+    """Start ``server``, then the adapters, tick the scheduler, and run until ``stop`` is set
+    or an adapter dies; the server closes last.
 
-    Returns the process exit code: 0 after a requested stop, 1 when an adapter failed.
+    Returns the process exit code: 0 after a requested stop, 1 when an adapter or the server
+    failed.
     """
     stop = stop or asyncio.Event()
     started: list[ChatAdapter] = []
+    if server is not None:
+        server.watch(adapters)
+        try:
+            await server.start()
+        except OSError as exc:
+            print(
+                f"habit-coach: cannot listen on {server.host}:{server.requested_port} "
+                f"(HTTP_HOST/HTTP_PORT): {exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return 1
     try:
         for adapter in adapters:
             try:
@@ -58,10 +75,14 @@ async def serve(
                 return 1
             started.append(adapter)
             print(f"habit-coach: {adapter.name} is connected.", flush=True)
+        if server is not None:
+            print(f"habit-coach: HTTP is served on port {server.port}.", flush=True)
         runtime.start_scheduler({a.platform: a.sender for a in started}, runtime.coach.now())
         watchers = [asyncio.ensure_future(a.wait_closed()) for a in started]
         stopper = asyncio.ensure_future(stop.wait())
         done, _ = await asyncio.wait([stopper, *watchers], return_when=asyncio.FIRST_COMPLETED)
+        if server is not None:
+            server.stopping = True  # /readyz says so at once: traffic moves elsewhere
         for task in (stopper, *watchers):
             task.cancel()
         if stopper in done:
@@ -75,6 +96,8 @@ async def serve(
                 await adapter.close()
             except Exception:  # closing the others matters more than this one's error
                 log.exception("closing %s failed", adapter.name)
+        if server is not None:
+            await server.close()
 
 
 async def _start_unless_stopped(adapter: ChatAdapter, stop: asyncio.Event) -> bool:

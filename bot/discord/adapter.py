@@ -4,6 +4,11 @@ It logs in, registers the slash commands when they changed (in the development g
 is set, globally otherwise), connects the gateway as a background task and serves interactions;
 its sender delivers nudges and recaps as DMs. No privileged intents are needed.
 
+Sharding: the client holds the shards DISCORD_SHARD_IDS of DISCORD_SHARD_COUNT (all of them when
+only the count is set, as many as Discord recommends when neither is), so replicas split the
+gateway. DMs are REST, so every replica delivers nudges; only the one holding shard 0 (which
+also gets every DM interaction) registers the commands, which are global.
+
 Only a refused token or a gateway that cannot connect stops the start: a failed command sync is
 a warning, because the commands registered before keep working and the other adapters of the
 process must not go down with it.
@@ -16,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -26,7 +32,7 @@ from discord.gateway import DiscordWebSocket
 from bot.adapters import AdapterError
 from bot.discord.commands import build_tree
 from bot.discord.interactions import DEFER_AFTER, InteractionRouter
-from bot.discord.sender import MAX_RATELIMIT_WAIT, SEND_TIMEOUT, DiscordSender
+from bot.discord.sender import MAX_RATELIMIT_WAIT, SEND_TIMEOUT, DiscordPacing, DiscordSender
 from bot.runtime import Runtime
 from habits.delivery import Sender
 from habits.model import Platform
@@ -45,16 +51,30 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else ""
 
 
-class CoachClient(discord.Client):
-    """discord.py's client with the coach's commands and interaction router."""
+class CoachClient(discord.AutoShardedClient):
+    """discord.py's sharded client with the coach's commands and interaction router.
 
-    def __init__(self, router: InteractionRouter, **options: Any):
+    With no shard count discord.py asks Discord how many shards to run (GET /gateway/bot) and
+    holds them all; with ``shard_ids`` it holds only those of ``shard_count``.
+    """
+
+    def __init__(
+        self,
+        router: InteractionRouter,
+        *,
+        shard_count: int | None = None,
+        shard_ids: Sequence[int] | None = None,
+        **options: Any,
+    ):
         # The coach never joins voice: discord.py's "voice will NOT be supported" warnings
         # about PyNaCl and davey would only alarm whoever reads the log.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        if shard_ids is not None:  # discord.py wants it absent, not None, when not given
+            options["shard_ids"] = list(shard_ids)
         super().__init__(
             intents=discord.Intents(guilds=True),  # interactions need no intent at all
             chunk_guilds_at_startup=False,
+            shard_count=shard_count,
             **options,
         )
         # discord.py raises its max_ratelimit_timeout option to at least 30 s; the coach wants a
@@ -65,11 +85,36 @@ class CoachClient(discord.Client):
         self.router = router
         self.tree = build_tree(self, router)
         self.tree.error(router.on_command_error)
-        self.connected = asyncio.Event()
+        self.connected = asyncio.Event()  # set while every shard held is connected
+        self._shards_up: set[int] = set()
 
-    async def on_connect(self) -> None:
-        # READY (or RESUMED) was processed: interactions are served from now on.
-        self.connected.set()
+    def held_shards(self) -> list[int]:
+        """The shards this client holds (known once the gateway started: the count may come
+        from Discord)."""
+        if self.shard_ids is not None:
+            return list(self.shard_ids)
+        return list(range(self.shard_count or 0))
+
+    async def on_shard_connect(self, shard_id: int) -> None:
+        # The shard's READY was processed: its interactions are served from now on.
+        self._shard_changed(shard_id, up=True)
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        self._shard_changed(shard_id, up=True)
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        self._shard_changed(shard_id, up=False)
+
+    def _shard_changed(self, shard_id: int, *, up: bool) -> None:
+        if up:
+            self._shards_up.add(shard_id)
+        else:
+            self._shards_up.discard(shard_id)
+        held = self.held_shards()
+        if held and self._shards_up.issuperset(held):
+            self.connected.set()
+        else:
+            self.connected.clear()
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         # Slash commands and autocomplete go through the tree; clicks and forms come here.
@@ -101,7 +146,16 @@ class DiscordAdapter:
     ):
         self.runtime = runtime
         self.connect_timeout = connect_timeout
-        self._sender = DiscordSender(send_timeout)
+        settings = runtime.settings
+        share = settings.discord_pacing_share
+        self._sender = DiscordSender(
+            send_timeout,
+            pacing=DiscordPacing(
+                settings.discord_requests_per_second * share,
+                max(1, round(settings.discord_invalid_request_budget * share)),
+            ),
+            on_rate_limited=runtime.rate_limit_counter(Platform.DISCORD),
+        )
         self.router = InteractionRouter(runtime, defer_after)
         self.client: CoachClient | None = None
         self._gateway: asyncio.Task[None] | None = None
@@ -117,16 +171,38 @@ class DiscordAdapter:
         if settings.discord_token is None:
             raise AdapterError("DISCORD_TOKEN is not set.")
         self._point_at_overrides()
-        self.client = client = CoachClient(self.router)
+        self.client = client = CoachClient(
+            self.router,
+            shard_count=settings.discord_shard_count,
+            shard_ids=settings.discord_shard_ids,
+        )
         self._sender.client = client
         try:
             await self._login(client, settings.discord_token.get_secret_value())
-            await self._sync_commands(client)
+            if self.syncs_commands:
+                await self._sync_commands(client)
+            else:
+                log.info(
+                    "not registering the slash commands: the replica holding shard 0 does "
+                    "(this one holds shards %s)",
+                    ", ".join(str(shard) for shard in settings.discord_shard_ids or ()),
+                )
             self._gateway = asyncio.create_task(client.connect(), name="discord-gateway")
             await self._wait_connected(client, self._gateway)
         except BaseException:
             await self.close()
             raise
+
+    @property
+    def syncs_commands(self) -> bool:
+        """Whether this replica registers the slash commands: only the one holding shard 0.
+
+        Commands are global, so one replica is enough, and replicas starting together must
+        not race each other to the same PUT (Discord limits command creates per day).
+        Shard 0 is held exactly once in a correct deployment, and it is where DMs arrive.
+        """
+        shard_ids = self.runtime.settings.discord_shard_ids
+        return shard_ids is None or 0 in shard_ids
 
     async def _login(self, client: CoachClient, token: str) -> None:
         try:
@@ -245,6 +321,11 @@ class DiscordAdapter:
         finally:
             connected.cancel()
         if connected in done:
+            log.info(
+                "holding Discord shards %s of %s",
+                ", ".join(str(shard) for shard in client.held_shards()),
+                client.shard_count,
+            )
             return
         if gateway in done:
             error = gateway.exception()
@@ -254,6 +335,21 @@ class DiscordAdapter:
                 )
             if isinstance(error, discord.ConnectionClosed) and error.code == 4004:
                 raise AdapterError("Discord's gateway refused DISCORD_TOKEN (4004).")
+            if isinstance(error, discord.ConnectionClosed) and error.code == 4010:
+                raise AdapterError(
+                    "Discord refused the shard (4010 Invalid shard): check DISCORD_SHARD_IDS "
+                    "and DISCORD_SHARD_COUNT."
+                )
+            if isinstance(error, discord.ConnectionClosed) and error.code == 4011:
+                raise AdapterError(
+                    "Discord needs more shards for this many servers (4011 Sharding required): "
+                    "raise DISCORD_SHARD_COUNT, or leave it unset to let Discord choose."
+                )
+            if isinstance(error, discord.GatewayNotFound):
+                raise AdapterError(
+                    "Discord did not say where its gateway is (GET /gateway/bot failed); "
+                    "try again shortly."
+                )
             raise AdapterError(f"the Discord gateway closed before it was ready: {error!r}")
         raise AdapterError(
             f"the Discord gateway did not get ready within {self.connect_timeout:.0f} s."
@@ -282,6 +378,14 @@ class DiscordAdapter:
             owner, name, previous, ours = self._restore.pop()
             if getattr(owner, name) == ours:  # unless someone else redirected it since
                 setattr(owner, name, previous)
+
+    def connected(self) -> bool:
+        """Every shard held is connected and the client is not closed (for /readyz).
+
+        Not ``is_ready()``: discord.py keeps that true while a shard reconnects.
+        """
+        client = self.client
+        return client is not None and not client.is_closed() and client.connected.is_set()
 
     async def wait_closed(self) -> None:
         closed = asyncio.ensure_future(self._closed.wait())

@@ -1,8 +1,9 @@
 """The Slack adapter: the real Bolt app in Socket Mode or HTTP mode, one workspace or many.
 
 Socket Mode when SLACK_APP_TOKEN is set (no public URL needed); HTTP mode otherwise, serving
-``/slack/events`` with every request's signature checked. With SLACK_CLIENT_ID/SECRET the app
-installs into many workspaces through Bolt's OAuth flow, installations kept in adapter records.
+``/slack/events`` with every request's signature checked, on the process's one HTTP server
+(:class:`bot.ops.OpsServer`). With SLACK_CLIENT_ID/SECRET the app installs into many workspaces
+through Bolt's OAuth flow, installations kept in adapter records.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters import AdapterError
+from bot.ops import OpsServer
 from bot.runtime import Runtime
 from bot.slack.app import SlackListeners
 from bot.slack.installations import RecordInstallationStore, RecordOAuthStateStore
-from bot.slack.sender import SlackSender, make_client
+from bot.slack.sender import SlackPacing, SlackSender, make_client
 from habits.delivery import Sender
 from habits.model import Platform
 
@@ -59,9 +61,12 @@ class SlackAdapter:
         self,
         runtime: Runtime,
         *,
+        server: OpsServer | None = None,
         socket_check_interval: float = SOCKET_CHECK_INTERVAL,
         socket_dead_after: float = SOCKET_DEAD_AFTER,
     ):
+        """``server``: the process's running HTTP server, for Slack's routes; without one
+        (an adapter on its own, as in tests) HTTP mode starts a server of its own."""
         settings = runtime.settings
         self.runtime = runtime
         self.socket_mode = settings.slack_app_token is not None
@@ -74,12 +79,17 @@ class SlackAdapter:
         self.client = make_client(bot_token, self._base_url)
         self.installations = RecordInstallationStore(runtime) if self.multi_workspace else None
         self.listeners = SlackListeners(runtime)
-        self._sender = SlackSender(self._client_for)
+        self._sender = SlackSender(
+            self._client_for,
+            pacing=SlackPacing(settings.slack_workspace_messages_per_second),
+            on_rate_limited=runtime.rate_limit_counter(Platform.SLACK),
+        )
         self._workspace_clients: dict[str, AsyncWebClient] = {}
         self.app: AsyncApp | None = None
-        self.http_port: int | None = None  # the port actually bound, once HTTP is served
         self.team_id: str | None = None  # single-workspace mode: the bot token's workspace
-        self._runner: web.AppRunner | None = None
+        self._server = server
+        self._own_server: OpsServer | None = None  # started here when none was given
+        self._routes: list[tuple[str, str]] = []  # added to the server; removed on close
         self._socket: AsyncSocketModeHandler | None = None
         self.socket_check_interval = socket_check_interval
         self.socket_dead_after = socket_dead_after
@@ -90,6 +100,40 @@ class SlackAdapter:
     @property
     def sender(self) -> Sender:
         return self._sender
+
+    @property
+    def http_port(self) -> int | None:
+        """The port Slack's requests are served on, once they are."""
+        server = self._server or self._own_server
+        return server.port if server is not None and self._routes else None
+
+    def connected(self) -> bool:
+        """Socket Mode: the websocket is up; HTTP mode: Slack's routes are being served."""
+        if self._closed or self.app is None:
+            return False
+        if self.socket_mode and not self._socket_up():
+            return False
+        if self._serves_http:
+            server = self._server or self._own_server
+            return server is not None and server.serving and bool(self._routes)
+        return True
+
+    @property
+    def _serves_http(self) -> bool:
+        return not self.socket_mode or self.multi_workspace
+
+    def _socket_up(self) -> bool:
+        """What the SDK's async ``is_connected`` checks, read without awaiting."""
+        if self._socket is None:
+            return False
+        client = self._socket.client
+        session = getattr(client, "current_session", None)
+        return (
+            not client.closed
+            and not getattr(client, "stale", False)
+            and session is not None
+            and not session.closed
+        )
 
     # --- life cycle ------------------------------------------------------------------------------
 
@@ -107,7 +151,7 @@ class SlackAdapter:
         try:
             if self.socket_mode:
                 await self._connect_socket()
-            if not self.socket_mode or self.multi_workspace:
+            if self._serves_http:
                 await self._serve_http()
         except BaseException:
             await self.close()
@@ -125,8 +169,11 @@ class SlackAdapter:
                 self._socket_watcher.cancel()
             if self._socket is not None:
                 await self._socket.close_async()  # type: ignore[no-untyped-call]
-            if self._runner is not None:
-                await self._runner.cleanup()
+            server = self._server or self._own_server
+            while self._routes and server is not None:
+                server.remove_route(*self._routes.pop())
+            if self._own_server is not None:
+                await self._own_server.close()
         finally:
             self._stopped.set()
 
@@ -282,27 +329,30 @@ class SlackAdapter:
         return "Slack hands out websocket URLs, but the connection does not come back"
 
     async def _serve_http(self) -> None:
-        settings = self.runtime.settings
-        web_app = web.Application()
+        server = self._server or await self._start_own_server()
+        routes = []
         if not self.socket_mode:
-            web_app.router.add_post(EVENTS_PATH, self._on_events)
+            routes.append(("POST", EVENTS_PATH, self._on_events))
         flow = self.app.oauth_flow if self.app is not None else None
         if flow is not None:
-            web_app.router.add_get(flow.install_path, self._on_oauth_page)
-            web_app.router.add_get(flow.redirect_uri_path, self._on_oauth_page)
-        self._runner = web.AppRunner(web_app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, settings.slack_http_host, settings.slack_http_port)
+            routes.append(("GET", flow.install_path, self._on_oauth_page))
+            routes.append(("GET", flow.redirect_uri_path, self._on_oauth_page))
+        for method, path, handler in routes:
+            server.add_route(method, path, handler)
+            self._routes.append((method, path))
+        log.info("Slack's requests are served on port %s", server.port)
+
+    async def _start_own_server(self) -> OpsServer:
+        settings = self.runtime.settings
+        self._own_server = OpsServer(self.runtime, settings.http_host, settings.http_port)
         try:
-            await site.start()
+            await self._own_server.start()
         except OSError as exc:
             raise AdapterError(
-                f"cannot listen on {settings.slack_http_host}:{settings.slack_http_port} "
+                f"cannot listen on {settings.http_host}:{settings.http_port} "
                 f"for Slack's requests: {exc.strerror or exc}"
             ) from None
-        addresses = self._runner.addresses
-        self.http_port = int(addresses[0][1]) if addresses else settings.slack_http_port
-        log.info("Slack HTTP mode listening on port %s", self.http_port)
+        return self._own_server
 
     # --- HTTP endpoints --------------------------------------------------------------------------
 

@@ -136,3 +136,57 @@ def test_the_machine_zone_is_offered_by_its_current_name() -> None:
     assert machine_zone("Etc/UTC") == "UTC"
     assert machine_zone(":Europe/Kiev") == "Europe/Kyiv"
     assert machine_zone("Europe/Berlin") == "Europe/Berlin"
+
+
+def test_shard_ids_are_read_as_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_SHARD_COUNT", "4")
+    monkeypatch.setenv("DISCORD_SHARD_IDS", "3, 1")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.discord_shard_count, settings.discord_shard_ids) == (4, (1, 3))
+
+
+@pytest.mark.parametrize(
+    ("count", "ids", "says"),
+    [
+        ("", "0", "set DISCORD_SHARD_COUNT too"),
+        ("3", "3", "shard 3 is out of range: with DISCORD_SHARD_COUNT=3 the shards are 0 to 2"),
+        ("3", "1,1", "shard 1 is listed more than once"),
+        ("3", "one", "expected shard numbers separated by commas, like 0,1"),
+        ("0", "", "DISCORD_SHARD_COUNT: Input should be greater than or equal to 1"),
+    ],
+)
+def test_bad_shard_settings_stop_start_up_with_the_setting_named(
+    monkeypatch: pytest.MonkeyPatch, count: str, ids: str, says: str
+) -> None:
+    monkeypatch.setenv("DISCORD_SHARD_COUNT", count)
+    monkeypatch.setenv("DISCORD_SHARD_IDS", ids)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["db", "current"])
+    message = str(stopped.value)
+    assert says in message
+    assert "DISCORD_SHARD_IDS:" in message or "DISCORD_SHARD_COUNT:" in message
+
+
+def test_the_older_slack_http_names_apply_only_when_the_new_ones_are_unset(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("HTTP_HOST", "HTTP_PORT", "SLACK_HTTP_HOST", "SLACK_HTTP_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    assert (Settings().http_host, Settings().http_port) == ("0.0.0.0", 8080)
+
+    monkeypatch.setenv("SLACK_HTTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SLACK_HTTP_PORT", "3000")
+    assert (Settings().http_host, Settings().http_port) == ("127.0.0.1", 3000)
+
+    monkeypatch.setenv("HTTP_PORT", "9000")
+    assert Settings().http_port == 9000  # both set: the new name wins
+
+
+def test_an_unknown_log_format_stops_start_up_with_the_setting_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOG_FORMAT", "xml")
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["db", "current"])
+    assert "LOG_FORMAT" in str(stopped.value)

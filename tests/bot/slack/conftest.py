@@ -70,8 +70,8 @@ def slack_settings(tmp_path: Path, fake: FakeSlack, **overrides: Any) -> Setting
     values: dict[str, Any] = {
         "database_url": f"sqlite:///{tmp_path / 'coach.db'}",
         "slack_api_base_url": fake.base_url,
-        "slack_http_host": "127.0.0.1",
-        "slack_http_port": 0,
+        "http_host": "127.0.0.1",
+        "http_port": 0,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
