@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 import string
 import sys
 from collections.abc import Callable, Iterator
@@ -21,10 +22,15 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.adapters import SEND_TIMEOUT_SECONDS
 from bot.logs import configure_logging, redact, secret_values
 from bot.settings import Settings
 from storage.database import current_revision, head_revision, is_sqlite, make_engine
 
+# The dispatcher extends a batch's leases once a third of the lease has passed, so one send
+# (its pacing wait included, at most SEND_TIMEOUT_SECONDS) must fit in two thirds of it.
+MIN_SAFE_LEASE_SECONDS = 1.5 * SEND_TIMEOUT_SECONDS
+MIN_SQLITE = (3, 33, 0)  # UPDATE … FROM, which the sweep uses
 PLATFORM_TIMEOUT = 10.0  # seconds each platform may take to answer about a token
 PLACEHOLDERS = frozenset(
     {
@@ -252,6 +258,25 @@ def _clashes(settings: Settings) -> Iterator[Check]:
                 f"they disagree ({old_value} and {new_value}); {new} wins",
                 f"remove {old} (its older name) and keep {new}",
             )
+    if not settings.discord_configured and not settings.slack_configured:
+        yield Check(
+            "a chat platform to serve",
+            False,
+            "neither Discord nor Slack credentials are set, so `habit-coach run` would refuse "
+            "to start (exit 2)",
+            "set DISCORD_TOKEN, or SLACK_BOT_TOKEN (or the OAuth pair); "
+            "`habit-coach console` needs none",
+        )
+    shortest = MIN_SAFE_LEASE_SECONDS
+    if settings.delivery_lease_seconds < shortest:
+        yield Check(
+            "DELIVERY_LEASE_SECONDS",
+            False,
+            f"{settings.delivery_lease_seconds:g} s is shorter than a send may take (up to "
+            f"{SEND_TIMEOUT_SECONDS:g} s with its pacing): another replica could take a "
+            "delivery over while it is being sent, and send it again",
+            f"set it to {shortest:g} or more (default 60)",
+        )
     shard_ids = getattr(settings, "discord_shard_ids", None)
     if shard_ids is not None and getattr(settings, "discord_shard_count", None) is None:
         yield Check(
@@ -281,6 +306,16 @@ def database_check(settings: Settings) -> Check:
             False,
             f"cannot reach {where}: {first}",
             "check DATABASE_URL, and that the database server is running and reachable",
+        )
+    if settings.database_url.startswith("sqlite") and sqlite3.sqlite_version_info < MIN_SQLITE:
+        needed = ".".join(map(str, MIN_SQLITE))
+        return Check(
+            "database",
+            False,
+            f"this Python's SQLite is {sqlite3.sqlite_version}; the sweep needs {needed} or newer "
+            "(UPDATE … FROM)",
+            "use a Python built with a newer SQLite (python.org builds and the container image "
+            "are), or PostgreSQL",
         )
     head = head_revision()
     if applied != head:

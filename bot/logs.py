@@ -15,8 +15,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 
 REDACTED = "[redacted]"
 TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
@@ -36,7 +38,8 @@ _TOKEN_SHAPES = [
     # An Authorization header's value.
     re.compile(r"(\b(?:Bearer|Bot) )[A-Za-z0-9._~+/=-]{20,}"),
 ]
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)(?P<pw>[^\s@/]+)(?=@)")
+# A password may hold "/" (SQLAlchemy accepts it unencoded); it ends at the "@" of the host.
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)(?P<pw>[^\s@]+)(?=@)")
 _STANDARD_ATTRIBUTES = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
     | {"message", "asctime", "taskName"}
@@ -63,7 +66,11 @@ class Redactor(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redact(record.getMessage())
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call (wrong %-args) must not raise at its caller
+            message = f"{record.msg} {record.args!r}"
+        record.msg = self.redact(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
@@ -134,9 +141,25 @@ def secret_values(settings: object) -> list[str]:
         if isinstance(value, SecretStr):
             found.append(value.get_secret_value())
     url = getattr(settings, "database_url", "")
-    match = _URL_PASSWORD.search(url) if isinstance(url, str) else None
+    if isinstance(url, str):
+        found.extend(_database_passwords(url))
+    return found
+
+
+def _database_passwords(url: str) -> list[str]:
+    """The database password as SQLAlchemy reads it (also from ``?password=``), and as written."""
+    found: list[str] = []
+    match = _URL_PASSWORD.search(url)
     if match is not None:
         found.append(match["pw"])
+    try:
+        parsed = make_url(url)
+    except Exception:  # settings refuse a malformed URL; nothing more to learn here
+        return found
+    for password in (parsed.password, parsed.query.get("password")):
+        for value in password if isinstance(password, tuple) else (password,):
+            if value:
+                found.extend({str(value), quote(str(value), safe="")})
     return found
 
 

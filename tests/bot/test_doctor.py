@@ -160,6 +160,16 @@ async def test_a_broken_configuration_names_each_problem_and_its_fix(
             id="socket-mode-with-http-options",
         ),
         pytest.param(
+            {},
+            "✘ a chat platform to serve: neither Discord nor Slack credentials are set",
+            id="nothing-to-serve",
+        ),
+        pytest.param(
+            {"DISCORD_TOKEN": DISCORD_TOKEN, "DELIVERY_LEASE_SECONDS": "10"},
+            "✘ DELIVERY_LEASE_SECONDS: 10 s is shorter than a send may take",
+            id="lease-shorter-than-a-send",
+        ),
+        pytest.param(
             {"HTTP_PORT": "not-a-port"},
             "✘ setting HTTP_PORT: HTTP_PORT is not valid: Input should be a valid integer",
             id="unreadable-setting",

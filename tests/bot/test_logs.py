@@ -87,6 +87,41 @@ def test_text_logs_carry_no_secret(
         assert secret not in err
 
 
+@pytest.mark.parametrize(
+    ("url", "password"),
+    [
+        ("postgresql+psycopg://coach:pa/ss-91x@db:5432/coach", "pa/ss-91x"),
+        ("postgresql+psycopg://coach:pa%2Fss-91x@db:5432/coach", "pa/ss-91x"),
+        ("postgresql+psycopg://coach@db:5432/coach?password=qq-7731", "qq-7731"),
+    ],
+)
+def test_a_database_password_however_written_is_redacted(
+    url: str, password: str, capsys: pytest.CaptureFixture[str], logging_restored: None
+) -> None:
+    settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    configure_logging("DEBUG", "text", secret_values(settings))
+
+    logging.getLogger("bot.test").warning("database: %s", url)
+
+    err = capsys.readouterr().err
+    assert "database: " in err
+    assert password not in err
+    assert password.replace("/", "%2F") not in err
+
+
+def test_a_malformed_log_call_is_still_logged_and_never_raises_at_its_caller(
+    capsys: pytest.CaptureFixture[str], logging_restored: None
+) -> None:
+    logging.getLogger().handlers.clear()  # as in the process: ours alone (pytest's would raise)
+    configure_logging("INFO", "text", [DISCORD_TOKEN])
+
+    logging.getLogger("somelib").warning("value %d of %s", "x", DISCORD_TOKEN)
+
+    err = capsys.readouterr().err
+    assert "WARNING somelib: value %d of %s" in err
+    assert DISCORD_TOKEN not in err
+
+
 def test_json_logs_are_one_object_per_line_with_no_secret(
     capsys: pytest.CaptureFixture[str], logging_restored: None
 ) -> None:
