@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.runtime import DRAIN_GRACE_SECONDS
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 DOCKERFILE = DEPLOY / "Dockerfile"
@@ -27,8 +29,10 @@ K8S = DEPLOY / "k8s"
 
 REQUIRE_TOOLS_ENV = "HABIT_COACH_REQUIRE_DEPLOY_TOOLS"
 
-# `habit-coach run` exits within this many seconds of SIGTERM; every stop timeout must allow it.
-APP_STOP_BOUND_SECONDS = 25
+# `habit-coach run` exits within this many seconds of SIGTERM — the drain of sends in flight,
+# then closing the adapters and the HTTP server — and every stop timeout must allow it.
+CLOSE_ALLOWANCE_SECONDS = 5
+APP_STOP_BOUND_SECONDS = DRAIN_GRACE_SECONDS + CLOSE_ALLOWANCE_SECONDS
 
 
 def tools_required() -> bool:

@@ -96,9 +96,17 @@ def test_the_password_must_be_set_rather_than_defaulted() -> None:
     # The parsed values: the comments mention ${POSTGRES_PASSWORD} too, in prose.
     text = yaml.safe_dump(_compose(), width=10**6)
     variables = re.findall(r"\$\{([A-Z_]+)(:\?|:-|\?|-)?[^}]*\}", text)
-    assert variables
-    for name, operator in variables:
+    passwords = [(name, op) for name, op in variables if "PASSWORD" in name]
+    assert passwords
+    for name, operator in passwords:
         assert operator == ":?", f"${{{name}}} needs a value: use ${{{name}:?…}}"
+
+
+def test_the_coach_logs_json_unless_deploy_env_asks_for_text() -> None:
+    """.env.example's empty LOG_FORMAT= would blank the image's json default; Compose's
+    `${LOG_FORMAT:-json}` treats empty as unset."""
+    environment = _compose()["services"]["coach"]["environment"]
+    assert environment["LOG_FORMAT"] == "${LOG_FORMAT:-json}"
 
 
 def test_the_coach_reads_env_publishes_its_port_and_restarts() -> None:
