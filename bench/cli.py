@@ -1,10 +1,16 @@
-"""``python -m bench``: populate a SQLite file, measure ours and the baselines, print the table."""
+"""``python -m bench``: issue 5's table — every figure beside the naive design, in one run.
+
+Progress goes to stderr; the report (machine facts, the exact command, the Markdown table and
+the details behind it) to stdout. What each figure measures: docs/benchmarks.md.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import random
-import statistics
+import shlex
 import sys
 import tempfile
 import time
@@ -12,315 +18,325 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench import baseline, ours, report
-from bench.measure import MB, Latency, progress, settle
-from bench.population import (
-    BENCH_NOW,
-    PLATFORMS,
-    Populated,
-    member_zones,
-    plan_cost,
-    populate,
-)
-from bench.report import Row, megabytes, millis, ratio, seconds, verdict
+from sqlalchemy import Engine, text, update
+from sqlalchemy.engine import make_url
+
+from bench import baseline, ours, replicas, report
+from bench.bulk import Target, analyze
+from bench.figures import Results, Shared, details, fanout_result, figures
+from bench.idle import idle_tick
+from bench.measure import progress, settle
+from bench.population import BENCH_NOW, PLATFORMS, member_zones, populate, populate_members
+from bench.restart import jobs_restart, restart
 from habits.model import ManualClock
 from habits.service import Coach, SweepSettings
-from storage.database import make_engine, upgrade
+from storage.database import make_engine
+from storage.tables import deliveries
 from storage.uow import SqlUnitOfWorkFactory
 
-LATENCY_TARGET_MS = 10.0
-SWEEP_TARGET_S = 3.0
-MEMORY_TARGET_PER_100K = 50 * MB
-QUICK_MEMBERS = 10_000
-QUICK_SAMPLES = 500
+NAMES = ("latency", "sweep", "idle", "memory", "restart", "fanout", "replicas")
+POSTGRES_ENV = "HABIT_COACH_BENCH_POSTGRES_URL"
+PACKAGES = ("SQLAlchemy", "APScheduler", "psycopg", "alembic", "discord.py", "slack_bolt")
+DOWN_FOR = timedelta(hours=1)
+# (full, --quick) defaults
+SIZES = {
+    "small": (100_000, 5_000),
+    "large": (1_000_000, 20_000),
+    "samples": (2_000, 200),
+    "naive_sample": (2_000, 300),
+    "jobs_sample": (5_000, 500),
+    "restart_sample": (1_000, 200),
+    "replica_members": (1_000, 200),
+    "idle_ticks": (300, 50),
+}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark the Habit Coach engine on SQLite against one APScheduler job "
-        "per member. Progress goes to stderr, the report to stdout.",
+        description="Issue 5's scale figures for Habit Coach, each beside the naive design "
+        "(one APScheduler job per member, an ORM commit per row) measured in the same run. "
+        "Progress goes to stderr, the report to stdout.",
     )
-    parser.add_argument("--members", type=int, help="members to create (default 100000)")
-    parser.add_argument("--samples", type=int, help="calls per command for latency (default 2000)")
-    parser.add_argument("--db", type=Path, help="SQLite file to create (default: a temp dir)")
     parser.add_argument(
-        "--quick",
-        action="store_true",
-        help=f"smoke run: {QUICK_MEMBERS:,} members, {QUICK_SAMPLES} samples",
+        "--postgres",
+        metavar="URL",
+        default=os.environ.get(POSTGRES_ENV) or None,
+        help=f"also run on this PostgreSQL database (default ${POSTGRES_ENV}); its public "
+        "schema is DROPPED and recreated by every phase, so give it a database of its own",
     )
-    parser.add_argument("--sweeps", type=int, default=3, help="timed full sweeps (median)")
-    parser.add_argument("--idle-ticks", type=int, default=500, help="idle ticks (median)")
-    parser.add_argument("--naive-sample", type=int, default=2000, help="rows for the naive sweep")
+    parser.add_argument("--quick", action="store_true", help="smoke run with small sizes")
+    parser.add_argument("--only", metavar="NAME,…", help=f"run only these rows: {', '.join(NAMES)}")
+    for name, (full, quick) in SIZES.items():
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, type=int, help=f"default {full:,} ({quick:,} with --quick)")
     parser.add_argument(
         "--batch-size", type=int, default=SweepSettings().batch_size, help="sweep batch size"
     )
-    parser.add_argument("--seed", type=int, default=2026, help="seed for the population")
-    parser.add_argument(
-        "--no-baseline", action="store_true", help="skip APScheduler and the naive sweep"
-    )
-    parser.add_argument("--profile", action="store_true", help="print cProfile of one sweep")
+    parser.add_argument("--seed", type=int, default=2026, help="seed for the populations")
     return parser
 
 
+def _sizes(args: argparse.Namespace) -> dict[str, int]:
+    return {
+        name: getattr(args, name) or (quick if args.quick else full)
+        for name, (full, quick) in SIZES.items()
+    }
+
+
+def _only(args: argparse.Namespace) -> set[str] | None:
+    if not args.only:
+        return set(NAMES)
+    wanted = {name.strip() for name in args.only.split(",") if name.strip()}
+    unknown = wanted - set(NAMES)
+    if unknown:
+        print(f"bench: unknown --only name(s) {', '.join(sorted(unknown))}", file=sys.stderr)
+        return None
+    return wanted
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
-    count = args.members or (QUICK_MEMBERS if args.quick else 100_000)
-    samples = args.samples or (QUICK_SAMPLES if args.quick else 2000)
-    if count < 1 or samples < 2 or not 1 <= args.sweeps <= 100:
-        print("bench: needs --members >= 1, --samples >= 2, 1 <= --sweeps <= 100", file=sys.stderr)
+    only = _only(args)
+    if only is None:
         return 2
-    if args.db is not None:
-        if args.db.exists():
-            print(f"bench: {args.db} exists; pass a new file", file=sys.stderr)
-            return 2
-        return _run(args, count, samples, args.db)
-    with tempfile.TemporaryDirectory(prefix="habit-coach-bench-") as tmp:
-        return _run(args, count, samples, Path(tmp) / "bench.db")
-
-
-def _run(args: argparse.Namespace, count: int, samples: int, path: Path) -> int:
+    sizes = _sizes(args)
+    if min(sizes.values()) < 1 or sizes["samples"] < 2:
+        print("bench: sizes must be positive and --samples at least 2", file=sys.stderr)
+        return 2
+    # APScheduler logs every misfired job of the baselines; the figures count them instead.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     started = time.perf_counter()
     load_before = report.load_average()
-    rng = random.Random(args.seed)
-    url = f"sqlite:///{path}"
-    platforms = list(PLATFORMS)
-    settings = SweepSettings(batch_size=args.batch_size)
-    now = BENCH_NOW
+    shared = Shared(sizes=sizes, only=only)
+    _baselines(shared)
+    targets = [Target.sqlite()]
+    if args.postgres:
+        targets.append(Target.postgres(args.postgres))
+    results: list[Results] = []
+    for target in targets:
+        try:
+            results.append(_run_target(target, shared, args))
+        finally:
+            target.close()
+    if "fanout" in only:
+        shared.fanout = fanout_result(args.quick)
 
-    progress(f"migrating {path}")
-    upgrade(url)
-    engine = make_engine(url)
-    coach = Coach(SqlUnitOfWorkFactory(engine), ManualClock(now))
-    try:
-        jobs = None
-        if not args.no_baseline:
-            # First, on a fresh heap, so the RSS the jobs add is not hidden by reused memory.
-            progress(f"APScheduler: adding {count:,} jobs")
-            jobs = baseline.apscheduler_jobs(member_zones(count, args.seed))
-            settle()
-
-        progress(f"populating {count:,} members")
-        pop = populate(engine, count, now, args.seed)
-        plan_seconds = plan_cost(pop.plan_samples, now)
-
-        progress(f"latency: {samples:,} × /published and /streak")
-        warmup = max(20, min(200, samples // 10))
-        refs = ours.random_refs(engine, samples + warmup, count, rng)
-        latency = ours.command_latency(coach, refs, samples, warmup, tag=str(args.seed))
-        del refs
-
-        runs = []
-        for run in range(args.sweeps):
-            progress(f"sweep {run + 1}/{args.sweeps}: {count:,} due")
-            due_at = ours.due_instant(now, run)
-            runs.append(ours.timed_sweep(engine, coach, platforms, settings, due_at, count))
-        progress("sweep under tracemalloc")
-        traced_run = ours.timed_sweep(
-            engine, coach, platforms, settings, ours.due_instant(now, args.sweeps), count, "traced"
-        )
-        profile = ""
-        if args.profile:
-            progress("sweep under cProfile")
-            due_at = ours.due_instant(now, args.sweeps + 1)
-            profile = ours.profile_sweep(engine, coach, platforms, settings, due_at)
-        progress(f"{args.idle_ticks} idle ticks")
-        idle = ours.idle_ticks(coach, platforms, settings, args.idle_ticks)
-
-        naive = None
-        if not args.no_baseline:
-            sample = min(args.naive_sample, count)
-            progress(f"naive sweep: ORM commit per row, {sample:,} rows")
-            naive = baseline.naive_sweep(
-                engine, platforms, now, now - timedelta(hours=5), sample, count, rng
-            )
-    finally:
-        engine.dispose()
-
-    rows = _rows(count, pop, plan_seconds, latency, runs, traced_run, idle, naive, jobs)
     facts = [
         *report.machine_facts(),
+        ("PostgreSQL", _server_version(args.postgres) if args.postgres else "not run"),
+        ("packages", report.package_versions(PACKAGES)),
+        ("command", _command(argv)),
         ("run on", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
-        ("database", f"SQLite file, WAL, migrated to head ({path})"),
-        (
-            "members",
-            f"{count:,} ({pop.publications:,} publications, {pop.goal_changes:,} goal "
-            f"changes, {pop.rest_weeks:,} rest weeks)",
-        ),
-        ("load average", f"{load_before} at start, {report.load_average()} at end (1/5/15 min)"),
-        ("engine clock", f"ManualClock at {now:%a %Y-%m-%d %H:%M} UTC"),
-        ("sweep", f"platforms {', '.join(platforms)}; batch {settings.batch_size}"),
-        (
-            "samples",
-            f"{samples:,} per command after {warmup} warm-up; {args.idle_ticks} idle "
-            f"ticks; {args.sweeps} timed sweeps",
-        ),
+        ("took", f"{time.perf_counter() - started:,.0f} s"),
+        ("load average", f"{load_before} at start, {report.load_average()} at end"),
+        ("engine clock", f"ManualClock from {BENCH_NOW:%a %Y-%m-%d %H:%M} UTC"),
+        ("sizes", ", ".join(f"{k.replace('_', '-')} {v:,}" for k, v in sizes.items())),
     ]
+    rows = figures(results, shared, postgres=bool(args.postgres))
+    print(report.facts_block("Habit Coach benchmark (issue 5)", facts))
     print()
-    print(report.facts_block("Habit Coach benchmark", facts))
+    print(report.issue_table(rows))
     print()
-    print(report.table(rows))
-    print()
-    print(_details(pop, runs, traced_run, naive, jobs))
-    if profile:
-        print()
-        print("cProfile of one full sweep")
-        print(profile)
+    print(details(results, shared))
+    failed = [row for row in rows if row.met.startswith("NO") and "check" in row.target]
     progress(f"done in {time.perf_counter() - started:,.0f} s")
+    if failed:
+        progress(
+            "correctness checks failed: " + "; ".join(f"{r.name} ({r.database})" for r in failed)
+        )
+        return 1
     return 0
 
 
-def _rows(
-    count: int,
-    pop: Populated,
-    plan_seconds: float,
-    latency: ours.CommandLatency,
-    runs: list[ours.SweepRun],
-    traced_run: ours.SweepRun,
-    idle: Latency,
-    naive: baseline.NaiveResult | None,
-    jobs: baseline.JobsResult | None,
-) -> list[Row]:
-    n = f"{count:,}"
-    rows = [
-        Row(f"populate {n} members + history", seconds(pop.seconds_total)),
-        Row(
-            f"schedule {n} members (plan + INSERT vs add jobs)",
-            seconds(pop.seconds_schedule),
-            seconds(jobs.seconds) if jobs else "—",
-            ratio(pop.seconds_schedule, jobs.seconds) if jobs else "—",
-        ),
-        Row(
-            "plan() per member, un-memoised",
-            f"{plan_seconds * 1e6:.0f} µs",
-            target=f"(× {n} = {plan_seconds * count:.1f} s)",
-        ),
-    ]
-    for name, figures in (("/published", latency.published), ("/streak", latency.streak)):
-        rows += [
-            Row(f"{name} p50", millis(figures.p50)),
-            Row(
-                f"{name} p99",
-                millis(figures.p99),
-                target=f"< {LATENCY_TARGET_MS:.0f} ms",
-                met=verdict(figures.p99 < LATENCY_TARGET_MS),
-            ),
-            Row(f"{name} mean", millis(figures.mean)),
-        ]
-    rows.append(
-        Row(
-            "command failures (Reply.ok false)",
-            str(latency.failures),
-            target="0",
-            met=verdict(latency.failures == 0),
-        )
-    )
-
-    sweep = statistics.median(run.seconds for run in runs)
-    naive_full = naive.extrapolate(count) if naive else float("nan")
-    target = SWEEP_TARGET_S * count / 100_000
-    rows += [
-        Row(
-            f"sweep {n} due nudges (median of {len(runs)})",
-            seconds(sweep),
-            f"{seconds(naive_full)} (extrapolated)" if naive else "—",
-            ratio(sweep, naive_full) if naive else "—",
-            f"≤ {target:g} s" + (" (3 s per 100k)" if count != 100_000 else ""),
-            verdict(sweep <= target),
-        ),
-        Row(
-            "sweep throughput",
-            f"{count / sweep:,.0f} /s",
-            f"{naive.sample / naive.seconds:,.0f} /s" if naive else "—",
-        ),
-    ]
-    all_runs = [*runs, traced_run]
-    exact = all(run.exact and run.added == count for run in all_runs)
-    worst_dup = max(run.duplicates for run in all_runs)
-    worst_missed = max(run.missed + run.still_due for run in all_runs)
-    rows.append(
-        Row(
-            "deliveries logged per sweep",
-            f"{min(r.added for r in all_runs):,}–{max(r.added for r in all_runs):,}; "
-            f"dup {worst_dup}, missed {worst_missed}",
-            f"{naive.logged:,} of {naive.sample:,}" if naive else "—",
-            target=f"= {n}, 0 dup, 0 missed",
-            met=verdict(exact),
-        )
-    )
-    rows.append(Row(f"idle tick over {n} rows (median)", millis(idle.p50)))
-    rows.append(Row("idle tick p99", millis(idle.p99)))
-
-    # Our memory does not grow with N (one batch at a time), so small runs keep the 100k target.
-    memory_target = MEMORY_TARGET_PER_100K * max(count, 100_000) / 100_000
-    target_text = f"< {megabytes(memory_target)}"
-    if count != 100_000:
-        target_text += " (50 MB per 100k)"
-    rss_peak = statistics.median(run.rss.peak_added for run in runs if run.rss)
-    traced = traced_run.traced.peak_added if traced_run.traced else float("nan")
-    jobs_traced = jobs.traced_per_job * count if jobs else float("nan")
-    rows += [
-        Row(
-            "memory: RSS peak added by a sweep vs N jobs",
-            megabytes(rss_peak),
-            megabytes(jobs.rss_added) if jobs else "—",
-            ratio(rss_peak, jobs.rss_added) if jobs else "—",
-            target_text,
-            verdict(rss_peak < memory_target),
-        ),
-        Row(
-            "memory: tracemalloc peak, sweep vs N jobs",
-            megabytes(traced),
-            f"{megabytes(jobs_traced)} (extrapolated)" if jobs else "—",
-            ratio(traced, jobs_traced) if jobs else "—",
-            target_text,
-            verdict(traced < memory_target),
-        ),
-    ]
-    return rows
+def _command(argv: list[str]) -> str:
+    shown = []
+    for arg in argv:
+        if "://" in arg:
+            url = make_url(arg)
+            arg = url.render_as_string(hide_password=True)
+        shown.append(shlex.quote(arg))
+    return " ".join(["python -m bench", *shown])
 
 
-def _details(
-    pop: Populated,
-    runs: list[ours.SweepRun],
-    traced_run: ours.SweepRun,
-    naive: baseline.NaiveResult | None,
-    jobs: baseline.JobsResult | None,
-) -> str:
-    lines = ["Details"]
-    lines.append(
-        f"  populate: plan {pop.seconds_plan:.2f} s ({pop.distinct_plans:,} distinct schedules), "
-        f"INSERT members {pop.seconds_insert_members:.2f} s, INSERT history "
-        f"{pop.seconds_insert_history:.2f} s, total {pop.seconds_total:.2f} s"
-    )
-    for index, run in enumerate(runs, 1):
-        rss = run.rss
-        memory = (
-            f"RSS peak +{megabytes(rss.peak_added)} ({rss.method}), kept +{megabytes(rss.retained)}"
-            if rss
-            else ""
+def _server_version(url: str) -> str:
+    engine = make_engine(Target.postgres(url).postgres_url or url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            return str(connection.execute(text("SHOW server_version")).scalar_one())
+    except Exception as exc:  # the run itself will say more
+        return f"unreachable ({type(exc).__name__})"
+    finally:
+        engine.dispose()
+
+
+def _baselines(shared: Shared) -> None:
+    """The APScheduler samples, first, while the heap is fresh (RSS growth would read low on a
+    heap that has grown and freed before)."""
+    sizes, only = shared.sizes, shared.only
+    rows = member_zones(sizes["jobs_sample"], 7)
+    if "memory" in only:
+        progress(f"baseline: memory of {len(rows):,} APScheduler jobs")
+        shared.jobs_memory = baseline.jobs_memory(rows)
+        settle()
+    if "sweep" in only:
+        progress(f"baseline: event loop while {len(rows):,} APScheduler jobs come due at once")
+        shared.jobs_lag = baseline.jobs_due_at_once(rows)
+        settle()
+    if "restart" in only:
+        sample = member_zones(sizes["restart_sample"], 11)
+        progress(f"baseline: APScheduler restart with {len(sample):,} overdue jobs")
+        with tempfile.TemporaryDirectory(prefix="habit-coach-bench-jobs-") as folder:
+            shared.jobs_restart = jobs_restart(sample, Path(folder))
+        settle()
+
+
+def _run_target(target: Target, shared: Shared, args: argparse.Namespace) -> Results:
+    result = Results(target.name)
+    only, sizes = shared.only, shared.sizes
+    settings = SweepSettings(batch_size=args.batch_size)
+    threads = 1 if target.is_sqlite else 4
+    if only & {"latency", "sweep", "memory"}:
+        _small_phase(target, result, shared, settings, threads, args.seed)
+    if only & {"sweep", "idle", "memory", "restart"}:
+        _large_phase(target, result, shared, settings, threads, args.seed)
+    if "replicas" in only and not target.is_sqlite:
+        assert target.postgres_url is not None
+        url = target.fresh("replicas")
+        engine = make_engine(url)
+        try:
+            members = sizes["replica_members"]
+            progress(f"{target.name}: 3 replicas, {members:,} due, one SIGKILLed mid-batch")
+            result.replicas = replicas.run_ours(url, engine, members, lease=3.0, send_ms=5.0)
+        finally:
+            engine.dispose()
+        url = target.fresh("replicas-baseline")
+        engine = make_engine(url)
+        try:
+            progress(f"{target.name}: baseline, 3 processes with one APScheduler job per member")
+            result.replicas_baseline = replicas.run_apscheduler(url, engine, members, send_ms=5.0)
+        finally:
+            engine.dispose()
+    return result
+
+
+def _small_phase(
+    target: Target,
+    result: Results,
+    shared: Shared,
+    settings: SweepSettings,
+    threads: int,
+    seed: int,
+) -> None:
+    only, size = shared.only, shared.sizes["small"]
+    url = target.fresh(f"members-{size}")
+    engine = make_engine(url, pool_size=threads)
+    coach = Coach(SqlUnitOfWorkFactory(engine), ManualClock(BENCH_NOW))
+    try:
+        if "latency" in only:
+            progress(f"{target.name}: populating {size:,} members with history")
+            pop = populate(engine, size, BENCH_NOW, seed)
+            result.notes.append(
+                f"populate {size:,} members + history: {pop.seconds_total:.1f} s "
+                f"({pop.publications:,} publications, {pop.distinct_plans:,} distinct schedules)"
+            )
+            samples = shared.sizes["samples"]
+            progress(f"{target.name}: latency, {samples:,} × /published and /streak")
+            rng = random.Random(seed)
+            warmup = max(20, min(200, samples // 10))
+            refs = ours.random_refs(engine, samples + warmup, size, rng)
+            result.latency = ours.command_latency(coach, refs, samples, warmup, tag=str(seed))
+        else:
+            progress(f"{target.name}: populating {size:,} members")
+            members = populate_members(engine, size, BENCH_NOW, seed)
+            result.notes.append(f"populate {size:,} members: {members.seconds_total:.1f} s")
+        if only & {"sweep", "memory"}:
+            _sweeps(target, engine, coach, result, settings, threads, size, BENCH_NOW, shared)
+        if "sweep" in only:
+            sample = min(shared.sizes["naive_sample"], size)
+            progress(f"{target.name}: naive sweep, ORM commit per row, {sample:,} rows")
+            result.naive = baseline.naive_sweep(
+                engine,
+                list(PLATFORMS),
+                BENCH_NOW,
+                BENCH_NOW - timedelta(hours=5),
+                sample,
+                size,
+                random.Random(seed),
+            )
+    finally:
+        engine.dispose()
+        target.discard(url)
+
+
+def _sweeps(
+    target: Target,
+    engine: Engine,
+    coach: Coach,
+    result: Results,
+    settings: SweepSettings,
+    threads: int,
+    size: int,
+    now: datetime,
+    shared: Shared,
+) -> None:
+    platforms = list(PLATFORMS)
+    progress(f"{target.name}: sweep of {size:,} due, batches on a thread pool, loop probed")
+    due_at = ours.due_instant(now, 0)
+    result.sweeps[size] = ours.loop_sweep(engine, coach, platforms, settings, due_at, size, threads)
+    if "memory" in shared.only:
+        progress(f"{target.name}: sweep of {size:,} due under tracemalloc")
+        result.traced[size] = ours.timed_sweep(
+            engine, coach, platforms, settings, ours.due_instant(now, 1), size, "traced"
         )
-        lines.append(
-            f"  sweep {index}: {run.seconds:.2f} s, swept {run.swept:,}, logged {run.added:,}, "
-            f"dup {run.duplicates}, missed {run.missed}, still due {run.still_due}; {memory}"
+
+
+def _large_phase(
+    target: Target,
+    result: Results,
+    shared: Shared,
+    settings: SweepSettings,
+    threads: int,
+    seed: int,
+) -> None:
+    only, size = shared.only, shared.sizes["large"]
+    url = target.fresh(f"members-{size}")
+    engine = make_engine(url, pool_size=threads)
+    try:
+        progress(f"{target.name}: populating {size:,} members (bulk, no history)")
+        members = populate_members(engine, size, BENCH_NOW, seed + 1)
+        result.notes.append(
+            f"populate {size:,} members (bulk): {members.seconds_total:.1f} s "
+            f"(generate {members.seconds_generate:.1f} s, write {members.seconds_write:.1f} s, "
+            f"{members.distinct_plans:,} distinct schedules)"
         )
-    if traced_run.traced:
-        lines.append(
-            f"  sweep under tracemalloc: {traced_run.seconds:.2f} s (slowed by tracing), "
-            f"peak +{megabytes(traced_run.traced.peak_added)}, "
-            f"kept +{megabytes(traced_run.traced.retained)}, logged {traced_run.added:,}"
+        now = BENCH_NOW
+        if "restart" in only:
+            now = BENCH_NOW + DOWN_FOR
+            progress(f"{target.name}: restart after an hour down, {size:,} members")
+            result.restart = restart(url, engine, list(PLATFORMS), BENCH_NOW, now)
+            _settle_log(engine, now)
+        coach = Coach(SqlUnitOfWorkFactory(engine), ManualClock(now))
+        if "idle" in only:
+            progress(f"{target.name}: idle ticks over {size:,} members")
+            result.idle = idle_tick(
+                engine, coach, list(PLATFORMS), settings, shared.sizes["idle_ticks"]
+            )
+        if only & {"sweep", "memory"}:
+            _sweeps(target, engine, coach, result, settings, threads, size, now, shared)
+    finally:
+        engine.dispose()
+        target.discard(url)
+
+
+def _settle_log(engine: Engine, now: datetime) -> None:
+    """Mark the restart's deliveries sent, so the idle tick that follows has nothing to claim
+    (the platforms would have taken them by now), then refresh PostgreSQL's statistics."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(deliveries).values(
+                status="sent", finished_at=now, lease_owner=None, lease_until=None
+            )
         )
-    if naive:
-        lines.append(
-            f"  naive sweep: {naive.sample:,} rows in {naive.seconds:.2f} s "
-            f"({naive.seconds / naive.sample * 1000:.2f} ms/row), logged {naive.logged:,}; "
-            "the baseline figure is that rate × N (extrapolated, not run)"
-        )
-    if jobs:
-        lines.append(
-            f"  APScheduler: {jobs.count:,} jobs added in {jobs.seconds:.2f} s, RSS "
-            f"+{megabytes(jobs.rss_added)} ({jobs.rss_added / max(jobs.count, 1) / 1024:.1f} "
-            f"KB/job); tracemalloc {jobs.traced_per_job / 1024:.1f} KB/job on "
-            f"{jobs.traced_sample:,} jobs"
-        )
-    return "\n".join(lines)
+    analyze(engine)

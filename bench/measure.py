@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import gc
@@ -180,3 +181,37 @@ def traced() -> Iterator[Traced]:
         result.retained = max(0, current - start)
     finally:
         tracemalloc.stop()
+
+
+# --- event-loop lag ----------------------------------------------------------------------------
+
+
+class LagProbe:
+    """How late ``asyncio.sleep`` wakes while other work runs: the event loop's lag.
+
+    Discord heartbeats and the 3 s interaction deadline ride on the same loop as the sweep, so
+    a figure here is how long every other coroutine of the process was kept waiting.
+    """
+
+    def __init__(self, interval: float = 0.005):
+        self.interval = interval
+        self.late: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def _run(self) -> None:
+        clock = time.perf_counter
+        while not self._stopping:
+            start = clock()
+            await asyncio.sleep(self.interval)
+            self.late.append(max(0.0, clock() - start - self.interval))
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> Latency:
+        """Stop probing; the lateness of every wake-up, in milliseconds."""
+        self._stopping = True
+        if self._task is not None:
+            await self._task
+        return Latency.of(self.late)

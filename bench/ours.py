@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import cProfile
 import gc
 import io
 import pstats
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, select, update
 
-from bench.measure import Latency, PeakRss, Traced, peak_rss, time_calls, traced
+from bench.measure import LagProbe, Latency, PeakRss, Traced, peak_rss, time_calls, traced
 from habits.model import MemberRef, Platform
 from habits.service import Coach, SweepSettings
 from storage.tables import deliveries, members
@@ -79,6 +81,7 @@ class SweepRun:
     still_due: int
     rss: PeakRss | None = None
     traced: Traced | None = None
+    lag: Latency | None = None
 
     @property
     def exact(self) -> bool:
@@ -144,6 +147,48 @@ def timed_sweep(
     added = _count(engine) - before
     duplicates, missed, still_due = verify_sweep(engine, due_at, coach.now(), population)
     return SweepRun(seconds, swept, added, duplicates, missed, still_due, rss, trace)
+
+
+def loop_sweep(
+    engine: Engine,
+    coach: Coach,
+    platforms: list[str],
+    settings: SweepSettings,
+    due_at: datetime,
+    population: int,
+    threads: int,
+) -> SweepRun:
+    """Make every member due at ``due_at`` and sweep them the way ``habit-coach run`` does.
+
+    As ``Dispatcher.tick`` does, each batch is one job on a ThreadPoolExecutor (one thread for
+    SQLite, ``threads`` for PostgreSQL) awaited from the event loop, while a probe coroutine
+    measures how late the loop wakes it. The time is from the first batch to the last.
+    """
+    make_all_due(engine, due_at)
+    before = _count(engine)
+    gc.collect()
+    with peak_rss() as rss:
+        seconds, swept, lag = asyncio.run(_sweep_on_loop(coach, platforms, settings, threads))
+    added = _count(engine) - before
+    duplicates, missed, still_due = verify_sweep(engine, due_at, coach.now(), population)
+    return SweepRun(seconds, swept, added, duplicates, missed, still_due, rss, None, lag)
+
+
+async def _sweep_on_loop(
+    coach: Coach, platforms: list[str], settings: SweepSettings, threads: int
+) -> tuple[float, int, Latency]:
+    loop = asyncio.get_running_loop()
+    probe = LagProbe()
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bench-db") as executor:
+        probe.start()
+        await asyncio.sleep(0.05)  # the probe is running before the first batch
+        started = time.perf_counter()
+        run = coach.start_sweep(platforms, settings)
+        while await loop.run_in_executor(executor, run.batch):
+            pass
+        seconds = time.perf_counter() - started
+        lag = await probe.stop()
+    return seconds, run.swept, lag
 
 
 def profile_sweep(

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
+from bench.bulk import after_bulk_load, write_dicts, write_rows
 from habits import scheduling
 from habits import timekeeping as tk
 from habits.model import DEFAULT_NUDGE_DAYS, DEFAULT_NUDGE_MINUTE, Member
@@ -267,7 +268,11 @@ def _change(member_id: int, day: date, target: int, label: str, at: datetime) ->
 
 
 def populate(engine: Engine, count: int, now: datetime, seed: int) -> Populated:
-    """Write ``count`` members (ids 1..count) and their history, committing every chunk."""
+    """Write ``count`` members (ids 1..count) and their history, committing every chunk.
+
+    Bulk writes (executemany on SQLite, COPY on PostgreSQL); each publication's ``url`` is
+    unique per member, as the application would have stored it.
+    """
     result = Populated()
     generator = _Generator(random.Random(seed), now, result)
     started = time.perf_counter()
@@ -276,18 +281,18 @@ def populate(engine: Engine, count: int, now: datetime, seed: int) -> Populated:
         member_rows, change_rows, publication_rows, rest_rows = generator.chunk(first, size)
         with engine.begin() as connection:
             mark = time.perf_counter()
-            connection.execute(insert(members), member_rows)
+            write_dicts(connection, members, member_rows)
             result.seconds_insert_members += time.perf_counter() - mark
             mark = time.perf_counter()
-            connection.execute(insert(goal_changes), change_rows)
-            connection.execute(insert(publications), publication_rows)
-            if rest_rows:
-                connection.execute(insert(rest_weeks), rest_rows)
+            write_dicts(connection, goal_changes, change_rows)
+            write_dicts(connection, publications, publication_rows)
+            write_dicts(connection, rest_weeks, rest_rows)
             result.seconds_insert_history += time.perf_counter() - mark
         result.members += len(member_rows)
         result.goal_changes += len(change_rows)
         result.publications += len(publication_rows)
         result.rest_weeks += len(rest_rows)
+    after_bulk_load(engine)
     result.seconds_total = time.perf_counter() - started
     result.distinct_plans = len(generator.plans)
     return result
@@ -312,3 +317,154 @@ def plan_cost(samples: list[tuple[Member, bool]], now: datetime, rounds: int = 3
         runs.append((time.perf_counter() - started) / len(samples))
     runs.sort()
     return runs[len(runs) // 2]
+
+
+# --- members only, for the million-member phases ----------------------------------------------
+
+MEMBER_COLUMNS = (
+    "id",
+    "platform",
+    "workspace",
+    "user_id",
+    "display_name",
+    "created_at",
+    "timezone",
+    "week_starts_on",
+    "goal_target",
+    "goal_label",
+    "nudge_days",
+    "nudge_minute",
+    "nudges_on",
+    "paused_until",
+    "rest_until",
+    "next_nudge_at",
+    "next_recap_at",
+    "last_step",
+    "unreachable",
+)
+MEMBER_CHUNK = 50_000
+
+
+@dataclass
+class MembersOnly:
+    members: int = 0
+    distinct_plans: int = 0
+    seconds_generate: float = 0.0
+    seconds_write: float = 0.0
+
+    @property
+    def seconds_total(self) -> float:
+        return self.seconds_generate + self.seconds_write
+
+
+class _MemberRows:
+    """Member rows drawn like :class:`_Generator`'s, without history (no week is met yet).
+
+    Instants come from ``scheduling.plan`` memoised per distinct schedule, and ``created_at``
+    is a whole number of days back, so the bulk writer converts each distinct value once.
+    """
+
+    def __init__(self, now: datetime, seed: int):
+        self.rng = random.Random(seed)
+        self.now = now
+        self.calendar = _Calendar(now)
+        self.plans: dict[tuple[Any, ...], tuple[datetime | None, datetime | None]] = {}
+        self.created = [now - timedelta(days=days, hours=5) for days in range(1, 400)]
+        self.workspaces = [f"T{index:08X}" for index in range(40)]
+
+    def chunk(self, first_id: int, count: int) -> list[tuple[Any, ...]]:
+        rng, now = self.rng, self.now
+        rows: list[tuple[Any, ...]] = []
+        choices, zones, weights = rng.choices, ZONE_NAMES, ZONE_WEIGHTS
+        for member_id in range(first_id, first_id + count):
+            roll = rng.random()
+            if roll < 0.6:
+                platform, workspace = "discord", ""
+                user_id = str(400_000_000_000_000_000 + member_id)
+            elif roll < 0.9:
+                platform, workspace = "slack", self.workspaces[rng.randrange(40)]
+                user_id = f"U{member_id:010X}"
+            else:
+                platform, workspace, user_id = "console", "", f"writer{member_id}"
+            zone = choices(zones, weights)[0]
+            starts_on = tk.SUNDAY if rng.random() < 0.08 else tk.MONDAY
+            target = rng.randint(1, 3)
+            days, minute = DEFAULT_NUDGE_DAYS, DEFAULT_NUDGE_MINUTE
+            if rng.random() < 0.12:
+                days, minute = rng.choice(CUSTOM_SCHEDULES)
+            paused_until = rest_until = None
+            roll = rng.random()
+            if roll < 0.03:
+                paused_until = tk.local_date(now, tk.zone(zone)) + timedelta(
+                    days=rng.randint(3, 21)
+                )
+            elif roll < 0.05:
+                rest_until = self.calendar.current_week(zone, starts_on) + timedelta(days=7)
+            key = (zone, starts_on, target, days, minute, paused_until, rest_until)
+            plan = self.plans.get(key)
+            if plan is None:
+                plan = self.plans[key] = self._plan(platform, zone, key)
+            rows.append(
+                (
+                    member_id,
+                    platform,
+                    workspace,
+                    user_id,
+                    f"Writer {member_id}",
+                    self.created[rng.randrange(len(self.created))],
+                    zone,
+                    starts_on,
+                    target,
+                    "post",
+                    days,
+                    minute,
+                    True,
+                    paused_until,
+                    rest_until,
+                    plan[0],
+                    plan[1],
+                    None,
+                    False,
+                )
+            )
+        return rows
+
+    def _plan(
+        self, platform: str, zone: str, key: tuple[Any, ...]
+    ) -> tuple[datetime | None, datetime | None]:
+        _, starts_on, target, days, minute, paused_until, rest_until = key
+        member = Member(
+            platform=platform,
+            workspace="",
+            user_id="plan",
+            created_at=self.now - timedelta(days=30),
+            timezone=zone,
+            week_starts_on=starts_on,
+            goal_target=target,
+            nudge_days=days,
+            nudge_minute=minute,
+            paused_until=paused_until,
+            rest_until=rest_until,
+        )
+        return scheduling.plan(member, self.now, False)
+
+
+def populate_members(engine: Engine, count: int, now: datetime, seed: int) -> MembersOnly:
+    """Write ``count`` member rows (ids 1..count) planned at ``now``, no history: the fast path
+    (executemany on SQLite, COPY on PostgreSQL) for the million-member phases."""
+    result = MembersOnly()
+    generator = _MemberRows(now, seed)
+    for first in range(1, count + 1, MEMBER_CHUNK):
+        size = min(MEMBER_CHUNK, count + 1 - first)
+        started = time.perf_counter()
+        rows = generator.chunk(first, size)
+        result.seconds_generate += time.perf_counter() - started
+        started = time.perf_counter()
+        with engine.begin() as connection:
+            result.members += write_rows(connection, members, MEMBER_COLUMNS, rows)
+        result.seconds_write += time.perf_counter() - started
+    started = time.perf_counter()
+    after_bulk_load(engine)
+    result.seconds_write += time.perf_counter() - started
+    result.distinct_plans = len(generator.plans)
+    return result

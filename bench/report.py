@@ -92,3 +92,49 @@ def facts_block(title: str, facts: list[tuple[str, str]]) -> str:
     lines = [title]
     lines += [f"  {key.ljust(width)}  {value}" for key, value in facts]
     return "\n".join(lines)
+
+
+# --- issue 5's table: one row per figure and database, ours beside the naive baseline ---------
+
+ISSUE_HEADER = ("name", "workload", "database", "ours", "naive baseline", "ratio", "target", "met?")
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    workload: str
+    database: str
+    ours: str
+    baseline: str = "—"
+    ratio: str = "—"
+    target: str = "—"
+    met: str = "—"
+
+
+def issue_table(figures: list[Figure]) -> str:
+    cells = [ISSUE_HEADER]
+    cells += [
+        (f.name, f.workload, f.database, f.ours, f.baseline, f.ratio, f.target, f.met)
+        for f in figures
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(ISSUE_HEADER))]
+
+    def line(values: tuple[str, ...]) -> str:
+        escaped = (v.replace("|", "\\|") for v in values)
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(escaped, widths, strict=True)) + " |"
+
+    rule = "| " + " | ".join("-" * w for w in widths) + " |"
+    return "\n".join([line(cells[0]), rule, *(line(c) for c in cells[1:])])
+
+
+def package_versions(packages: tuple[str, ...]) -> str:
+    return ", ".join(f"{name} {_version(name)}" for name in packages)
+
+
+def count(value: int) -> str:
+    """100,000 → "100k", 1,000,000 → "1M"; other sizes in full."""
+    if value % 1_000_000 == 0:
+        return f"{value // 1_000_000}M"
+    if value % 1_000 == 0:
+        return f"{value // 1_000}k"
+    return f"{value:,}"
