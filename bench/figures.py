@@ -452,7 +452,8 @@ def details(results: list[Results], shared: Shared) -> str:
         if result.idle:
             idle = result.idle
             lines.append(
-                f"    idle tick (sweep + claim): median {idle.latency.p50 * 1000:,.0f} µs, p99 "
+                f"    idle tick (one probe of the due indexes): median "
+                f"{idle.latency.p50 * 1000:,.0f} µs, p99 "
                 f"{idle.latency.p99 * 1000:,.0f} µs over {idle.latency.count} ticks, found "
                 f"{idle.found}; query plans:"
             )

@@ -71,6 +71,10 @@ class DeliveryRepository(Protocol):
         ``planner`` may be memoised by the caller: equal snapshots get equal plans.
         """
 
+    def anything_due(self, now: datetime, platforms: Sequence[str]) -> bool:
+        """Whether a sweep or a claim would find anything: one cheap probe of the due indexes,
+        taking no locks, so an idle tick costs one round trip."""
+
     def claim(
         self, now: datetime, platforms: Sequence[str], owner: str, lease: timedelta, limit: int
     ) -> list[DueDelivery]: ...

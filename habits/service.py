@@ -198,6 +198,11 @@ class Coach:
         """A sweep to be run one short transaction at a time (see :class:`SweepRun`)."""
         return SweepRun(self._uow_factory, self._clock.now(), platforms, settings)
 
+    def anything_due(self, platforms: Sequence[str]) -> bool:
+        """Whether a sweep or a claim on ``platforms`` would find anything now."""
+        with self._uow_factory() as uow:
+            return uow.deliveries.anything_due(self._clock.now(), platforms)
+
     def claim(
         self, platforms: list[str], owner: str, lease: timedelta, limit: int = 100
     ) -> list[DueDelivery]:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     case,
     cast,
     delete,
+    exists,
     func,
     literal,
     null,
@@ -208,6 +209,10 @@ class SqlDeliveryRepository:
         batch.classify(rows)
         batch.write(connection)
         return len(rows)
+
+    def anything_due(self, now: datetime, platforms: Sequence[str]) -> bool:
+        params = {"now": now, "platforms": list(platforms)}
+        return bool(self.session.execute(_ANYTHING_DUE, params).scalar())
 
     def claim(
         self, now: datetime, platforms: Sequence[str], owner: str, lease: timedelta, limit: int
@@ -466,6 +471,28 @@ def _due(kind: DeliveryKind) -> Any:
         .with_for_update(skip_locked=True)
     )
 
+
+def _anything_due() -> Any:
+    """One SELECT of three EXISTS, each a probe of an index: members due a check-in, members
+    due a nudge (ix_members_due_*), deliveries claimable (ix_deliveries_queue). A superset of
+    what the sweep and the claim look for, so "no" means both would find nothing."""
+    platforms = _PLATFORMS
+    claimable = or_(
+        deliveries.c.status == DeliveryStatus.PENDING,
+        and_(deliveries.c.status == DeliveryStatus.SENDING, deliveries.c.lease_until < _NOW),
+    )
+    return select(
+        or_(
+            exists().where(members.c.platform.in_(platforms), members.c.next_recap_at <= _NOW),
+            exists().where(members.c.platform.in_(platforms), members.c.next_nudge_at <= _NOW),
+            exists().where(
+                deliveries.c.platform.in_(platforms), deliveries.c.not_before <= _NOW, claimable
+            ),
+        )
+    )
+
+
+_ANYTHING_DUE = _anything_due()
 
 # Check-ins first: a member due for both is claimed once, with both slots.
 _DUE_BATCH = {kind: _due(kind) for kind in (DeliveryKind.RECAP, DeliveryKind.NUDGE)}

@@ -7,7 +7,8 @@ row by row for batches that mix every case.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,8 @@ import pytest
 from sqlalchemy import Engine, event, insert, select
 
 from habits import scheduling
+from habits.delivery import Dispatcher, SendResult
+from habits.messages import Notice
 from habits.model import ManualClock
 from habits.scheduling import MISSED, SPOKEN_FOR, Snapshot
 from habits.service import Coach, SweepSettings
@@ -255,3 +258,79 @@ def test_a_batch_takes_a_fixed_handful_of_statements_whatever_the_instants(
     # Check-ins due, nudges due, the log, the advance.
     assert work == ["SELECT", "SELECT", "INSERT", "UPDATE"]
     assert len({row.next_nudge_at for row in member_rows(engine).values()}) > 10
+
+
+def add_delivery(engine: Engine, member_id: int, **values: Any) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            insert(deliveries),
+            {
+                "member_id": member_id,
+                "platform": "discord",
+                "kind": "nudge",
+                "scheduled_for": NOW - HOUR,
+                "status": "pending",
+                "attempts": 0,
+                "not_before": NOW - HOUR,
+                "created_at": NOW - HOUR,
+                "detail": "",
+                **values,
+            },
+        )
+
+
+@pytest.mark.parametrize(
+    ("member", "delivery", "due"),
+    [
+        pytest.param({}, None, False, id="nothing-due"),
+        pytest.param({"next_nudge_at": NOW}, None, True, id="a-nudge-due-now"),
+        pytest.param({"next_recap_at": NOW - MINUTE}, None, True, id="a-check-in-due"),
+        pytest.param({"platform": "slack", "next_nudge_at": NOW}, None, False, id="other-platform"),
+        pytest.param({}, {}, True, id="a-pending-delivery"),
+        pytest.param({}, {"not_before": NOW + MINUTE}, False, id="a-retry-not-yet"),
+        pytest.param(
+            {}, {"status": "sending", "lease_until": NOW + MINUTE}, False, id="leased-elsewhere"
+        ),
+        pytest.param(
+            {}, {"status": "sending", "lease_until": NOW - MINUTE}, True, id="a-lease-expired"
+        ),
+        pytest.param({}, {"status": "sent", "finished_at": NOW}, False, id="a-sent-delivery"),
+    ],
+)
+def test_the_idle_probe_says_due_exactly_when_a_sweep_or_a_claim_would_find_work(
+    engine: Engine,
+    uow_factory: SqlUnitOfWorkFactory,
+    member: dict[str, Any],
+    delivery: dict[str, Any] | None,
+    due: bool,
+) -> None:
+    add_members(engine, [due_member_row("u1", NOW + HOUR, **{"next_recap_at": LATER, **member})])
+    if delivery is not None:
+        add_delivery(engine, member_rows(engine)["u1"].id, **delivery)
+    coach = Coach(uow_factory, ManualClock(NOW))
+
+    assert coach.anything_due(["discord"]) is due
+    found = coach.sweep(["discord"]) + len(coach.claim(["discord"], "p", timedelta(minutes=1)))
+    assert bool(found) is due
+
+
+def test_an_idle_tick_costs_one_statement(
+    engine: Engine, uow_factory: SqlUnitOfWorkFactory, statements: list[str]
+) -> None:
+    add_members(engine, [due_member_row(f"u{i}", LATER) for i in range(20)])
+    coach = Coach(uow_factory, ManualClock(NOW))
+    dispatcher = Dispatcher(coach, {"discord": NeverSender()}, run_inline)
+    statements.clear()
+
+    assert asyncio.run(dispatcher.tick()) == 0
+
+    assert [s for s in statements if s in {"SELECT", "INSERT", "UPDATE", "DELETE"}] == ["SELECT"]
+
+
+class NeverSender:
+    async def send(self, notice: Notice) -> SendResult:
+        raise AssertionError("nothing is due")
+
+
+async def run_inline(func: Callable[..., Any], *args: Any) -> Any:
+    return func(*args)
