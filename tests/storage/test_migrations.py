@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from habits.model import MemberRef
 from habits.service import Coach
-from storage.database import current_revision, downgrade, head_revision, upgrade
+from storage.database import current_revision, downgrade, head_revision, make_engine, upgrade
 from storage.tables import metadata
 
 TABLES = {"members", "goal_changes", "rest_weeks", "publications", "deliveries", "adapter_records"}
@@ -79,3 +80,27 @@ def test_upgrading_from_0001_keeps_publications_and_adds_request_keys(
     assert coach.handle(ana, "/published B", request_key="k1").ok
     assert "same request" in coach.handle(ana, "/published B", request_key="k1").text
     assert coach.handle(ana, "/streak").streak.total_publications == 2  # type: ignore[union-attr]
+
+
+@pytest.mark.postgres
+def test_postgresql_vacuums_the_due_tables_after_one_percent_has_changed(pg_url: str) -> None:
+    engine = make_engine(pg_url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            options = dict(
+                connection.execute(
+                    text(
+                        "SELECT relname, reloptions FROM pg_class "
+                        "WHERE relname IN ('members', 'deliveries')"
+                    )
+                ).all()
+            )
+            downgrade(pg_url, "0002")
+            reset = connection.execute(
+                text("SELECT reloptions FROM pg_class WHERE relname = 'members'")
+            ).scalar()
+    finally:
+        engine.dispose()
+    for table in ("members", "deliveries"):
+        assert "autovacuum_vacuum_scale_factor=0.01" in options[table]
+    assert reset is None
