@@ -296,7 +296,21 @@ def _parse_published(args: str) -> c.Command | c.ParseError:
         if url is None:
             return _url_error(first, problem)
         title = rest.strip()
-    return _publication(url, title)
+    return _publication(url, _unquote(title))
+
+
+_QUOTE_PAIRS = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "„": "“"}
+
+
+def _unquote(title: str) -> str:
+    """A title typed in quotes ("My post", “My post”) is the words inside them; quotes within
+    a title ("a" and "b") are kept as they are."""
+    if len(title) < 3:
+        return title
+    opening, closing, inside = title[0], title[-1], title[1:-1]
+    if _QUOTE_PAIRS.get(opening) != closing or opening in inside or closing in inside:
+        return title
+    return inside.strip() or title
 
 
 FORM_LINK_EXAMPLE = "https://example.com/my-post"

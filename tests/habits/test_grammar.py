@@ -530,6 +530,24 @@ def test_published_strips_tracking_and_keeps_the_title() -> None:
 # --- titles, labels and odd characters ---------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("typed", "title"),
+    [
+        ('/published https://example.com/a "My post"', "My post"),
+        ("/published https://example.com/a “Smart quotes”", "Smart quotes"),
+        ("/published ‘Single’", "Single"),
+        ('/published "a" and "b"', '"a" and "b"'),
+        ('/published "Half quoted', '"Half quoted'),
+        ('/published ""', '""'),
+        ("/published It's “fine”", "It's “fine”"),
+    ],
+)
+def test_a_title_typed_in_quotes_is_the_words_inside_them(typed: str, title: str) -> None:
+    result = parse(typed)
+    assert isinstance(result, c.LogPublication)
+    assert result.title == title
+
+
 def test_a_5000_character_title_is_shortened_to_200_and_flagged() -> None:
     result = parse("/published " + "a" * 5000)
     assert isinstance(result, c.LogPublication)
