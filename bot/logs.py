@@ -15,10 +15,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from pydantic import SecretStr
-from sqlalchemy.engine import make_url
 
 REDACTED = "[redacted]"
 TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
@@ -147,20 +146,17 @@ def secret_values(settings: object) -> list[str]:
 
 
 def _database_passwords(url: str) -> list[str]:
-    """The database password as SQLAlchemy reads it (also from ``?password=``), and as written."""
-    found: list[str] = []
-    match = _URL_PASSWORD.search(url)
-    if match is not None:
-        found.append(match["pw"])
-    try:
-        parsed = make_url(url)
-    except Exception:  # settings refuse a malformed URL; nothing more to learn here
-        return found
-    for password in (parsed.password, parsed.query.get("password")):
-        for value in password if isinstance(password, tuple) else (password,):
-            if value:
-                found.extend({str(value), quote(str(value), safe="")})
-    return found
+    """The database password as written and as SQLAlchemy reads it (percent-decoded): after
+    the user name up to the host's "@" (so it may hold "/"), or a ``password=`` query value.
+    Parsed here, not by SQLAlchemy: adapters import this module and never the database layer."""
+    found: set[str] = set()
+    _, scheme, rest = url.partition("://")
+    written = re.match(r"[^:/]*:(?P<pw>[^@]*)@", rest) if scheme else None
+    if written is not None and written["pw"]:
+        found |= {written["pw"], unquote(written["pw"])}
+    for value in parse_qs(urlsplit(url).query).get("password", []):
+        found |= {value, quote(value, safe="")}
+    return sorted(found)
 
 
 def configure_logging(
