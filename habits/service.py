@@ -1,8 +1,10 @@
 """The use cases: one method per command, each in one unit of work, plus the delivery side.
 
 Adapters call :meth:`Coach.handle` with the member's identity and the text they typed (or a
-command built from typed options) and render the :class:`Reply`. The scheduler calls
-:meth:`Coach.sweep`, :meth:`Coach.claim`, :meth:`Coach.compose` and :meth:`Coach.finish`.
+command built from typed options) and render the :class:`Reply`. The scheduler's dispatcher
+calls :meth:`Coach.anything_due`, :meth:`Coach.start_sweep`, :meth:`Coach.claim`,
+:meth:`Coach.prepare` and :meth:`Coach.finish` (or :meth:`Coach.retry_later`,
+:meth:`Coach.mark_unreachable`, :meth:`Coach.release`).
 """
 
 from __future__ import annotations
