@@ -1,4 +1,4 @@
-"""``python -m bench``: issue 5's table — every figure beside the naive design, in one run.
+"""``python -m bench``: the scale table — every figure beside the naive design, in one run.
 
 Progress goes to stderr; the report (machine facts, the exact command, the Markdown table and
 the details behind it) to stdout. What each figure measures: docs/benchmarks.md.
@@ -54,7 +54,7 @@ SIZES = {
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Issue 5's scale figures for Habit Coach, each beside the naive design "
+        description="Scale figures for Habit Coach, each beside the naive design "
         "(one APScheduler job per member, an ORM commit per row) measured in the same run. "
         "Progress goes to stderr, the report to stdout.",
     )
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("sizes", ", ".join(f"{k.replace('_', '-')} {v:,}" for k, v in sizes.items())),
     ]
     rows = figures(results, shared, postgres=bool(args.postgres))
-    print(report.facts_block("Habit Coach benchmark (issue 5)", facts))
+    print(report.facts_block("Habit Coach benchmark", facts))
     print()
     print(report.issue_table(rows))
     print()

@@ -7,7 +7,7 @@ requests/s per bot and counts what Discord counts. A fraction of members have th
 and fake, and reports the sustained request rate (median of 1-s windows after a warm-up), global
 429s, invalid requests per 10 minutes (extrapolated from the run) and members settled per second.
 
-Regimes: the issue's 20% closed and a realistic 2%, paced; 20% with the invalid-request governor's
+Regimes: a harsh 20% closed and a realistic 2%, paced; 20% with the invalid-request governor's
 10-minute window compressed to half the run (budget scaled alike), to show its steady state within a
 short run; and the baseline, what the coach had before pacing: discord.py alone.
 """
@@ -44,7 +44,7 @@ from storage.tables import deliveries
 from tests.bot.discord.fake_discord import FakeDiscord
 
 DISCORD_GLOBAL_LIMIT = 50
-TARGET_RATE = 45.0  # the issue's: sustained requests/s
+TARGET_RATE = 45.0  # the target: sustained requests/s
 WARM_UP_S = 3.0  # login, command sync, the first sweep
 
 

@@ -1,4 +1,4 @@
-"""What a run measured, turned into issue 5's rows (ours beside the naive baseline) and the
+"""What a run measured, turned into the scale table's rows (ours beside the naive baseline) and the
 details printed under the table."""
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ def facts_block(title: str, facts: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
-# --- issue 5's table: one row per figure and database, ours beside the naive baseline ---------
+# --- the scale table: one row per figure and database, ours beside the naive baseline ---------
 
 ISSUE_HEADER = ("name", "workload", "database", "ours", "naive baseline", "ratio", "target", "met?")
 

@@ -1,4 +1,4 @@
-"""``python -m bench`` runs end to end at tiny sizes and prints issue 5's table.
+"""``python -m bench`` runs end to end at tiny sizes and prints the scale table.
 
 A smoke test of the command, not of performance: it checks that every row is there, that the
 correctness checks (duplicates, missed, lost, index search) pass, and that the PostgreSQL rows
@@ -76,6 +76,22 @@ def test_unknown_row_name_is_refused() -> None:
 
     assert done.returncode == 2
     assert "unknown --only name(s) speed" in done.stderr
+
+
+def test_help_says_what_it_measures_without_tracker_references() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--help"],
+        cwd=REPO,
+        env=run_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0
+    assert "Scale figures for Habit Coach" in done.stdout
+    assert "issue" not in done.stdout.lower()
 
 
 @pytest.mark.postgres
