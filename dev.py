@@ -5,6 +5,11 @@
     python3 dev.py test [pytest args]      run the test suite
     python3 dev.py lint                    ruff, mypy and the import-layer contracts
     python3 dev.py bench [args]            the benchmark (see docs/benchmarks.md)
+    python3 dev.py run                     start every chat adapter whose tokens are set
+    python3 dev.py doctor                  check the settings, database and tokens
+    python3 dev.py db upgrade|current      apply or show the database migrations
+
+Any other command is passed to `habit-coach` as it is (see `habit-coach --help`).
 
 Only the standard library is used here, so it works on a fresh Python 3.11+.
 """
