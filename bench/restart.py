@@ -143,7 +143,7 @@ async def _restart(
     batches = _time_sweep_batches(runtime.coach)
     senders = {platform: AcceptingSender() for platform in platforms}
     # APScheduler runs on the wall clock: the first tick is due right away, as in `run`.
-    runtime.start_scheduler(senders, datetime.now(UTC))
+    runtime.start_scheduler(senders)
     ready_at = time.perf_counter()
     try:
         while await asyncio.to_thread(_logged, engine, down_from, down_to) < overdue:
@@ -152,9 +152,6 @@ async def _restart(
             await asyncio.sleep(POLL_SECONDS)
     finally:
         await runtime.stop_scheduler_and_drain(grace=10.0)
-        # AsyncIOScheduler finishes shutting down in a loop callback: let it run before close()
-        # asks again (a second shutdown raises SchedulerNotRunningError in that callback).
-        await asyncio.sleep(0)
         runtime.close()
     # Timed where the work happens: polling the log would add its own query's time.
     first_at = batches[0][0] if batches else time.perf_counter()

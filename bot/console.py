@@ -81,7 +81,7 @@ async def run_console(
     member = MemberRef.console(name)
     export_dir = export_dir or Path.cwd()
     sender = ConsoleSender(out, prompt)
-    runtime.start_scheduler({Platform.CONSOLE: sender}, runtime.coach.now())
+    runtime.start_scheduler({Platform.CONSOLE: sender})
 
     out.write(
         f"Habit Coach console — you are “{name}”. Type /habit help for every command, "

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 
 from bot.adapters import SEND_TIMEOUT_SECONDS
 from bot.metrics import Metrics
@@ -55,6 +56,34 @@ class _OverlappingTickFilter(logging.Filter):
 _OVERLAP_FILTER = _OverlappingTickFilter()
 
 
+class EveryIntervalFromNow(BaseTrigger):  # type: ignore[misc]  # APScheduler is untyped
+    """Fire now, then every ``interval``; a tick missed (the loop was busy, the machine slept,
+    the clock jumped) is dropped, never replayed.
+
+    APScheduler's own interval trigger walks every missed fire time one by one before it can
+    coalesce them: a start even a day in the past is ~1.7 million steps on the event loop at a
+    0.05 s interval. The sweep needs no replay: the database knows what is overdue, and the
+    next tick delivers it. Here the next fire time is always in the future, so a late job has
+    exactly one run to make.
+    """
+
+    def __init__(self, interval: timedelta):
+        if interval <= timedelta(0):
+            raise ValueError("the interval must be positive")
+        self.interval = interval
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        if previous_fire_time is None:
+            return now
+        following = previous_fire_time + self.interval
+        return following if following > now else now + self.interval
+
+    def __str__(self) -> str:
+        return f"every {self.interval.total_seconds():g} s, missed ticks dropped"
+
+
 class Runtime:
     """One engine, one scheduler, one pool of database threads, shared by every adapter.
 
@@ -81,6 +110,7 @@ class Runtime:
         self.scheduler: AsyncIOScheduler | None = None
         self.dispatcher: Dispatcher | None = None
         self._tick_task: asyncio.Task[None] | None = None
+        self._scheduler_stopped = False
 
     def rate_limit_counter(self, platform: str) -> Callable[[str], None] | None:
         """What a sender calls on each 429 it sees (with the scope), counted in the metrics."""
@@ -93,8 +123,13 @@ class Runtime:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, partial(func, *args, **kwargs))
 
-    def start_scheduler(self, senders: Mapping[str, Sender], clock_now: datetime) -> Dispatcher:
-        """Tick the sweep now (catch-up after downtime) and then every few seconds."""
+    def start_scheduler(self, senders: Mapping[str, Sender]) -> Dispatcher:
+        """Tick the sweep now (catch-up after downtime) and then every few seconds.
+
+        The ticks follow the process's real clock, never the engine's (a test or a replay may
+        set the engine's clock anywhere); what is due is the engine's question, asked on each
+        tick.
+        """
         settings = self.settings
         self.dispatcher = Dispatcher(
             self.coach,
@@ -116,13 +151,12 @@ class Runtime:
             _OVERLAP_FILTER
         )  # a second add is a no-op
         self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self._scheduler_stopped = False
         self.scheduler.add_job(
             self._tick,
-            "interval",
-            seconds=settings.sweep_interval_seconds,
+            EveryIntervalFromNow(timedelta(seconds=settings.sweep_interval_seconds)),
             id="sweep-and-deliver",
             replace_existing=True,
-            next_run_time=clock_now,
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
@@ -135,11 +169,22 @@ class Runtime:
         self._tick_task = asyncio.current_task()
         try:
             await self.dispatcher.tick()
+        except asyncio.CancelledError:
+            # A stop during a tick (quit, Ctrl-D, a shutdown past its grace) is normal: whatever
+            # the tick had claimed and not recorded is delivered again once its lease expires.
+            # Swallowed here so APScheduler does not log it as a failed job.
+            log.debug("sweep tick cancelled by a stop")
         except Exception:  # the next tick tries again; the database still knows what is due
             log.exception("sweep tick failed")
 
     def stop_scheduler(self) -> None:
-        if self.scheduler is not None and self.scheduler.running:
+        """Shut the scheduler down (cancelling a tick in flight); a second call is a no-op.
+
+        AsyncIOScheduler finishes its shutdown in a later loop callback and reports ``running``
+        until then, so it is asked only once.
+        """
+        if self.scheduler is not None and self.scheduler.running and not self._scheduler_stopped:
+            self._scheduler_stopped = True
             self.scheduler.shutdown(wait=False)
 
     async def stop_scheduler_and_drain(self, grace: float = DRAIN_GRACE_SECONDS) -> None:

@@ -77,7 +77,7 @@ async def serve(
             print(f"habit-coach: {adapter.name} is connected.", flush=True)
         if server is not None:
             print(f"habit-coach: HTTP is served on port {server.port}.", flush=True)
-        runtime.start_scheduler({a.platform: a.sender for a in started}, runtime.coach.now())
+        runtime.start_scheduler({a.platform: a.sender for a in started})
         watchers = [asyncio.ensure_future(a.wait_closed()) for a in started]
         stopper = asyncio.ensure_future(stop.wait())
         done, _ = await asyncio.wait([stopper, *watchers], return_when=asyncio.FIRST_COMPLETED)
@@ -131,9 +131,20 @@ async def _start_unless_stopped(adapter: ChatAdapter, stop: asyncio.Event) -> bo
     return True
 
 
-def install_stop_signals(stop: asyncio.Event) -> None:
-    """SIGINT and SIGTERM set ``stop`` so `serve` shuts down cleanly."""
+def install_stop_signals(stop: asyncio.Event) -> list[signal.Signals]:
+    """SIGINT and SIGTERM set ``stop`` so `serve` shuts down cleanly.
+
+    Returns the list the signals are appended to as they arrive, so the caller can tell an
+    interrupt (Ctrl-C) from a service manager's stop.
+    """
     loop = asyncio.get_running_loop()
+    received: list[signal.Signals] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        received.append(sig)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
+    return received

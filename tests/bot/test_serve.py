@@ -14,12 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from apscheduler.job import Job
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
 from bot.adapters import AdapterError
 from bot.bootstrap import bootstrap
 from bot.discord.sender import DiscordSender
-from bot.runtime import RECORD_WRITE_SECONDS, Runtime
+from bot.runtime import RECORD_WRITE_SECONDS, EveryIntervalFromNow, Runtime
 from bot.serve import serve
 from bot.settings import Settings
 from bot.slack.sender import SlackSender
@@ -181,7 +183,7 @@ async def test_stopping_mid_send_records_that_send_and_claims_nothing_more(
 async def test_overlapping_ticks_are_not_warned_about(
     runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
-    runtime.start_scheduler({}, BEFORE_NINE)
+    runtime.start_scheduler({})
     try:
         scheduler_log = logging.getLogger("apscheduler.scheduler")
         with caplog.at_level(logging.WARNING, logger="apscheduler.scheduler"):
@@ -236,3 +238,69 @@ def test_shutdown_waits_out_the_longest_send_and_recording_it() -> None:
     lease = Settings.model_fields["delivery_lease_seconds"].default
 
     assert longest_send + RECORD_WRITE_SECONDS <= grace < lease
+
+
+async def test_the_sweep_ticks_by_the_wall_clock_whatever_the_engine_clock_says(
+    runtime: Runtime,
+) -> None:
+    # The engine's clock is pinned days in the past (BEFORE_NINE); a scheduler that started
+    # from it walked every missed 0.05 s interval since then and stalled the event loop.
+    runtime.start_scheduler({})
+    try:
+        assert runtime.scheduler is not None
+        job = runtime.scheduler.get_job("sweep-and-deliver")
+        wall = datetime.now(UTC)
+        assert wall - timedelta(seconds=5) <= job.next_run_time <= wall + timedelta(seconds=5)
+    finally:
+        runtime.stop_scheduler()
+
+
+def test_a_late_sweep_runs_once_and_never_replays_the_ticks_it_missed() -> None:
+    trigger = EveryIntervalFromNow(timedelta(seconds=0.05))
+    now = datetime.now(UTC)
+    year_ago = now - timedelta(days=365)
+    job = Job(
+        BackgroundScheduler(timezone="UTC"),  # never started: the job needs an owner only
+        id="sweep",
+        func=print,
+        args=(),
+        kwargs={},
+        trigger=trigger,
+        executor="default",
+        name="sweep",
+        misfire_grace_time=None,
+        coalesce=True,
+        max_instances=1,
+        next_run_time=year_ago,
+    )
+
+    assert job._get_run_times(now) == [year_ago]  # one run, not 630 million
+    assert trigger.get_next_fire_time(year_ago, now) == now + timedelta(seconds=0.05)
+    on_time = now - timedelta(seconds=0.01)
+    assert trigger.get_next_fire_time(on_time, now) == on_time + timedelta(seconds=0.05)
+    assert trigger.get_next_fire_time(None, now) == now  # the first tick: at once
+
+
+async def test_a_stop_during_a_tick_is_silent(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    adapter = RecordingAdapter("Console")
+    adapter.send_seconds = 60.0  # the send is still going when the stop comes
+    assert (await runtime.call(runtime.coach.handle, MemberRef.console("ana"), "/goal 1 post")).ok
+    clock = runtime.coach._clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(timedelta(minutes=1, seconds=1))
+    runtime.start_scheduler({Platform.CONSOLE: adapter})
+    async with asyncio.timeout(5):
+        await adapter.sending.wait()
+    tick = runtime._tick_task
+    assert tick is not None
+
+    with caplog.at_level(logging.DEBUG):
+        runtime.stop_scheduler()  # APScheduler cancels the job in flight (quit, Ctrl-D)
+        await asyncio.wait([tick], timeout=5)
+        for _ in range(3):  # APScheduler's done-callback runs on a later loop iteration
+            await asyncio.sleep(0)
+
+    assert tick.done()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
