@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
@@ -77,8 +78,31 @@ def main(argv: list[str]) -> int:
         command = [str(PYTHON), "-m", "bench", *rest]
     else:
         command = [str(BIN / "habit-coach"), *argv]
-    return subprocess.run(command, cwd=ROOT if task != "console" else None).returncode
+    return run_in_our_place(command, cwd=ROOT if task != "console" else None)
+
+
+def run_in_our_place(command: list[str], cwd: Path | None) -> int:
+    """Run ``command`` as if it were this process, so signals reach it and only it answers them.
+
+    On POSIX this process becomes the command (exec): Ctrl-C, SIGTERM and the exit status are
+    the command's own, with no wrapper to print a traceback. Elsewhere the child gets the
+    console's Ctrl-C itself while we ignore ours and hand back its status.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        if cwd is not None:
+            os.chdir(cwd)
+        os.execv(command[0], command)  # noqa: S606 - our own venv's executable, no shell
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return subprocess.run(command, cwd=cwd).returncode
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:  # Ctrl-C while the environment was being made, or during lint
+        sys.exit(128 + signal.SIGINT)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -17,6 +18,9 @@ from bot.bootstrap import NotMigratedError, bootstrap
 from bot.logs import CHATTY_SDK_LOGGERS, configure_logging, redact, secret_values
 from bot.settings import Settings
 from storage.database import current_revision, head_revision, make_engine, upgrade
+
+# The exit status of a program interrupted by Ctrl-C, as shells report it (128 + SIGINT).
+INTERRUPTED = 128 + signal.SIGINT
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,13 +84,16 @@ def _console(args: argparse.Namespace) -> int:
         try:
             return await run_console(runtime, name)
         finally:
+            # A tick in flight finishes its sends (instant on a terminal) rather than being
+            # cancelled mid-way; then the database threads close.
+            await runtime.stop_scheduler_and_drain()
             runtime.close()
 
     try:
         return asyncio.run(main())
     except KeyboardInterrupt:
         print("\nBye — start small, start now.")
-        return 0
+        return INTERRUPTED
 
 
 def _database_problem(url: str, exc: BaseException) -> str:
@@ -135,17 +142,20 @@ def _run(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         stop = asyncio.Event()
-        install_stop_signals(stop)
+        received = install_stop_signals(stop)
         server = OpsServer(runtime, settings.http_host, settings.http_port)
         try:
-            return await serve(runtime, configured_adapters(runtime, server), stop, server)
+            status = await serve(runtime, configured_adapters(runtime, server), stop, server)
         finally:
             runtime.close()
+        # SIGTERM is the normal way a service manager stops us: 0. Ctrl-C (SIGINT) says so in
+        # the status, as shells expect of an interrupted program.
+        return INTERRUPTED if status == 0 and signal.SIGINT in received else status
 
     try:
         return asyncio.run(main())
     except KeyboardInterrupt:
-        return 0
+        return INTERRUPTED
 
 
 def _doctor(args: argparse.Namespace) -> int:

@@ -99,6 +99,11 @@ class _ClaimedBatch:
         return unstarted
 
 
+def _read_the_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class Dispatcher:
     """Runs one tick: sweep what is due, then deliver what the sweep logged.
 
@@ -146,8 +151,11 @@ class Dispatcher:
         """Sweep and deliver until nothing claimable is left; returns how many were sent.
 
         Most ticks find nothing: one probe of the due indexes answers that, in one round trip,
-        before any sweep transaction or claim is started.
+        before any sweep transaction or claim is started. A tick that starts after
+        :meth:`stop` (already queued when the stop came) does nothing.
         """
+        if self.stopping:
+            return 0
         if not await self._run_sync(self.coach.anything_due, self.platforms):
             if self.observer is not None:
                 self._tell(self.observer.tick_finished, 0, 0, self.coach.now())
@@ -196,7 +204,11 @@ class Dispatcher:
             return sum(await working)
         finally:
             stopped.cancel()
-            working.cancel()  # only when the tick itself is cancelled: the senders stop too
+            if not working.done():  # only when the tick itself is cancelled: the senders stop too
+                working.cancel()
+                # A cancelled gather ends with CancelledError as its exception; read it, or
+                # asyncio logs "exception was never retrieved" for what is a normal stop.
+                working.add_done_callback(_read_the_outcome)
             self._batch = None
 
     async def _release(self, unstarted: list[DueDelivery]) -> None:

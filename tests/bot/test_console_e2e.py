@@ -241,3 +241,13 @@ def test_a_database_that_cannot_be_opened_gets_a_clear_message(workdir: Path) ->
     assert result.returncode == 1
     assert "cannot open the database" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_quitting_while_the_first_sweep_runs_is_silent(workdir: Path) -> None:
+    # The first sweep starts with the console; a quit typed at once lands during it.
+    for typed in ("quit\n", "exit\n", ""):  # "" is Ctrl-D: stdin ends
+        result = run_console_once(workdir, typed, HOME=str(workdir))
+        assert result.returncode == 0, result.stderr
+        assert "Bye — start small, start now." in result.stdout
+        assert "Error" not in result.stderr
+        assert "ERROR" not in result.stderr

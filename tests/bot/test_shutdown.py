@@ -160,3 +160,21 @@ async def test_sigterm_mid_delivery_exits_0_and_a_restart_sends_the_rest_once(
     assert dm_posts(fake) == Counter(dict.fromkeys(MEMBERS, 1))  # 0 lost, 0 sent twice
     assert {user: len(fake.dms_to(user)) for user in MEMBERS} == dict.fromkeys(MEMBERS, 1)
     assert {(r.status, r.attempts) for r in delivery_rows(db_url)} == {("sent", 1)}
+
+
+async def test_ctrl_c_stops_run_cleanly_with_status_130(
+    fake: FakeDiscord, db_url: str, tmp_path: Path
+) -> None:
+    process = await start_run(fake, db_url, tmp_path)
+    try:
+        await fake.wait_until(lambda: fake.connected, within=30)
+        process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(EXIT_BOUND_SECONDS):
+            _, stderr = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert process.returncode == 130, stderr.decode()  # an interrupt, as shells report it
+    assert "Traceback" not in stderr.decode()

@@ -157,6 +157,18 @@ def test_nudge_goes_out_at_0900_local_exactly_once(
     assert (row.kind, row.scheduled_for, row.status) == ("nudge", THU_0900_BERLIN, "sent")
 
 
+def test_a_tick_that_starts_after_a_stop_touches_nothing(
+    coach: Coach, dispatcher: Dispatcher, driver: Driver, sender: FakeSender, engine: Engine
+) -> None:
+    # A tick queued just before a shutdown runs after it, when the database threads may be gone.
+    join(coach, "ana", "/goal 1 post")
+    dispatcher.stop()
+
+    assert driver.at(THU_0900_BERLIN) == 0
+    assert sender.sent == []
+    assert log_rows(engine) == []  # not even swept: the next process does it
+
+
 def test_nudge_follows_the_members_zone_across_daylight_saving(
     coach: Coach, driver: Driver, sender: FakeSender, clock: ManualClock
 ) -> None:
