@@ -5,6 +5,8 @@ Plain dataclasses with no persistence or chat code; storage maps them, adapters 
 
 from __future__ import annotations
 
+import hashlib
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -22,6 +24,8 @@ MAX_URL = 2000
 MAX_REST_WEEKS = 8
 MAX_DISPLAY_NAME = 100  # chat display names are only shown back; longer ones are cut
 MAX_REQUEST_KEY = 100  # a platform's id for one request (interaction id, view id + hash)
+MAX_PLATFORM_ID = 64  # a user or workspace id as stored; real ones are far shorter
+_DIGEST = 16  # hex digits of the original kept by an id that had to be cleaned
 
 
 class Platform(StrEnum):
@@ -30,14 +34,60 @@ class Platform(StrEnum):
     CONSOLE = "console"
 
 
+def storable_text(value: str) -> str:
+    """``value`` without what no backend stores alike: NUL bytes and lone surrogates (from a
+    JSON ``\\ud800``), both refused by PostgreSQL and accepted by SQLite."""
+    if "\x00" not in value and value.isascii():
+        return value
+    return "".join(ch for ch in value if ch != "\x00" and not "\ud800" <= ch <= "\udfff")
+
+
+def storable_id(value: str) -> str:
+    """A platform's id as stored: storable text of at most ``MAX_PLATFORM_ID`` characters.
+
+    An id that had to change keeps a digest of the original in its last characters, so two
+    different ids never become one member and the same id always becomes the same one; a clean
+    id (every real one) is kept as it is, so cleaning twice changes nothing.
+    """
+    cleaned = storable_text(value)
+    if cleaned == value and len(value) <= MAX_PLATFORM_ID:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST]
+    return f"{cleaned[: MAX_PLATFORM_ID - _DIGEST - 1]}~{digest}"
+
+
+def storable_name(value: str) -> str:
+    """A display name as stored and shown: one line of storable text, cut to fit (control
+    characters become spaces; emoji joiners and the like are kept)."""
+    cleaned = "".join(
+        " " if unicodedata.category(ch) == "Cc" else ch for ch in storable_text(value)
+    )
+    return " ".join(cleaned.split())[:MAX_DISPLAY_NAME]
+
+
 @dataclass(frozen=True)
 class MemberRef:
-    """One chat identity. ``workspace`` is the Slack team id, and empty elsewhere."""
+    """One chat identity. ``workspace`` is the Slack team id, and empty elsewhere.
+
+    This is where identities from the platforms enter the engine, so it is where they are
+    cleaned (see :func:`storable_id`): every adapter, and every backend, sees the same member.
+    """
 
     platform: Platform
     user_id: str
     workspace: str = ""
     display_name: str = ""
+
+    def __post_init__(self) -> None:
+        for name, clean in (
+            ("user_id", storable_id),
+            ("workspace", storable_id),
+            ("display_name", storable_name),
+        ):
+            value = getattr(self, name)
+            cleaned = clean(value)
+            if cleaned != value:
+                object.__setattr__(self, name, cleaned)
 
     @classmethod
     def discord(cls, user_id: str | int, name: str = "") -> MemberRef:

@@ -37,6 +37,7 @@ from habits.model import (
     Streak,
     WeekState,
     WeekSummary,
+    storable_text,
 )
 from habits.ports import DuplicatePublicationError, UnitOfWork, UnitOfWorkFactory
 
@@ -170,7 +171,8 @@ class Coach:
         try:
             with self._uow_factory() as uow:
                 ctx = _Context(self, uow, ref, zone_hint, source, self._clock.now())
-                ctx.request_key = request_key[:MAX_REQUEST_KEY] if request_key else None
+                key = storable_text(request_key)[:MAX_REQUEST_KEY] if request_key else None
+                ctx.request_key = key or None
                 reply = ctx.run(command)
                 if reply.ok:
                     uow.commit()  # a refused command stores nothing, not even a new member
@@ -283,7 +285,9 @@ class Coach:
             uow.commit()
             if notice is None:
                 return DeliveryStatus.SKIPPED
-            return replace(notice, key=f"{delivery.kind}-{delivery.id}")
+            return replace(
+                notice, key=f"{delivery.kind}-{delivery.id}", attempt=max(delivery.attempts, 1)
+            )
 
     def finish(self, delivery: DueDelivery, status: DeliveryStatus, detail: str = "") -> None:
         with self._uow_factory() as uow:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from habits.model import (
 from habits.ports import DuplicatePublicationError
 from habits.service import Coach, SweepSettings
 from storage.database import make_engine
-from storage.tables import deliveries, members
+from storage.tables import deliveries, members, publications
 from storage.uow import SqlUnitOfWorkFactory
 from tests.storage.rows import due_member_row
 
@@ -83,6 +84,61 @@ def test_a_long_display_name_is_cut_to_fit_on_every_backend(coach: Coach, engine
 
     with engine.connect() as connection:
         assert connection.execute(select(members.c.display_name)).scalar_one() == "n" * 100
+
+
+# What a platform sends as an identity is cleaned where it enters the engine (MemberRef), so the
+# same odd input works on both backends: PostgreSQL refuses a NUL byte and a lone surrogate in
+# text, and a column of 64 characters refuses a longer id, where SQLite accepts all three.
+ODD_IDENTITIES = [
+    pytest.param(MemberRef.slack("T1", "U1\x00", "Ana\x00 Lovelace"), id="nul"),
+    pytest.param(MemberRef.slack("T1\x00", "U1", "Ana\ud800\n\tLovelace"), id="surrogate"),
+    pytest.param(MemberRef.discord("9" * 65, "A" * 500), id="long id"),
+    pytest.param(MemberRef.slack("T" * 300, "U" * 300), id="long workspace"),
+    pytest.param(MemberRef.console("x\x00" * 40), id="console name"),
+]
+
+
+@pytest.mark.parametrize("ref", ODD_IDENTITIES)
+def test_odd_platform_identities_work_on_every_backend(
+    coach: Coach, engine: Engine, ref: MemberRef
+) -> None:
+    for text in ("/goal 1 post", "/published Hello", "/streak", "/habit export"):
+        reply = coach.handle(ref, text)
+        assert reply.ok, (text, reply.text)
+
+    with engine.connect() as connection:
+        (row,) = connection.execute(select(members)).all()  # one member, command after command
+    for value in (row.platform, row.workspace, row.user_id, row.display_name):
+        assert "\x00" not in value
+        assert not any(unicodedata.category(ch) == "Cc" for ch in value)
+        value.encode("utf-8")  # no lone surrogate
+    assert len(row.user_id) <= 64
+    assert len(row.workspace) <= 64
+    assert len(row.display_name) <= 100
+
+
+def test_a_request_key_with_a_nul_byte_works_on_every_backend(coach: Coach, engine: Engine) -> None:
+    ref = MemberRef.discord("1")
+    key = "interaction\x00" * 20
+
+    assert coach.handle(ref, "/published https://example.com/a", request_key=key).ok
+    assert coach.handle(ref, "/published https://example.com/b", request_key=key).ok
+
+    with engine.connect() as connection:
+        (stored,) = connection.execute(select(publications.c.request_key)).scalars()
+    assert "\x00" not in stored
+
+
+def test_ids_cut_to_fit_stay_distinct_and_stable() -> None:
+    first, second = MemberRef.discord("1" * 80 + "a"), MemberRef.discord("1" * 80 + "b")
+
+    assert first.user_id != second.user_id
+    assert len(first.user_id) == 64
+    assert MemberRef.discord("1" * 80 + "a") == first
+    # Cleaning is idempotent: a ref rebuilt from the stored row is the same member.
+    assert MemberRef.discord(first.user_id) == first
+    assert MemberRef.slack("T1\x00", "U1").workspace != MemberRef.slack("T1", "U1").workspace
+    assert MemberRef.discord("123456789012345678", "Ana").user_id == "123456789012345678"
 
 
 def test_uncommitted_work_is_rolled_back(uow_factory: SqlUnitOfWorkFactory, engine: Engine) -> None:
