@@ -285,9 +285,7 @@ class Coach:
             uow.commit()
             if notice is None:
                 return DeliveryStatus.SKIPPED
-            return replace(
-                notice, key=f"{delivery.kind}-{delivery.id}", attempt=max(delivery.attempts, 1)
-            )
+            return replace(notice, key=f"{delivery.kind}-{delivery.id}")
 
     def finish(self, delivery: DueDelivery, status: DeliveryStatus, detail: str = "") -> None:
         with self._uow_factory() as uow:
