@@ -1,4 +1,4 @@
-"""The slash commands: PRODUCT.md's grammar as typed options, each turned back into command text.
+"""The slash commands: the coach's grammar as typed options, each turned back into command text.
 
 Handlers stay thin: the options become the text a writer would type (``/goal 3 newsletter``)
 and the engine parses, validates and runs it. Only combinations that Discord's form cannot rule
@@ -148,7 +148,7 @@ def _value(choice: app_commands.Choice[str] | None) -> str | None:
 
 
 def build_tree(client: discord.Client, handler: CommandHandler) -> app_commands.CommandTree:
-    """Every command of PRODUCT.md, usable in servers and in DMs with the bot."""
+    """Every command of the coach, usable in servers and in DMs with the bot."""
     tree: app_commands.CommandTree = app_commands.CommandTree(
         client,
         allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True),

@@ -3,8 +3,8 @@
 The real discord.py client of the adapter talks to it as it would to discord.com. The fake records
 every request, answers the way Discord does (exact ``application/json`` content type, interaction
 callback bodies, 403/50007 for closed DMs, 429 with ``Via`` and ``retry_after``), and lets a test
-inject gateway events and wait for what the bot sent back. The traps it reproduces are listed in
-the project's notes on chat protocols (shared/notes/chat-protocols.md).
+inject gateway events and wait for what the bot sent back. Each trap it reproduces is one the
+real discord.py client falls into against a fake that is less strict.
 
 It also refuses what Discord refuses and a bot could plausibly send: a second initial answer to
 one interaction (400, code 40060), a message that is empty (50006) or longer than 2,000
