@@ -78,6 +78,9 @@ class Notice:
     # The same on every attempt to deliver this notice, so a platform that deduplicates by a
     # client-chosen id (Discord's message nonce) shows a retried send once.
     key: str = ""
+    # Which attempt at its delivery this is. From the second on, an earlier one may have reached
+    # the member with its answer lost; a platform without a nonce (Slack) looks before posting.
+    attempt: int = 1
 
 
 NUDGE_ACTIONS = (

@@ -285,7 +285,9 @@ class Coach:
             uow.commit()
             if notice is None:
                 return DeliveryStatus.SKIPPED
-            return replace(notice, key=f"{delivery.kind}-{delivery.id}")
+            return replace(
+                notice, key=f"{delivery.kind}-{delivery.id}", attempt=max(delivery.attempts, 1)
+            )
 
     def finish(self, delivery: DueDelivery, status: DeliveryStatus, detail: str = "") -> None:
         with self._uow_factory() as uow:

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 INSTALL_PATH = "/slack/install"
 OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
-BOT_SCOPES = ("chat:write", "commands", "im:write", "users:read", "files:write")
+BOT_SCOPES = ("chat:write", "commands", "im:write", "im:history", "users:read", "files:write")
 CONNECT_TIMEOUT = 30.0
 # Socket Mode: how often the websocket is checked, and how long it may stay disconnected (the
 # SDK reconnecting in vain) before the adapter gives up, so `habit-coach run` exits 1 and its

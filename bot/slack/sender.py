@@ -2,6 +2,10 @@
 
 Slack's answers are sorted into the engine's outcomes: a member Slack will never reach is
 UNREACHABLE; a rate limit, a 5xx or a timeout is RETRY, with Slack's ``Retry-After`` when given.
+
+Slack has no message nonce, so each notice carries its delivery key as message metadata, and a
+later attempt at the same delivery (after a lost answer, or a replica that died mid-send) first
+looks for that key in the DM's latest messages: found, the notice is sent and is not posted again.
 """
 
 from __future__ import annotations
@@ -94,6 +98,13 @@ WORKSPACE_BURST = 4
 CHANNEL_INTERVAL = 1.1  # chat.postMessage allows about 1/s per channel; 0.1 s for jitter
 MAX_PACING_WAIT = 10.0  # seconds a send may wait for its turn; half of SEND_TIMEOUT
 
+# A notice's delivery key rides on its message as metadata, so a later attempt can find it.
+NOTICE_EVENT_TYPE = "habit_coach_notice"
+# How many of the DM's latest messages a retry looks through for its key. Between the lost
+# answer and the retry (a backoff of 30 s or more) the coach seldom posts more than a
+# confirmation or two there; 15 is also the most Slack returns to apps outside its Marketplace.
+HISTORY_LOOKBACK = 15
+
 OnRateLimited = Callable[[str], None]
 # The send in flight on this task: the retry handler tells it about the 429s it waits out.
 _current_send: contextvars.ContextVar[Callable[[float], None] | None] = contextvars.ContextVar(
@@ -152,15 +163,53 @@ class BriefRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
+class NoBlindRepostRetryHandler(AsyncConnectionErrorRetryHandler):
+    """The SDK's retry on a dropped connection, except for a post that may have reached Slack.
+
+    A connection lost after ``chat.postMessage`` was written leaves its outcome unknown: posting
+    again at once may show the message twice. Such a send goes back to the engine instead, and
+    its next attempt looks for the message first. A connection that was never made is retried.
+    """
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.endswith("/chat.postMessage") and not isinstance(
+            error, aiohttp.ClientConnectorError
+        ):
+            return False
+        return await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
 def make_client(token: str | None, base_url: str | None) -> AsyncWebClient:
     """The one way this adapter builds a Web API client (tests point ``base_url`` at a fake)."""
     handlers: list[AsyncRetryHandler] = [
-        AsyncConnectionErrorRetryHandler(),
+        NoBlindRepostRetryHandler(),
         BriefRateLimitRetryHandler(),
     ]
     return AsyncWebClient(
         token=token, base_url=base_url or DEFAULT_API_BASE_URL, retry_handlers=handlers
     )
+
+
+def notice_metadata(key: str) -> dict[str, Any]:
+    """The message metadata that names the delivery a notice belongs to."""
+    return {"event_type": NOTICE_EVENT_TYPE, "event_payload": {"delivery_key": key}}
+
+
+def carries_key(message: Mapping[str, Any], key: str) -> bool:
+    metadata = message.get("metadata")
+    if not isinstance(metadata, Mapping) or metadata.get("event_type") != NOTICE_EVENT_TYPE:
+        return False
+    payload = metadata.get("event_payload")
+    return isinstance(payload, Mapping) and payload.get("delivery_key") == key
 
 
 def is_rate_limit(error: SlackApiError) -> bool:
@@ -277,6 +326,7 @@ class SlackSender:
         self.pacing = (pacing or SlackPacing()) if paced else None
         self.on_rate_limited = on_rate_limited
         self.max_pacing_wait = max_pacing_wait
+        self._history_refused: set[str] = set()  # workspaces already warned about
 
     async def send(self, notice: Notice) -> SendResult:
         member = notice.member
@@ -319,6 +369,11 @@ class SlackSender:
         if client is None:
             return SendResult(Outcome.UNREACHABLE, "the app is not installed in that workspace")
 
+        if notice.attempt > 1 and notice.key:
+            earlier = await self._earlier_attempt(client, notice)
+            if earlier is not None:
+                return earlier
+
         def report(wait: float) -> None:
             self._rate_limited(member.workspace, member.user_id, busy_channel, wait)
 
@@ -329,6 +384,7 @@ class SlackSender:
                 text=fallback_text(notice.text),
                 blocks=notice_blocks(notice),
                 unfurl_links=False,
+                metadata=notice_metadata(notice.key) if notice.key else None,
             )
         except SlackApiError as exc:
             result = classify(exc, member.workspace)
@@ -342,3 +398,49 @@ class SlackSender:
         finally:
             _current_send.reset(token)
         return SendResult(Outcome.SENT)
+
+    async def _earlier_attempt(self, client: AsyncWebClient, notice: Notice) -> SendResult | None:
+        """Whether an earlier attempt at this notice reached the member's DM: SENT when its key is
+        among the latest messages there; a RETRY when Slack asks us to wait; None to post.
+
+        When the history cannot be read (no ``im:history`` scope, an error, a dropped
+        connection), the notice is posted: it may then show twice, as before this check
+        existed, but a member never misses it.
+        """
+        member = notice.member
+        try:
+            opened = await client.conversations_open(users=member.user_id)
+            channel = str(opened["channel"]["id"])
+            history = await client.conversations_history(
+                channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True
+            )
+        except SlackApiError as exc:
+            if is_rate_limit(exc):
+                return classify(exc, member.workspace)  # its wait uses no attempt
+            self._history_unreadable(member.workspace, str(exc.response.get("error", "")))
+            return None
+        except (aiohttp.ClientError, KeyError, TypeError) as exc:
+            log.info("DM history of %s/%s unreadable: %r", member.workspace, member.user_id, exc)
+            return None
+        messages = history.get("messages") or []
+        if any(isinstance(m, Mapping) and carries_key(m, notice.key) for m in messages):
+            log.info(
+                "%s to %s/%s got through earlier", notice.key, member.workspace, member.user_id
+            )
+            return SendResult(Outcome.SENT, "an earlier attempt got through")
+        return None
+
+    def _history_unreadable(self, workspace: str, code: str) -> None:
+        if (
+            code in ("missing_scope", "not_allowed_token_type")
+            and workspace not in self._history_refused
+        ):
+            self._history_refused.add(workspace)
+            log.warning(
+                "Slack refused to read the DM history in workspace %s (%s): reinstall the app "
+                "with the im:history scope, or a nudge whose answer was lost may show twice",
+                workspace,
+                code,
+            )
+        else:
+            log.info("DM history in workspace %s unreadable: %s", workspace, code)

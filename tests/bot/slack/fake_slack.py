@@ -27,6 +27,7 @@ from aiohttp import web
 
 SIGNING_SECRET = "test-signing-secret-not-real"
 RESPONSE_URL_USES = 5  # a response_url takes 5 posts (within 30 minutes), then says used_url
+HISTORY_MAX_LIMIT = 999  # conversations.history's largest page
 
 
 @dataclass
@@ -38,6 +39,15 @@ class Workspace:
     bot_id: str
     enterprise_id: str | None = None  # an Enterprise Grid org's workspace
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> users.info user
+
+
+@dataclass(frozen=True)
+class PostFault:
+    """What happens to the next chat.postMessage: Slack keeps the message or not, and then its
+    answer is lost — the connection drops, a 503 comes back, or nothing until the fake closes."""
+
+    stored: bool
+    answer: str = "disconnect"  # "disconnect", "503" or "hang"
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,11 @@ class FakeSlack:
         self._workspace_posts: dict[str, deque[float]] = {}
         self.users_info_gate: asyncio.Event | None = None  # users.info waits until it is set
         self.post_message_gate: asyncio.Event | None = None  # chat.postMessage waits likewise
+        # The next chat.postMessage calls fail as listed, one entry each; history refused with
+        # this error (e.g. missing_scope: an install without im:history) while it is set.
+        self.post_faults: list[PostFault] = []
+        self.history_error: str | None = None
+        self._closing = asyncio.Event()  # releases the answers held by a "hang" fault
         self.revoked_tokens: set[str] = set()  # bot tokens Slack answers token_revoked for
         self.socket_acks: dict[str, dict[str, Any]] = {}
         self.socket_connections = 0
@@ -186,6 +201,7 @@ class FakeSlack:
         self.port = int(self._runner.addresses[0][1])
 
     async def close(self) -> None:
+        self._closing.set()
         if self._socket is not None:
             await self._socket.close()
         if self._runner is not None:
@@ -211,6 +227,10 @@ class FakeSlack:
 
     def messages_to(self, team_id: str, user_id: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["team"] == team_id and m["user"] == user_id]
+
+    def fail_posts(self, count: int, *, stored: bool, answer: str = "disconnect") -> None:
+        """The next ``count`` chat.postMessage calls lose their answer (see :class:`PostFault`)."""
+        self.post_faults.extend(PostFault(stored, answer) for _ in range(count))
 
     # --- Web API ---------------------------------------------------------------------------------
 
@@ -252,13 +272,31 @@ class FakeSlack:
             "users.info": self._users_info,
             "chat.postMessage": self._chat_post_message,
             "conversations.open": self._conversations_open,
+            "conversations.history": self._conversations_history,
             "views.open": self._views_open,
             "views.publish": self._views_publish,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
         }
+        if method == "chat.postMessage" and self.post_faults:
+            return await self._faulty_post(request, workspace, args, self.post_faults.pop(0))
         handler = methods.get(method)
         return _error("unknown_method") if handler is None else handler(workspace, args)
+
+    async def _faulty_post(
+        self, request: web.Request, workspace: Workspace, args: dict[str, Any], fault: PostFault
+    ) -> web.Response:
+        """chat.postMessage whose answer never arrives; the message is kept when ``stored``."""
+        if fault.stored:
+            answer = self._chat_post_message(workspace, args)
+            assert answer.status == 200, "a stored fault needs a message Slack would post"
+        if fault.answer == "503":
+            return web.Response(status=503, text="<html>Service Unavailable</html>")
+        if fault.answer == "hang":
+            await self._closing.wait()
+        assert request.transport is not None
+        request.transport.close()  # the client sees the server disconnect: no status, no body
+        return web.Response()
 
     def _auth_test(self, workspace: Workspace, args: dict[str, Any]) -> web.Response:
         return _ok(
@@ -297,6 +335,9 @@ class FakeSlack:
         refused = _refused_message(args.get("text"), blocks)
         if refused:
             return _error(refused)
+        metadata = _json(args.get("metadata"))
+        if metadata is not None and not _valid_metadata(metadata):
+            return _error("invalid_metadata_format")
         ts = f"{time.time():.6f}"
         self.messages.append(
             {
@@ -305,6 +346,7 @@ class FakeSlack:
                 "channel": channel,
                 "text": args.get("text"),
                 "blocks": blocks or [],
+                "metadata": metadata,
                 "ts": ts,
             }
         )
@@ -315,6 +357,39 @@ class FakeSlack:
         if user not in workspace.users:
             return _error("user_not_found")
         return _ok(channel={"id": f"D{user}"})
+
+    def _conversations_history(self, workspace: Workspace, args: dict[str, Any]) -> web.Response:
+        """The app's DM with a member (``D<user>``), newest first; metadata only when asked."""
+        if self.history_error == "ratelimited":
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "60"}
+            )
+        if self.history_error is not None:
+            return _error(self.history_error)
+        channel = str(args.get("channel", ""))
+        user = channel[1:] if channel.startswith("D") else ""
+        if user not in workspace.users:
+            return _error("channel_not_found")
+        try:
+            limit = int(args.get("limit", 100))
+        except ValueError:
+            return _error("invalid_limit")
+        limit = max(1, min(limit, HISTORY_MAX_LIMIT))
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        posted = self.messages_to(workspace.team_id, user)[::-1]
+        page = [
+            {
+                "type": "message",
+                "ts": m["ts"],
+                "text": m["text"],
+                "bot_id": workspace.bot_id,
+                "app_id": "ATEST",
+                "blocks": m["blocks"],
+                **({"metadata": m["metadata"]} if with_metadata and m["metadata"] else {}),
+            }
+            for m in posted[:limit]
+        ]
+        return _ok(messages=page, has_more=len(posted) > limit, pin_count=0)
 
     def _views_open(self, workspace: Workspace, args: dict[str, Any]) -> web.Response:
         if not args.get("trigger_id"):
@@ -361,7 +436,7 @@ class FakeSlack:
         return _ok(
             access_token=workspace.bot_token,
             token_type="bot",
-            scope="chat:write,commands,im:write,users:read,files:write",
+            scope="chat:write,commands,im:write,im:history,users:read,files:write",
             bot_user_id=workspace.bot_user_id,
             app_id="ATEST",
             team={"id": workspace.team_id, "name": workspace.name},
@@ -461,6 +536,15 @@ def _refused_message(text: Any, blocks: Any) -> str:
     if not text and not blocks:
         return "no_text"
     return ""
+
+
+def _valid_metadata(metadata: Any) -> bool:
+    """Slack's message metadata: an event type and a JSON object as its payload."""
+    return (
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("event_type"), str)
+        and isinstance(metadata.get("event_payload"), dict)
+    )
 
 
 def _ok(**data: Any) -> web.Response:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from tests.bot.slack.fake_slack import RESPONSE_URL_USES, FakeSlack
 
@@ -42,3 +45,36 @@ async def test_messages_without_text_or_with_bad_blocks_are_refused(fake: FakeSl
     assert await post(url, {"blocks": []}) == (400, "no_text")
     assert fake.messages == []
     assert fake.responses_to(url) == []
+
+
+async def test_history_shows_the_dm_newest_first_with_metadata_only_when_asked(
+    fake: FakeSlack,
+) -> None:
+    client = AsyncWebClient(token=fake.workspace("T1").bot_token, base_url=fake.base_url)
+    for n in range(3):
+        metadata = {"event_type": "habit_coach_notice", "event_payload": {"delivery_key": f"k{n}"}}
+        await client.chat_postMessage(channel="U1", text=f"message {n}", metadata=metadata)
+    await client.chat_postMessage(channel="U2", text="someone else's")
+
+    plain = await client.conversations_history(channel="DU1", limit=2)
+    full = await client.conversations_history(channel="DU1", include_all_metadata=True)
+
+    assert [m["text"] for m in plain["messages"]] == ["message 2", "message 1"]
+    assert plain["has_more"] is True
+    assert all("metadata" not in m for m in plain["messages"])
+    keys = [m["metadata"]["event_payload"]["delivery_key"] for m in full["messages"]]
+    assert keys == ["k2", "k1", "k0"]
+
+
+async def test_malformed_metadata_and_unknown_channels_are_refused(fake: FakeSlack) -> None:
+    token = fake.workspace("T1").bot_token
+    api = f"{fake.base_url}chat.postMessage"
+
+    _, refused = await post(api, {"channel": "U1", "text": "hi", "metadata": {"a": 1}}, token)
+    client = AsyncWebClient(token=token, base_url=fake.base_url)
+    with pytest.raises(SlackApiError) as unknown:
+        await client.conversations_history(channel="DU404")
+
+    assert refused == {"ok": False, "error": "invalid_metadata_format"}
+    assert unknown.value.response["error"] == "channel_not_found"
+    assert fake.messages == []
