@@ -934,5 +934,132 @@ def test_the_preferred_name_of_a_zone() -> None:
 def test_zone_search_never_offers_etc_names() -> None:
     found = grammar.search_zones("gmt")
 
-    assert "GMT" in found
+    assert found[:2] == ["Europe/London", "UTC"]  # what "GMT" usually means, not the GMT zone
+    assert "GMT" not in found
     assert not any(name.startswith("Etc/") for name in found)
+
+
+# --- abbreviations, fixed offsets and legacy zones ---------------------------------------------
+
+LEGACY_ZONES = ["EST", "MST", "HST", "EST5EDT", "CST6CDT", "MST7MDT", "PST8PDT", "CET", "EET"]
+
+
+def is_place(name: str) -> bool:
+    return name == "UTC" or ("/" in name and not name.startswith("Etc/"))
+
+
+@pytest.mark.parametrize(
+    ("typed", "first"),
+    [
+        ("EST", "America/New_York"),
+        ("edt", "America/New_York"),
+        ("CST", "America/Chicago"),
+        ("MST", "America/Denver"),
+        ("PST", "America/Los_Angeles"),
+        ("PDT", "America/Los_Angeles"),
+        ("AKST", "America/Anchorage"),
+        ("HST", "Pacific/Honolulu"),
+        ("GMT", "Europe/London"),
+        ("BST", "Europe/London"),
+        ("CET", "Europe/Berlin"),
+        ("CEST", "Europe/Berlin"),
+        ("EET", "Europe/Athens"),
+        ("IST", "Asia/Kolkata"),
+        ("JST", "Asia/Tokyo"),
+        ("KST", "Asia/Seoul"),
+        ("AEST", "Australia/Sydney"),
+        ("AEDT", "Australia/Sydney"),
+        ("NZST", "Pacific/Auckland"),
+        ("EST5EDT", "America/New_York"),
+        ("Eastern", "America/New_York"),
+    ],
+)
+def test_an_abbreviation_asks_which_place_it_means(typed: str, first: str) -> None:
+    error = error_of(f"/timezone {typed}")
+
+    assert resolve_zone(typed) is None
+    assert f"“{typed}”" in error.message
+    assert f"did you mean {first}" in error.message
+    assert error.example == f"/timezone {first}"
+    assert_helpful(error)
+
+
+def test_est_never_means_panama_and_pst_never_suggests_other_abbreviations() -> None:
+    est = error_of("/timezone EST").message
+    pst = error_of("/timezone PST").message
+
+    assert "America/Panama" not in est
+    assert "several time zones" in est
+    assert "America/Toronto" in est
+    assert "America/Los_Angeles" in pst
+    assert not any(name in pst for name in ("MST", "HST", "EST"))
+
+
+def test_every_abbreviation_means_real_places_by_their_current_names() -> None:
+    for abbreviation, places in grammar.ZONE_ABBREVIATIONS.items():
+        assert places, abbreviation
+        for place in places:
+            assert place in tk.known_zone_names(), (abbreviation, place)
+            assert tk.preferred_zone_name(place) == place, (abbreviation, place)
+            assert is_place(place), (abbreviation, place)
+
+
+def test_no_zone_name_resolves_to_a_legacy_or_fixed_offset_zone() -> None:
+    for name in tk.known_zone_names():
+        resolved = resolve_zone(name)
+        assert resolved is None or is_place(resolved), (name, resolved)
+    for name in LEGACY_ZONES:
+        assert resolve_zone(name) is None, name
+
+
+@pytest.mark.parametrize("typed", ["UTC", "utc", "Etc/UTC", "UTC+0", "+00:00"])
+def test_utc_is_a_zone(typed: str) -> None:
+    assert parse(f"/timezone {typed}") == c.SetTimezone("UTC")
+
+
+@pytest.mark.parametrize(
+    ("typed", "place"),
+    [
+        ("UTC+5", "Asia/Karachi"),
+        ("utc+05:30", "Asia/Kolkata"),
+        ("GMT-3", "America/Sao_Paulo"),
+        ("+0900", "Asia/Tokyo"),
+        ("UTC−5", "America/New_York"),  # a typographic minus
+        ("Etc/GMT+5", "America/New_York"),  # tzdata's sign is the other way round: UTC−5
+        ("Etc/GMT-1", "Europe/Berlin"),
+    ],
+)
+def test_a_fixed_offset_asks_for_the_place(typed: str, place: str) -> None:
+    error = error_of(f"/timezone {typed}")
+
+    assert resolve_zone(typed) is None
+    assert "fixed offset" in error.message
+    assert place in error.message
+    assert place in grammar.search_zones(typed)
+    assert_helpful(error)
+
+
+def test_an_offset_beyond_any_place_is_not_a_zone() -> None:
+    assert grammar.typed_offset("UTC+15") is None
+    assert grammar.typed_offset("UTC+5:75") is None
+    assert "I don't know the time zone" in error_of("/timezone UTC+15").message
+
+
+@pytest.mark.parametrize("typed", ["est", "pst", "gmt", "cst", "mst", "hst", "cet", "est5", "+5"])
+def test_zone_search_offers_places_not_legacy_names(typed: str) -> None:
+    found = grammar.search_zones(typed)
+
+    assert found
+    assert all(is_place(name) for name in found), found
+    assert "America/Panama" not in grammar.search_zones("est")[:3]
+
+
+def test_zone_search_puts_the_places_an_abbreviation_means_first() -> None:
+    assert grammar.search_zones("EST")[:2] == ["America/New_York", "America/Toronto"]
+    assert grammar.search_zones("pst")[0] == "America/Los_Angeles"
+    assert grammar.search_zones("aest")[0] == "Australia/Sydney"
+
+
+def test_suggestions_for_a_misspelt_zone_are_places() -> None:
+    assert all(is_place(name) for name in grammar.suggest_zones("ESTT", 5))
+    assert all(is_place(name) for name in grammar.suggest_zones("Etc/GMT+55", 5))

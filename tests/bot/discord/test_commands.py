@@ -332,6 +332,22 @@ async def test_timezone_autocomplete_offers_iana_zones_for_cities_and_typed_text
         assert all(len(c["name"]) <= 100 for c in choices)
 
 
+async def test_timezone_abbreviations_offer_places_and_are_not_set(
+    fake: FakeDiscord, adapter: DiscordAdapter, runtime: Runtime, store: Store
+) -> None:
+    est = await fake.autocomplete(ANA, "timezone", "zone", "EST")
+    assert [c["value"] for c in est[:2]] == ["America/New_York", "America/Toronto"]
+    for typed in ("EST", "mst", "hst", "gmt", "EST5EDT", "Etc/GMT+5"):
+        values = [c["value"] for c in await fake.autocomplete(ANA, "timezone", "zone", typed)]
+        assert values, typed
+        assert all(v == "UTC" or ("/" in v and not v.startswith("Etc/")) for v in values), values
+
+    typed = await fake.slash(ANA, "timezone", {"zone": "EST"})  # typed, not picked from the list
+    assert "did you mean America/New_York" in typed.content
+    assert "Example: /timezone zone:America/New_York" in typed.content
+    assert store.member(ANA) is None
+
+
 async def test_habit_help_lists_every_command(fake: FakeDiscord, adapter: DiscordAdapter) -> None:
     answer = await fake.slash(ANA, "habit", subcommand="help")
     assert answer.ephemeral
