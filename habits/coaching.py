@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import lru_cache
+
+import inflect
 
 
 class Phase(StrEnum):
@@ -87,22 +91,70 @@ def choose_step(phase: Phase, last_step: str | None, salt: int, smaller: bool = 
     return candidates[salt % len(candidates)]
 
 
-def plural(count: int, label: str) -> str:
-    """'1 post', '3 posts', '2 blog posts', '2 posts 🎉': the last word made of letters grows."""
+# --- a goal label's singular and plural -------------------------------------------------------
+
+_INFLECT = inflect.engine()
+# Words that end a label's head noun phrase: "essays on gardening" is about essays.
+_PREPOSITIONS = frozenset(
+    {
+        "about", "across", "after", "against", "around", "as", "at", "before", "by", "for",
+        "from", "in", "into", "like", "of", "on", "over", "per", "re", "than", "through", "to",
+        "under", "with", "without",
+    }
+)  # fmt: skip
+
+
+def _head_index(words: list[str]) -> int | None:
+    """Which word of a label is its head noun: the last word made of letters before the first
+    preposition ("essays on gardening" → "essays"), else the last one ("blog posts" → "posts")."""
+    head = None
+    for index, word in enumerate(words):
+        if index > 0 and head is not None and word.lower() in _PREPOSITIONS:
+            break
+        if word.isalpha():
+            head = index
+    return head
+
+
+@lru_cache(maxsize=1024)
+def _singular_noun(word: str) -> str:
+    """The singular of a plural noun, or the word as it is: never a made-up word. inflect's
+    answer is taken only when it turns back into the word, and a word with a plural of its own
+    ("analysis" → "analyses", "bus" → "buses") is singular already."""
+    found = _INFLECT.singular_noun(word)
+    if not found or found == word:
+        return word
+    if _INFLECT.plural_noun(word) not in (word, word + "s"):
+        return word
+    return found if _INFLECT.plural_noun(found) == word else word
+
+
+@lru_cache(maxsize=1024)
+def _plural_noun(word: str) -> str:
+    """The plural of a singular noun, or the word as it is when inflect's answer does not turn
+    back into it."""
+    found = _INFLECT.plural_noun(word)
+    return found if found and _singular_noun(found) == word else word
+
+
+def _inflect_head(label: str, inflect_word: Callable[[str], str]) -> str:
     words = label.split(" ")
-    if count != 1:
-        for index in range(len(words) - 1, -1, -1):
-            word = words[index]
-            if word.isalpha():
-                lowered = word.lower()
-                if lowered.endswith(("ss", "ch", "sh", "x")):
-                    words[index] = word + "es"
-                elif len(lowered) > 1 and lowered[-1] == "y" and lowered[-2] not in "aeiou":
-                    words[index] = word[:-1] + "ies"
-                elif not lowered.endswith("s"):
-                    words[index] = word + "s"
-                break
-    return f"{count} {' '.join(words)}"
+    head = _head_index(words)
+    if head is not None:
+        words[head] = inflect_word(words[head])
+    return " ".join(words)
+
+
+def singular_label(label: str) -> str:
+    """'newsletters' → 'newsletter', 'essays on gardening' → 'essay on gardening', so copy can
+    say 'your next newsletter' and '3 newsletters'; a label inflect cannot read stays as typed."""
+    return _inflect_head(label, _singular_noun)
+
+
+def plural(count: int, label: str) -> str:
+    """'1 post', '3 posts', '2 blog posts', '3 essays on gardening', '2 posts 🎉': the label's
+    head noun grows (by inflect), or the label stays as it is."""
+    return f"{count} {label if count == 1 else _inflect_head(label, _plural_noun)}"
 
 
 def encouragement(met: bool, salt: int) -> str:

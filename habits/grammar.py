@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from habits import commands as c
 from habits import timekeeping as tk
+from habits.coaching import singular_label
 from habits.model import MAX_LABEL, MAX_REST_WEEKS, MAX_TARGET, MAX_TITLE, MAX_URL, MIN_TARGET
 
 COMMAND_NAMES = ("goal", "published", "streak", "nudges", "timezone", "habit")
@@ -51,7 +52,6 @@ _DAY_WORDS: dict[str, tuple[int, ...]] = {
 _TIME_RE = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?$")
 _DURATION_RE = re.compile(r"^(\d{1,3})\s*(w|wk|wks|week|weeks|d|day|days)$")
 _PER_WEEK_RE = re.compile(r"(\b(a|per|each|every)\s+week\b|\bweekly\b|/\s*(week|wk)\b)", re.I)
-_NOT_PLURALS = ("ss", "us", "is", "news", "series", "species")
 
 
 def _clean(text: str) -> str:
@@ -145,23 +145,6 @@ def _parse_goal(args: str) -> c.Command | c.ParseError:
     if "://" in label:
         return _error("The label says what you publish, like “post” or “newsletter”.", "goal")
     return c.SetGoal(target, singular_label(label))
-
-
-def singular_label(label: str) -> str:
-    """'newsletters' → 'newsletter', so copy can say 'your next newsletter' and '3 newsletters'."""
-    words = label.split(" ")
-    for index in range(len(words) - 1, -1, -1):
-        word = words[index]
-        if word.isalpha():
-            lowered = word.lower()
-            if lowered.endswith(("sses", "ches", "shes", "xes")):
-                words[index] = word[:-2]
-            elif len(word) > 4 and lowered.endswith("ies") and not lowered.endswith(_NOT_PLURALS):
-                words[index] = word[:-3] + "y"
-            elif len(word) > 3 and lowered.endswith("s") and not lowered.endswith(_NOT_PLURALS):
-                words[index] = word[:-1]
-            break
-    return " ".join(words)
 
 
 def _parse_rest(args: str) -> c.Command | c.ParseError:

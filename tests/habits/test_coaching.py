@@ -149,6 +149,48 @@ def test_plural(count: int, label: str, text: str) -> None:
     assert coaching.plural(count, label) == text
 
 
+@pytest.mark.parametrize(
+    ("typed", "singular", "three"),
+    [
+        ("essays on gardening", "essay on gardening", "3 essays on gardening"),
+        ("niches", "niche", "3 niches"),
+        ("movies", "movie", "3 movies"),
+        ("quizzes", "quiz", "3 quizzes"),
+        ("videos about cooking", "video about cooking", "3 videos about cooking"),
+        ("pieces of writing", "piece of writing", "3 pieces of writing"),
+        ("blog posts", "blog post", "3 blog posts"),
+        ("how-to guides", "how-to guide", "3 how-to guides"),
+        ("analysis", "analysis", "3 analyses"),
+        ("lenses", "lens", "3 lenses"),
+        ("bus", "bus", "3 buses"),
+        ("series", "series", "3 series"),
+        ("📝", "📝", "3 📝"),
+    ],
+)
+def test_a_label_is_inflected_at_its_head_noun(typed: str, singular: str, three: str) -> None:
+    assert coaching.singular_label(typed) == singular
+    assert coaching.plural(1, singular) == f"1 {singular}"
+    assert coaching.plural(3, singular) == three
+
+
+@pytest.mark.parametrize("made_up", ["nich", "movy", "quizze", "gardenings", "analysi", "bu"])
+def test_no_label_ever_becomes_a_made_up_word(made_up: str) -> None:
+    typed_labels = ["niches", "movies", "quizzes", "essays on gardening", "analysis", "bus"]
+    words = {
+        word
+        for label in typed_labels
+        for text in (coaching.singular_label(label), coaching.plural(3, label))
+        for word in text.split()
+    }
+    words |= {
+        w
+        for label in typed_labels
+        for w in coaching.plural(2, coaching.singular_label(label)).split()
+    }
+
+    assert made_up not in words
+
+
 def test_encouragement_for_a_met_week_comes_from_the_met_lines() -> None:
     assert coaching.encouragement(True, 5) in coaching.ENCOURAGEMENT_MET
 

@@ -101,6 +101,14 @@ def test_goal_with_label_sets_target_label_and_records_the_change(
     assert row.next_recap_at is not None
 
 
+def test_a_goal_label_is_inflected_at_its_head_noun(coach: Coach, engine: Engine) -> None:
+    reply = ok(coach, "/goal 3 essays on gardening")
+
+    assert "Goal set: 3 essays on gardening a week" in reply.text
+    assert member_row(engine).goal_label == "essay on gardening"
+    assert "1 essay on gardening a week" in ok(coach, "/goal 1").text
+
+
 def test_goal_shows_target_week_start_zone_and_progress(coach: Coach) -> None:
     ok(coach, "/timezone Europe/Berlin")
     ok(coach, "/goal 1 post")
