@@ -212,18 +212,22 @@ def carries_key(message: Mapping[str, Any], key: str) -> bool:
     return isinstance(payload, Mapping) and payload.get("delivery_key") == key
 
 
+def error_code(error: SlackApiError) -> str:
+    """Slack's error code; "" when the body was not Slack's JSON (a 5xx's HTML page)."""
+    data = getattr(error.response, "data", None)
+    return str(data.get("error", "")) if isinstance(data, dict) else ""
+
+
 def is_rate_limit(error: SlackApiError) -> bool:
-    response = error.response
-    status = getattr(response, "status_code", 0) or 0
-    code = str(response.get("error", "")) if response is not None else ""
-    return status == 429 or code == "ratelimited"
+    status = getattr(error.response, "status_code", 0) or 0
+    return status == 429 or error_code(error) == "ratelimited"
 
 
 def classify(error: SlackApiError, workspace: str = "") -> SendResult:
     """Slack's refusal as an engine outcome."""
     response = error.response
     status = getattr(response, "status_code", 0) or 0
-    code = str(response.get("error", "")) if response is not None else ""
+    code = error_code(error)
     if is_rate_limit(error):
         wait = retry_after(dict(response.headers)) if response is not None else None
         return SendResult(
@@ -417,7 +421,8 @@ class SlackSender:
         except SlackApiError as exc:
             if is_rate_limit(exc):
                 return classify(exc, member.workspace)  # its wait uses no attempt
-            self._history_unreadable(member.workspace, str(exc.response.get("error", "")))
+            code = error_code(exc) or f"Slack answered {exc.response.status_code}"
+            self._history_unreadable(member.workspace, code)
             return None
         except (aiohttp.ClientError, KeyError, TypeError) as exc:
             log.info("DM history of %s/%s unreadable: %r", member.workspace, member.user_id, exc)

@@ -67,9 +67,16 @@ async def test_a_nudge_carries_its_delivery_key_as_message_metadata(http_slack: 
     assert http_slack.fake.calls_to("conversations.history") == []  # a first attempt posts
 
 
-@pytest.mark.parametrize("answer", ["disconnect", "503", "hang"])
+@pytest.mark.parametrize(
+    ("answer", "detail"),
+    [
+        ("disconnect", "ServerDisconnectedError"),
+        ("503", "Slack answered 503"),  # an HTML page, not Slack's JSON
+        ("hang", "no answer within 0.2 s"),
+    ],
+)
 async def test_a_retry_after_a_lost_answer_finds_the_message_and_does_not_post_again(
-    http_slack: Harness, answer: str
+    http_slack: Harness, answer: str, detail: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     slack = http_slack
     await slack.command("/goal", "1 post")
@@ -80,7 +87,8 @@ async def test_a_retry_after_a_lost_answer_finds_the_message_and_does_not_post_a
     assert await slack.tick_at(THURSDAY_NINE_BERLIN) == 0  # the outcome is unknown: retry
 
     [row] = delivery_rows(slack)
-    assert (row.status, row.attempts) == ("pending", 1)
+    assert (row.status, row.attempts, row.detail) == ("pending", 1, detail)
+    assert "Traceback" not in caplog.text
     assert len(slack.fake.calls_to("chat.postMessage")) == 1  # the SDK did not re-post blind
     assert keys_shown(slack) == [f"nudge-{row.id}"]
 
