@@ -102,10 +102,11 @@ class Tally:
 class Probe:
     """A fake Slack with ``count`` members, a runtime on a SQLite file, and a sender."""
 
-    def __init__(self, folder: Path, count: int, blind: bool):
+    def __init__(self, folder: Path, count: int, blind: bool, send_timeout: float):
         self.folder = folder
         self.count = count
         self.blind = blind
+        self.send_timeout = send_timeout
         self.fake = FakeSlack()
         self.clock = ManualClock(START - timedelta(days=3))
         self.url = f"sqlite:///{folder / ('blind.db' if blind else 'ours.db')}"
@@ -148,7 +149,7 @@ class Probe:
 
     def dispatcher(self, owner: str) -> Dispatcher:
         kind = BlindSender if self.blind else SlackSender
-        sender = kind(self._client_for, SEND_TIMEOUT, paced=False)  # faults, not rate limits
+        sender = kind(self._client_for, self.send_timeout, paced=False)  # faults, not rate limits
         assert self.runtime is not None
         return Dispatcher(
             self.runtime.coach,
@@ -205,14 +206,18 @@ class Probe:
         self.fake.post_faults.clear()
 
 
-async def outage(folder: Path, count: int, rounds: int, blind: bool) -> Tally:
-    async with Probe(folder, count, blind) as probe:
+async def outage(
+    folder: Path, count: int, rounds: int, blind: bool, send_timeout: float = SEND_TIMEOUT
+) -> Tally:
+    async with Probe(folder, count, blind, send_timeout) as probe:
         await probe.settle(probe.dispatcher("replica-a"), outage_rounds=rounds)
         return probe.tally()
 
 
-async def killed_replica(folder: Path, count: int, blind: bool) -> Tally:
-    async with Probe(folder, count, blind) as probe:
+async def killed_replica(
+    folder: Path, count: int, blind: bool, send_timeout: float = SEND_TIMEOUT
+) -> Tally:
+    async with Probe(folder, count, blind, send_timeout) as probe:
         dying = probe.dispatcher("replica-a")
         in_flight = dying.delivery_settings.concurrency
         probe.fake.post_faults.extend([PostFault(stored=True, answer="hang")] * in_flight)
