@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 
@@ -29,8 +29,34 @@ class Rest:
 
 
 @dataclass(frozen=True)
+class EndRest:
+    pass
+
+
+@dataclass(frozen=True)
 class SetWeekStart:
     starts_on: int  # 0 Monday, 6 Sunday
+
+
+MAX_DAYS_BACK = 14  # a publication may be logged (or removed) up to two weeks back
+
+
+@dataclass(frozen=True)
+class PastDay:
+    """A day the member names for a publication: ``days_back`` (0 today, 1 yesterday), the
+    most recent ``weekday`` (0 Monday; today's name means today), or a calendar date. Which
+    date it is depends on the member's today, so the engine resolves it."""
+
+    days_back: int | None = None
+    weekday: int | None = None
+    on: date | None = None
+
+    def resolve(self, today: date) -> date:
+        if self.on is not None:
+            return self.on
+        if self.weekday is not None:
+            return today - timedelta(days=(today.weekday() - self.weekday) % 7)
+        return today - timedelta(days=self.days_back or 0)
 
 
 @dataclass(frozen=True)
@@ -38,11 +64,29 @@ class LogPublication:
     url: str | None = None
     title: str | None = None
     title_shortened: bool = False
+    day: PastDay | None = None  # None: now
 
 
 @dataclass(frozen=True)
 class UndoPublication:
     pass
+
+
+@dataclass(frozen=True)
+class ListPublications:
+    pass
+
+
+@dataclass(frozen=True)
+class RemovePublication:
+    number: int  # as /published list numbers them, 1 the newest
+
+
+@dataclass(frozen=True)
+class RepeatPublication:
+    """Log a title-only publication again on the same day, once the member confirmed it."""
+
+    publication_id: int
 
 
 @dataclass(frozen=True)
@@ -124,9 +168,13 @@ Command = (
     | SetGoal
     | GoalOff
     | Rest
+    | EndRest
     | SetWeekStart
     | LogPublication
     | UndoPublication
+    | ListPublications
+    | RemovePublication
+    | RepeatPublication
     | ShowStreak
     | ShowNudges
     | SetNudges

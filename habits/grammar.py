@@ -24,6 +24,9 @@ EXAMPLES = {
     "rest": "/goal rest 2",
     "week": "/goal week sunday",
     "published": "/published https://example.com/my-post My first post",
+    "backdate": "/published yesterday https://example.com/my-post My first post",
+    "list": "/published list",
+    "remove": "/published remove 2",
     "nudges": "/nudges mon thu at 9:00",
     "pause": "/nudges pause 2w",
     "pause_until": "/nudges pause until 2026-12-01",
@@ -121,6 +124,8 @@ def _parse_goal(args: str) -> c.Command | c.ParseError:
     if keyword in ("off", "stop", "none"):
         return c.GoalOff() if not rest else _error("“/goal off” takes nothing after it.", "goal")
     if keyword == "rest":
+        if rest.strip().lower() in ("off", "cancel", "end", "stop"):
+            return c.EndRest()
         return _parse_rest(rest.strip())
     if keyword == "week":
         return _parse_week_start(rest.strip())
@@ -259,27 +264,118 @@ def url_variants(url: str) -> list[str]:
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]{0,15}:/", re.IGNORECASE)
 
 
+# A host with a dot and a top-level domain, then a path: "example.com/post" is a link.
+_BARE_LINK_RE = re.compile(r"^(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}(?::\d{1,5})?/", re.I)
+
+
+def _is_clear_link(token: str) -> bool:
+    """A word that can only be a link: it has a scheme or starts with "www."."""
+    return bool(_SCHEME_RE.match(token)) or token.lower().startswith("www.")
+
+
 def _looks_like_url(token: str) -> bool:
     """Whether the writer meant this word as a link (so a broken one is an error, not a title)."""
-    return bool(_SCHEME_RE.match(token)) or token.lower().startswith("www.")
+    return _is_clear_link(token) or bool(_BARE_LINK_RE.match(token))
+
+
+def _link_url(token: str) -> tuple[str | None, str | None]:
+    """``_normalize_url`` for a word typed as a link; a bare domain with a path gets https."""
+    if _BARE_LINK_RE.match(token) and not _SCHEME_RE.match(token):
+        token = "https://" + token
+    return _normalize_url(token)
+
+
+_PAST_DAY_WORDS: dict[str, c.PastDay] = {
+    "today": c.PastDay(days_back=0),
+    "yesterday": c.PastDay(days_back=1),
+    **{
+        word: c.PastDay(weekday=days[0])
+        for word, days in _DAY_WORDS.items()
+        if len(days) == 1 and not word.endswith("days")
+    },
+}
+_ISO_DATE_RE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
+
+
+def parse_past_day(word: str) -> c.PastDay | c.ParseError | None:
+    """The day a publication is logged for: today, yesterday, a weekday name (its most recent
+    occurrence) or YYYY-MM-DD; None when ``word`` names no day."""
+    found = _PAST_DAY_WORDS.get(word.lower())
+    if found is not None:
+        return found
+    if not _ISO_DATE_RE.match(word):
+        return None
+    year, month, day = (int(part) for part in word.split("-"))
+    try:
+        return c.PastDay(on=date(year, month, day))
+    except ValueError:
+        return _error(
+            f"“{_short(word)}” isn't a date on the calendar. Name the day as yesterday, a "
+            f"weekday (mon, tue…) or YYYY-MM-DD, up to {c.MAX_DAYS_BACK} days back.",
+            "backdate",
+        )
 
 
 def _parse_published(args: str) -> c.Command | c.ParseError:
     if not args:
         return c.LogPublication()
     first, _, rest = args.partition(" ")
-    if first.lower() == "undo":
+    rest = rest.strip()
+    keyword = first.lower()
+    if keyword in ("undo", "list"):
         if rest:
-            return _error("“/published undo” takes nothing after it.", "published")
-        return c.UndoPublication()
+            return _error(
+                f"“/published {keyword}” takes nothing after it. "
+                f"A title that starts with “{_short(first)}” goes in quotes.",
+                keyword if keyword == "list" else "published",
+            )
+        return c.UndoPublication() if keyword == "undo" else c.ListPublications()
+    if keyword in ("remove", "again"):
+        number = _parse_target(rest) if rest.isascii() and rest.isdigit() else None
+        if number is not None and 1 <= number < 10**6:
+            return (
+                c.RemovePublication(number) if keyword == "remove" else c.RepeatPublication(number)
+            )
+        if keyword == "remove":
+            return _error(
+                "Which one? /published list shows your recent publications, numbered; remove "
+                "one by its number. A title that starts with “remove” goes in quotes.",
+                "remove",
+            )
+    day = parse_past_day(first)
+    if isinstance(day, c.ParseError):
+        return day
+    day_word = ""
+    if day is not None:
+        if not rest:
+            return c.LogPublication(day=day)
+        day_word = f"{first} "
+        args = rest
+        first, _, rest = args.partition(" ")
+        rest = rest.strip()
     url: str | None = None
     title = args
     if _looks_like_url(first):
-        url, problem = _normalize_url(first)
+        url, problem = _link_url(first)
         if url is None:
             return _url_error(first, problem)
-        title = rest.strip()
-    return _publication(url, _unquote(title))
+        title = rest
+    else:
+        links = [word for word in args.split(" ") if _is_clear_link(word)]
+        if links:
+            # "/published My post https://…": words before a link are not a title.
+            link, problem = _normalize_url(links[0])
+            if link is None:
+                return _url_error(links[0], problem)
+            words = " ".join(word for word in args.split(" ") if word != links[0])
+            example = f"/published {day_word}{link} {words}"
+            if len(example) > 120 or not isinstance(parse(example), c.LogPublication):
+                example = EXAMPLES["published"]
+            return c.ParseError(
+                "Put the link first, then the title: words before a link aren't a title.",
+                example,
+            )
+    return _publication(url, _unquote(title), day)
 
 
 _QUOTE_PAIRS = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "„": "“"}
@@ -320,26 +416,42 @@ def _url_error(
     return c.ParseError(message, example)
 
 
-def parse_publication_fields(url: str | None, title: str | None) -> c.LogPublication | c.ParseError:
-    """A publication from a form's separate link and title fields (the chat modals).
+def parse_publication_fields(
+    url: str | None, title: str | None, when: str | None = None
+) -> c.LogPublication | c.ParseError:
+    """A publication from a form's separate link, title and day fields (the chat modals, and
+    Discord's options).
 
     The link field must hold a link (or nothing); the title field is taken as it is, so a
     title that starts with "http" is still a title.
     """
+    day: c.PastDay | None = None
+    typed_day = _clean(when or "")
+    if typed_day:
+        found = parse_past_day(typed_day)
+        if found is None:
+            return _error(
+                f"“{_short(typed_day)}” isn't a day I can read. Name it as today, yesterday, "
+                f"a weekday (mon, tue…) or YYYY-MM-DD, up to {c.MAX_DAYS_BACK} days back.",
+                "backdate",
+            )
+        if isinstance(found, c.ParseError):
+            return found
+        day = found
     link = _clean(url or "")
     normalized: str | None = None
     if link:
-        normalized, problem = _normalize_url(link)
+        normalized, problem = _link_url(link)
         if normalized is None:
             return _url_error(link, problem, FORM_LINK_EXAMPLE)  # a field wants a link
-    return _publication(normalized, _clean(title or ""))
+    return _publication(normalized, _clean(title or ""), day)
 
 
-def _publication(url: str | None, title: str) -> c.LogPublication:
+def _publication(url: str | None, title: str, day: c.PastDay | None = None) -> c.LogPublication:
     shortened = len(title) > MAX_TITLE
     if shortened:
         title = title[: MAX_TITLE - 1].rstrip() + "…"
-    return c.LogPublication(url=url, title=title or None, title_shortened=shortened)
+    return c.LogPublication(url=url, title=title or None, title_shortened=shortened, day=day)
 
 
 # --- /streak -----------------------------------------------------------------------------------

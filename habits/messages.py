@@ -18,6 +18,7 @@ class ActionId(StrEnum):
     FORGET_CONFIRM = "forget_confirm"
     FORGET_CANCEL = "forget_cancel"
     SMALLER_GOAL = "smaller_goal"
+    PUBLISH_AGAIN = "publish_again"
 
     @property
     def opens_form(self) -> bool:
@@ -27,8 +28,8 @@ class ActionId(StrEnum):
     @property
     def answers_in_place(self) -> bool:
         """The outcome replaces the message whose button was clicked, so a question (delete
-        everything?) cannot be answered twice."""
-        return self in (ActionId.FORGET_CONFIRM, ActionId.FORGET_CANCEL)
+        everything? log it again?) cannot be answered twice."""
+        return self in (ActionId.FORGET_CONFIRM, ActionId.FORGET_CANCEL, ActionId.PUBLISH_AGAIN)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,12 @@ class PublicationRepository(Protocol):
 
     def local_days(self, member_id: int, since: date | None = None) -> list[date]: ...
     def list(self, member_id: int) -> Sequence[Publication]: ...
+    def recent(self, member_id: int, since: date) -> Sequence[Publication]:
+        """The member's publications of local days from ``since`` on, newest first (by local
+        day, then instant, then the order they were logged)."""
+
+    def find(self, member_id: int, publication_id: int) -> Publication | None:
+        """The member's publication with this id; None if it is gone or someone else's."""
 
 
 class HistoryRepository(Protocol):
@@ -50,6 +56,7 @@ class HistoryRepository(Protocol):
     def add_goal_change(self, change: GoalChange) -> None: ...
     def rest_weeks(self, member_id: int) -> list[date]: ...
     def add_rest_weeks(self, member_id: int, weeks: Sequence[date]) -> None: ...
+    def remove_rest_weeks(self, member_id: int, weeks: Sequence[date]) -> None: ...
 
 
 # The next instants (nudge, check-in) after a moment for a schedule the sweep has claimed.

@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import singledispatchmethod
 from typing import Protocol
 
@@ -44,6 +44,10 @@ from habits.ports import DuplicatePublicationError, UnitOfWork, UnitOfWorkFactor
 log = logging.getLogger(__name__)
 
 SNOOZE_LATER = timedelta(hours=3)
+# A snooze answers a nudge (or check-in) sent this recently; with none, it moves nothing.
+SNOOZE_ANSWERS = timedelta(hours=12)
+LISTED_WEEKS = 4  # /published list: this week and the three before it
+MAX_LISTED = 20
 ZONE_SHIFT_MARGIN = timedelta(hours=26)  # the widest gap between two zones' clocks
 LAST_NUDGE_HOUR = 21  # a snooze "for later" that would land after this local hour waits a day
 OOPS = "Sorry — something went wrong on my side and nothing was changed. Please try again."
@@ -69,8 +73,17 @@ class CommandObserver(Protocol):
 
 # A command's name as members type it: a few label values, whatever the text was.
 COMMAND_KINDS: dict[type, str] = {
-    **dict.fromkeys((c.ShowGoal, c.SetGoal, c.GoalOff, c.Rest, c.SetWeekStart), "goal"),
-    **dict.fromkeys((c.LogPublication, c.UndoPublication), "published"),
+    **dict.fromkeys((c.ShowGoal, c.SetGoal, c.GoalOff, c.Rest, c.EndRest, c.SetWeekStart), "goal"),
+    **dict.fromkeys(
+        (
+            c.LogPublication,
+            c.UndoPublication,
+            c.ListPublications,
+            c.RemovePublication,
+            c.RepeatPublication,
+        ),
+        "published",
+    ),
     c.ShowStreak: "streak",
     **dict.fromkeys(
         (c.ShowNudges, c.SetNudges, c.PauseNudges, c.ResumeNudges, c.NudgesOff, c.Snooze),
@@ -139,13 +152,15 @@ class Coach:
         url: str | None,
         title: str | None,
         *,
+        when: str | None = None,
         zone_hint: str | None = None,
         source: Source = Source.BUTTON,
         request_key: str | None = None,
     ) -> Reply:
-        """Log a publication from separate link and title fields: the *I published* modal,
-        or Discord's typed options. A link field must hold a link; a title may be anything."""
-        parsed = grammar.parse_publication_fields(url, title)
+        """Log a publication from separate link, title and day fields: the *I published*
+        modal, or Discord's typed options. A link field must hold a link; a title may be
+        anything; ``when`` names the day (today, yesterday, mon, YYYY-MM-DD)."""
+        parsed = grammar.parse_publication_fields(url, title, when)
         if isinstance(parsed, c.ParseError):
             self._observe(ref, "published", "refused")
             return Reply(str(parsed), ok=False)
@@ -509,8 +524,17 @@ class _Context:
                 )
             count = self._counts[key]
         target = member.goal_target
-        state = streaks.week_state(count, target, member.is_resting(week), closed=False)
+        state = streaks.week_state(count, target, self.resting(member, week), closed=False)
         return WeekSummary(week, count, target, state)
+
+    def resting(self, member: Member, week: date) -> bool:
+        """Whether ``week`` is a declared rest week: before the rest's end, and one of its
+        weeks (a rest declared after a met week starts the week after)."""
+        if not member.is_resting(week) or member.id is None:
+            return False
+        starts_on = member.week_starts_on
+        stored = self.uow.history.rest_weeks(member.id)
+        return week in {tk.week_start(day, starts_on) for day in stored}
 
     def week_end(self, member: Member) -> datetime:
         return tk.week_bounds(member.week_of(self.now), member.tz)[1]
@@ -665,16 +689,53 @@ class _Context:
     def _rest(self, command: c.Rest) -> Reply:
         member = self.member()
         week = member.week_of(self.now)
-        weeks = [week + timedelta(days=7 * i) for i in range(command.weeks)]
-        self.uow.history.add_rest_weeks(self.member_id(member), weeks)
+        # A met week stays met: the rest covers the weeks it can help, from next week.
+        met = self.this_week(member).state is WeekState.MET
+        first = week + timedelta(days=7) if met else week
+        weeks = [first + timedelta(days=7 * i) for i in range(command.weeks)]
         until = weeks[-1] + timedelta(days=7)
-        if member.rest_until is None or member.rest_until < until:
-            member.rest_until = until
+        ongoing = member.rest_until if member.is_resting(week) else None
+        if ongoing is not None and ongoing >= until:
+            return Reply(
+                f"You're already resting until {self.day(ongoing)} — nothing changed. "
+                "/goal rest off ends the rest early."
+            )
+        self.uow.history.add_rest_weeks(self.member_id(member), weeks)
+        member.rest_until = until
         self.replan(member)
-        span = "this week" if command.weeks == 1 else f"{command.weeks} weeks"
+        safe = "your streak is safe: rest weeks neither break nor grow it."
+        if ongoing is not None:
+            return Reply(
+                f"Your rest now runs until {self.day(until)} (it was until "
+                f"{self.day(ongoing)}). No nudges until then, and {safe}"
+            )
+        span = "1 week" if command.weeks == 1 else f"{command.weeks} weeks"
+        if met:
+            return Reply(
+                f"This week is already met, so it stays met — your rest ({span}) starts "
+                f"next week. No nudges until {self.day(until)}, and {safe}"
+            )
+        span = "this week" if command.weeks == 1 else span
+        return Reply(f"Rest {span} — enjoy it. No nudges until {self.day(until)}, and {safe}")
+
+    @_run.register
+    def _end_rest(self, command: c.EndRest) -> Reply:
+        member = self.existing()
+        if member is None or member.id is None or not member.is_resting(member.week_of(self.now)):
+            return Reply("You're not resting right now, so there's no rest to end.")
+        week = member.week_of(self.now)
+        planned = [
+            day
+            for day in self.uow.history.rest_weeks(member.id)
+            if tk.week_start(day, member.week_starts_on) >= week
+        ]
+        self.uow.history.remove_rest_weeks(member.id, planned)
+        member.rest_until = None
+        self._counts.clear()
+        self.replan(member)
         return Reply(
-            f"Rest {span} — enjoy it. No nudges until {self.day(member.rest_until)}, "
-            "and your streak is safe: rest weeks neither break nor grow it."
+            "Rest ended — your weeks count as usual again; your streak is as it was. "
+            f"{self.progress_line(member)}\n{self.schedule_line(member)}"
         )
 
     @_run.register
@@ -702,6 +763,11 @@ class _Context:
             return Reply(
                 f"Already logged — that was the same request again. {self.progress_line(member)}"
             )
+        today = tk.local_date(self.now, member.tz)
+        day = command.day.resolve(today) if command.day is not None else today
+        refused = self.refuse_day(day, today)
+        if refused is not None:
+            return refused
         if command.url is not None and self.uow.publications.has_any_url(
             member_id, grammar.url_variants(command.url)
         ):
@@ -709,17 +775,70 @@ class _Context:
                 f"You already logged {command.url} — each link counts once. "
                 f"{self.progress_line(member)}"
             )
+        if command.url is None and command.title is not None:
+            title = command.title.casefold()
+            for earlier in self.uow.publications.recent(member_id, since=day):
+                same_title = earlier.title is not None and earlier.title.casefold() == title
+                if earlier.local_day == day and earlier.url is None and same_title:
+                    on = "today" if day == today else f"on {self.day(day)}"
+                    return Reply(
+                        f"You logged “{command.title}” {on} already — log it again?",
+                        actions=(
+                            Action(
+                                ActionId.PUBLISH_AGAIN,
+                                "Yes, log it again",
+                                f"/published again {earlier.id}",
+                            ),
+                        ),
+                    )
+        return self.store_publication(
+            member, day, command.url, command.title, command.title_shortened
+        )
+
+    def refuse_day(self, day: date, today: date) -> Reply | None:
+        """Why a publication cannot be logged (or removed) for ``day``, if it cannot."""
+        back = (today - timedelta(days=2)).isoformat()
+        example = f"\nExample: /published {back} https://example.com/my-post My first post"
+        if day > today:
+            return Reply(
+                f"{self.day(day)} hasn't happened yet — log a publication once it's out." + example,
+                ok=False,
+            )
+        if day < today - timedelta(days=c.MAX_DAYS_BACK):
+            return Reply(
+                f"{self.day(day)} is more than {c.MAX_DAYS_BACK} days back: I log publications "
+                f"from {self.day(today - timedelta(days=c.MAX_DAYS_BACK))} on." + example,
+                ok=False,
+            )
+        return None
+
+    def store_publication(
+        self,
+        member: Member,
+        day: date,
+        url: str | None,
+        title: str | None,
+        title_shortened: bool = False,
+    ) -> Reply:
+        """Log a checked publication for the local ``day``: now if it is today, else that day's
+        local noon (which every day has, on either side of a clock change)."""
+        member_id = self.member_id(member)
+        today = tk.local_date(self.now, member.tz)
+        week = tk.week_start(day, member.week_starts_on)
+        closed = week < member.week_of(self.now)
+        weeks_before = self.weeks(member) if closed else []
         before = self.this_week(member).state
         self._counts.clear()
+        at = self.now if day == today else tk.to_instant(datetime.combine(day, time(12)), member.tz)
         try:
             self.uow.publications.add(
                 Publication(
                     member_id=member_id,
-                    published_at=self.now,
-                    local_day=tk.local_date(self.now, member.tz),
+                    published_at=at,
+                    local_day=day,
                     source=self.source,
-                    url=command.url,
-                    title=command.title,
+                    url=url,
+                    title=title,
                     request_key=self.request_key,
                 )
             )
@@ -730,8 +849,11 @@ class _Context:
             )
             return Reply(f"Already logged — {what}. {self.progress_line(member)}")
         self.replan(member)
-        what = f"“{command.title}”" if command.title else (command.url or "your publication")
-        lines = [f"Logged {what}. {self.progress_line(member)}"]
+        what = f"“{title}”" if title else (url or "your publication")
+        for_day = "" if day == today else f" for {self.day(day)}"
+        lines = [f"Logged {what}{for_day}. {self.progress_line(member)}"]
+        if closed:
+            lines.append(self.closed_week_news(member, week, weeks_before))
         after = self.this_week(member).state
         if after is WeekState.MET and before is not WeekState.MET:
             current = self.streak(member).current
@@ -739,9 +861,129 @@ class _Context:
             lines.append(f"Streak: {current} {weeks}. No more nudges this week — enjoy it.")
         if member.goal_target is None:
             lines.append("Set a weekly goal to start a streak: /goal 1 post")
-        if command.title_shortened:
+        if title_shortened:
             lines.append("(The title was long, so I kept its first 200 characters.)")
+        return Reply("\n".join([line for line in lines if line]))
+
+    def closed_week_news(self, member: Member, week: date, before: list[WeekSummary]) -> str:
+        """What a publication logged in (or removed from) the closed ``week`` changed: the
+        week's result and the streak, both by the streak's own rules."""
+        after = self.weeks(member)
+        old = next((w for w in before if w.start == week), None)
+        new = next((w for w in after if w.start == week), None)
+        last_week = member.week_of(self.now) - timedelta(days=7)
+        name = "Last week" if week == last_week else f"The week of {self.day(week)}"
+        if new is None or new.target is None or new.state is WeekState.REST:
+            return ""
+        if old is None or old.state is new.state:
+            return f"{name}: {new.count} of {new.target}."
+        streak_before, streak_now = streaks.current_streak(before), streaks.current_streak(after)
+        weeks = "week" if streak_now == 1 else "weeks"
+        if new.state is WeekState.MET:
+            if streak_now > streak_before:
+                return f"{name} is met now — your streak is back to {streak_now} {weeks}."
+            return f"{name} is met now ({new.count} of {new.target})."
+        if streak_now < streak_before:
+            return (
+                f"{name} is no longer met ({new.count} of {new.target}) — your streak is "
+                f"{streak_now} {weeks} now."
+            )
+        return f"{name} is no longer met ({new.count} of {new.target})."
+
+    def recent_publications(self, member: Member) -> Sequence[Publication]:
+        """This week's publications and those of the weeks just before, newest first: the
+        numbers /published list shows and /published remove takes."""
+        if member.id is None:
+            return []
+        since = member.week_of(self.now) - timedelta(days=7 * (LISTED_WEEKS - 1))
+        return self.uow.publications.recent(member.id, since)[:MAX_LISTED]
+
+    @staticmethod
+    def described(publication: Publication) -> str:
+        if publication.title:
+            return f"“{publication.title}”"
+        return publication.url or "a publication without a title"
+
+    @_run.register
+    def _list_publications(self, command: c.ListPublications) -> Reply:
+        member = self.existing()
+        listed = self.recent_publications(member) if member is not None else []
+        if member is None or not listed:
+            return Reply(
+                "Nothing logged in the last few weeks. Log one with /published "
+                "https://example.com/my-post My first post"
+            )
+        lines = [f"Your publications this week and the {LISTED_WEEKS - 1} weeks before:"]
+        for number, publication in enumerate(listed, start=1):
+            parts = [f"{number}. {self.day(publication.local_day)}"]
+            if publication.title:
+                parts.append(f"“{publication.title}”")
+            if publication.url:
+                parts.append(publication.url)
+            if len(parts) == 1:
+                parts.append("(no title)")
+            lines.append(" — ".join(parts))
+        lines.append(
+            f"Remove one with /published remove N (up to {c.MAX_DAYS_BACK} days back); "
+            "log a past one with /published yesterday (or mon, or YYYY-MM-DD) and its link."
+        )
         return Reply("\n".join(lines))
+
+    @_run.register
+    def _remove_publication(self, command: c.RemovePublication) -> Reply:
+        member = self.existing()
+        listed = self.recent_publications(member) if member is not None else []
+        if member is None or not listed:
+            return Reply("There's nothing to remove — nothing logged in the last few weeks.")
+        if command.number > len(listed):
+            only = "1" if len(listed) == 1 else f"1 to {len(listed)}"
+            return Reply(
+                f"There's no number {command.number}: /published list shows {only}.\n"
+                f"Example: /published remove {len(listed)}",
+                ok=False,
+            )
+        chosen = listed[command.number - 1]
+        today = tk.local_date(self.now, member.tz)
+        what = self.described(chosen)
+        if chosen.local_day < today - timedelta(days=c.MAX_DAYS_BACK):
+            return Reply(
+                f"{what} is from {self.day(chosen.local_day)}, more than {c.MAX_DAYS_BACK} days "
+                "back, so it stays.",
+                ok=False,
+            )
+        return self.remove(member, chosen)
+
+    def remove(self, member: Member, publication: Publication) -> Reply:
+        week = tk.week_start(publication.local_day, member.week_starts_on)
+        closed = week < member.week_of(self.now)
+        weeks_before = self.weeks(member) if closed else []
+        self._counts.clear()
+        self.uow.publications.remove(publication)
+        self.replan(member)
+        lines = [
+            f"Removed {self.described(publication)} (logged {self.day(publication.local_day)}). "
+            f"{self.progress_line(member)}"
+        ]
+        if closed:
+            lines.append(self.closed_week_news(member, week, weeks_before))
+        return Reply("\n".join([line for line in lines if line]))
+
+    @_run.register
+    def _repeat_publication(self, command: c.RepeatPublication) -> Reply:
+        member = self.existing()
+        found = None
+        if member is not None and member.id is not None:
+            found = self.uow.publications.find(member.id, command.publication_id)
+        if member is None or found is None or found.url is not None or found.title is None:
+            return Reply(
+                "That publication isn't there any more, so I logged nothing. Log it anew with "
+                "/published and its title.",
+                ok=False,
+            )
+        refused = self.refuse_day(found.local_day, tk.local_date(self.now, member.tz))
+        if refused is not None:
+            return refused
+        return self.store_publication(member, found.local_day, None, found.title)
 
     @_run.register
     def _undo(self, command: c.UndoPublication) -> Reply:
@@ -749,20 +991,16 @@ class _Context:
         latest = self.uow.publications.latest(member.id) if member and member.id else None
         if member is None or latest is None:
             return Reply("There's nothing to undo — no publications logged yet.")
-        what = f"“{latest.title}”" if latest.title else (latest.url or "your last publication")
+        what = self.described(latest)
         if tk.week_start(latest.local_day, member.week_starts_on) != member.week_of(self.now):
             # A closed week's result was already recapped; a stray tap must not rewrite it.
             return Reply(
                 f"Your last publication, {what} (logged {self.day(latest.local_day)}), belongs "
-                "to a week that has closed, so it stays. Undo works for this week's publications.",
+                "to a week that has closed, so it stays. Undo works for this week's publications; "
+                "/published list and /published remove N take out an older one on purpose.",
                 ok=False,
             )
-        self._counts.clear()
-        self.uow.publications.remove(latest)
-        self.replan(member)
-        return Reply(
-            f"Removed {what} (logged {self.day(latest.local_day)}). {self.progress_line(member)}"
-        )
+        return self.remove(member, latest)
 
     @_run.register
     def _show_streak(self, command: c.ShowStreak) -> Reply:
@@ -849,6 +1087,21 @@ class _Context:
             # "Later today" never means the middle of the night: past 21:00 it's tomorrow.
             if later.date() == today and later.hour < LAST_NUDGE_HOUR:
                 at = later.astimezone(self.now.tzinfo)
+        scheduled = member.next_nudge_at
+        # A snooze answers a nudge just sent (again at ``at``) or postpones the next one; it
+        # never brings the next nudge forward.
+        answers_a_nudge = member.id is not None and any(
+            self.uow.deliveries.logged_since(member.id, kind, self.now - SNOOZE_ANSWERS)
+            for kind in (DeliveryKind.NUDGE, DeliveryKind.RECAP)
+        )
+        if not answers_a_nudge and (scheduled is None or scheduled >= at):
+            nothing = "Nothing to snooze: no nudge came lately"
+            if scheduled is None:
+                return Reply(f"{nothing}, and none is planned this week.")
+            return Reply(
+                f"{nothing}, and the next one is {self.when(scheduled, member)}, no sooner than "
+                f"{self.when(at, member)}. Snooze pushes back a nudge you've just had."
+            )
         member.next_nudge_at = at
         return Reply(f"Snoozed — I'll nudge you again {self.when(at, member)}.")
 
@@ -1075,9 +1328,12 @@ HELP = """\
 Habit Coach — start small, start now. Set a modest weekly goal, log what you publish, and I'll
 nudge you with one tiny next step at your own local time.
 
-/goal — show your goal · /goal 1 post — set N a week (1–21) · /goal off · /goal rest [N weeks]
+/goal — show your goal · /goal 1 post — set N a week (1–21) · /goal off
+/goal rest [N weeks] — a break that leaves your streak alone · /goal rest off — end it early
 /goal week sunday — weeks start on Sunday (or monday)
 /published [link] [title] — log a publication now · /published undo — undo the last one
+/published yesterday [link] [title] — or mon, or YYYY-MM-DD: up to 14 days back
+/published list — your recent publications, numbered · /published remove 2 — remove one
 /streak — your streak card
 /nudges — show the schedule · /nudges mon thu at 9:00 · /nudges weekdays at 18:30
 /nudges pause 2w · /nudges pause until 2026-12-01 · /nudges resume · /nudges off

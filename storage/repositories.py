@@ -139,6 +139,22 @@ class SqlPublicationRepository:
         )
         return self.session.scalars(query).all()
 
+    def recent(self, member_id: int, since: date) -> Sequence[Publication]:
+        query = (
+            select(Publication)
+            .where(publications.c.member_id == member_id, publications.c.local_day >= since)
+            .order_by(
+                publications.c.local_day.desc(),
+                publications.c.published_at.desc(),
+                publications.c.id.desc(),
+            )
+        )
+        return self.session.scalars(query).all()
+
+    def find(self, member_id: int, publication_id: int) -> Publication | None:
+        found = self.session.get(Publication, publication_id)
+        return found if found is not None and found.member_id == member_id else None
+
 
 class SqlHistoryRepository:
     def __init__(self, session: Session):
@@ -168,6 +184,13 @@ class SqlHistoryRepository:
         for week in weeks:
             if week not in known:
                 self.session.add(RestWeek(member_id=member_id, week_start=week))
+
+    def remove_rest_weeks(self, member_id: int, weeks: Sequence[date]) -> None:
+        self.session.execute(
+            delete(rest_weeks).where(
+                rest_weeks.c.member_id == member_id, rest_weeks.c.week_start.in_(list(weeks))
+            )
+        )
 
 
 class SqlDeliveryRepository:

@@ -327,8 +327,9 @@ def test_recap_for_a_goal_of_one_suggests_an_even_smaller_step(
 def test_snoozing_into_the_weekly_check_in_sends_one_message_not_two(
     coach: Coach, driver: Driver, sender: FakeSender, engine: Engine
 ) -> None:
-    join(coach, "ana", "/goal 1 post")
-    driver.at(datetime(2026, 11, 29, 19, 0, tzinfo=UTC))  # Sunday evening in Berlin
+    join(coach, "ana", "/goal 1 post", "/nudges thu sun at 9:00")
+    driver.at(datetime(2026, 11, 29, 8, 0, tzinfo=UTC))  # Sunday's nudge, 09:00 in Berlin
+    driver.at(datetime(2026, 11, 29, 19, 0, tzinfo=UTC))  # that evening
     assert coach.handle(ANA, "/nudges snooze tomorrow").ok
     assert member_row(engine, "ana").next_nudge_at == MON_0900_BERLIN  # the check-in's moment
     sender.sent.clear()

@@ -27,9 +27,13 @@ COMMAND_TYPES = (
     c.SetGoal,
     c.GoalOff,
     c.Rest,
+    c.EndRest,
     c.SetWeekStart,
     c.LogPublication,
     c.UndoPublication,
+    c.ListPublications,
+    c.RemovePublication,
+    c.RepeatPublication,
     c.ShowStreak,
     c.ShowNudges,
     c.SetNudges,
@@ -117,6 +121,29 @@ VALID = [
     ("/published My title only", c.LogPublication(title="My title only")),
     ("/published 🎉 Launch day 🚀", c.LogPublication(title="🎉 Launch day 🚀")),
     ("/published 👩‍💻 notes", c.LogPublication(title="👩‍💻 notes")),
+    ("/published list", c.ListPublications()),
+    ("/published remove 2", c.RemovePublication(2)),
+    ("/published again 41", c.RepeatPublication(41)),
+    (
+        "/published example.com/post My post",
+        c.LogPublication("https://example.com/post", "My post"),
+    ),
+    (
+        "/published yesterday https://example.com/a My post",
+        c.LogPublication("https://example.com/a", "My post", day=c.PastDay(days_back=1)),
+    ),
+    ("/published today", c.LogPublication(day=c.PastDay(days_back=0))),
+    ("/published Mon", c.LogPublication(day=c.PastDay(weekday=0))),
+    ("/published thursday Notes", c.LogPublication(title="Notes", day=c.PastDay(weekday=3))),
+    (
+        "/published 2026-11-30 example.com/p",
+        c.LogPublication("https://example.com/p", day=c.PastDay(on=date(2026, 11, 30))),
+    ),
+    ("/published Again and again", c.LogPublication(title="Again and again")),
+    ('/published "List of books"', c.LogPublication(title="List of books")),
+    ("/published Node.js tips", c.LogPublication(title="Node.js tips")),
+    ("/goal rest off", c.EndRest()),
+    ("/goal rest cancel", c.EndRest()),
     ("/publish https://example.com", c.LogPublication(url="https://example.com/")),
     # /streak
     ("/streak", c.ShowStreak()),
@@ -215,6 +242,14 @@ INVALID = [
     "/published ftp://example.com/file",
     "/published https://" + "a" * 2100 + ".com",
     "/published undo now",
+    "/published list everything",
+    "/published remove",
+    "/published remove the fluff",
+    "/published remove 0",
+    "/published 2026-02-30 My post",
+    "/published My post https://example.com/a",
+    "/published yesterday My post www.example.com/a",
+    "/published exa_mple.com/post",
     "/published https://user:pass@example.com/a",
     "/published https://user@example.com/a",
     "/published https://example.com:99999/a",
@@ -716,6 +751,11 @@ ARG_WORDS = [
     "htp:/x",
     "www.",
     "undo",
+    "list",
+    "remove",
+    "again",
+    "yesterday",
+    "example.com/post",
     "confirm",
     "-3",
     "0",
@@ -843,6 +883,67 @@ def test_a_5000_character_form_title_is_shortened_and_flagged() -> None:
     assert parsed.title is not None
     assert len(parsed.title) == 200
     assert parsed.title_shortened
+
+
+def test_form_fields_take_a_day_and_a_bare_domain_link() -> None:
+    parsed = grammar.parse_publication_fields("example.com/post", "My post", "yesterday")
+
+    assert parsed == c.LogPublication(
+        url="https://example.com/post", title="My post", day=c.PastDay(days_back=1)
+    )
+
+
+def test_a_form_day_that_is_not_one_is_an_error_with_an_example() -> None:
+    parsed = grammar.parse_publication_fields(None, "My post", "someday")
+
+    assert isinstance(parsed, c.ParseError)
+    assert "isn't a day I can read" in parsed.message
+    assert_helpful(parsed)
+
+
+# --- naming the day of a publication ----------------------------------------------------------
+
+WEDNESDAY = date(2026, 11, 25)
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("today", WEDNESDAY),
+        ("yesterday", date(2026, 11, 24)),
+        ("wed", WEDNESDAY),  # today's own name is today, not a week ago
+        ("Wednesday", WEDNESDAY),
+        ("mon", date(2026, 11, 23)),
+        ("thu", date(2026, 11, 19)),  # the most recent past Thursday
+        ("sunday", date(2026, 11, 22)),
+        ("2026-11-12", date(2026, 11, 12)),
+    ],
+)
+def test_a_named_day_resolves_against_the_members_today(word: str, expected: date) -> None:
+    found = grammar.parse_past_day(word)
+
+    assert isinstance(found, c.PastDay)
+    assert found.resolve(WEDNESDAY) == expected
+
+
+@pytest.mark.parametrize("word", ["mondays", "weekdays", "daily", "soon", "2026-11", "11/12"])
+def test_words_that_name_no_single_day_are_not_days(word: str) -> None:
+    assert grammar.parse_past_day(word) is None
+
+
+def test_words_before_a_link_are_not_a_title_and_the_example_puts_the_link_first() -> None:
+    error = error_of("/published yesterday My post https://Example.com/a")
+
+    assert "Put the link first" in error.message
+    assert error.example == "/published yesterday https://example.com/a My post"
+    assert parse(error.example) == c.LogPublication(
+        "https://example.com/a", "My post", day=c.PastDay(days_back=1)
+    )
+
+
+def test_a_bare_domain_with_a_path_is_a_link_but_without_a_path_it_is_a_title() -> None:
+    assert parse("/published example.com/post") == c.LogPublication("https://example.com/post")
+    assert parse("/published example.com rocks") == c.LogPublication(title="example.com rocks")
 
 
 # --- zone search (Discord's autocomplete) ----------------------------------------------------

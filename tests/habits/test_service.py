@@ -270,6 +270,7 @@ def test_losing_the_race_to_a_replica_with_the_same_request_answers_already_logg
     monkeypatch.setattr(
         repositories.SqlPublicationRepository, "has_request_key", lambda *args: False
     )
+    monkeypatch.setattr(repositories.SqlPublicationRepository, "recent", lambda *a, **k: [])
 
     reply = coach.handle(ANA, "/published Second", request_key="interaction-9")
 
@@ -571,12 +572,49 @@ def test_nudges_off_stops_nudges_but_keeps_the_weekly_recap(coach: Coach, engine
     assert "Nudges are off" in ok(coach, "/nudges").text
 
 
-def test_nudges_snooze_later_moves_the_next_nudge_three_hours(coach: Coach, engine: Engine) -> None:
+def test_nudges_snooze_later_nudges_again_three_hours_after_a_nudge(
+    coach: Coach, engine: Engine, clock: ManualClock
+) -> None:
     ok(coach, "/goal 1")
+    clock.set(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))  # Thursday's nudge
+    assert coach.sweep(["console"]) == 1
 
-    ok(coach, "/nudges snooze later")
+    reply = ok(coach, "/nudges snooze later")
 
-    assert member_row(engine).next_nudge_at == datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
+    assert "Snoozed — I'll nudge you again Thu 26 Nov 12:00" in reply.text
+    assert member_row(engine).next_nudge_at == datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def test_nudges_snooze_never_brings_the_next_nudge_forward(
+    coach: Coach, engine: Engine, clock: ManualClock
+) -> None:
+    ok(coach, "/goal 1")
+    ok(coach, "/nudges mon thu at 9:00")
+    clock.set(datetime(2026, 12, 2, 3, 30, tzinfo=UTC))  # Wednesday, no nudge since Monday
+    assert coach.sweep(["console"]) == 1  # Monday's check-in, two days ago
+    scheduled = member_row(engine).next_nudge_at
+    assert scheduled == datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    before = snapshot(engine)
+
+    later = ok(coach, "/nudges snooze later")
+    tomorrow = ok(coach, "/nudges snooze tomorrow")
+
+    assert "Nothing to snooze" in later.text
+    assert "Thu 03 Dec 09:00" in later.text
+    assert "Nothing to snooze" in tomorrow.text
+    assert snapshot(engine) == before
+
+
+def test_nudges_snooze_postpones_a_next_nudge_that_comes_sooner(
+    coach: Coach, engine: Engine, clock: ManualClock
+) -> None:
+    ok(coach, "/goal 1")
+    clock.set(datetime(2026, 11, 26, 8, 0, tzinfo=UTC))  # an hour before Thursday's nudge
+
+    reply = ok(coach, "/nudges snooze later")
+
+    assert "Thu 26 Nov 11:00" in reply.text
+    assert member_row(engine).next_nudge_at == datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
 
 
 def test_nudges_snooze_later_in_the_evening_waits_until_tomorrow_morning(
@@ -593,15 +631,18 @@ def test_nudges_snooze_later_in_the_evening_waits_until_tomorrow_morning(
 
 
 def test_nudges_snooze_tomorrow_moves_the_next_nudge_to_tomorrows_nudge_time(
-    coach: Coach, engine: Engine
+    coach: Coach, engine: Engine, clock: ManualClock
 ) -> None:
     ok(coach, "/timezone Europe/Berlin")
     ok(coach, "/goal 1")
+    ok(coach, "/nudges daily at 9:00")
+    clock.set(datetime(2026, 11, 24, 8, 0, tzinfo=UTC))  # Tuesday's nudge, 09:00 in Berlin
+    assert coach.sweep(["console"]) == 1
 
     reply = ok(coach, "/nudges snooze tomorrow")
 
-    assert "Tue 24 Nov 09:00" in reply.text
-    assert member_row(engine).next_nudge_at == datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    assert "Wed 25 Nov 09:00" in reply.text
+    assert member_row(engine).next_nudge_at == datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
 
 def test_nudges_snooze_without_a_goal_has_nothing_to_snooze(coach: Coach, engine: Engine) -> None:
