@@ -45,7 +45,7 @@ from bot.bootstrap import bootstrap
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack.sender import SlackSender, make_client
-from habits.delivery import DeliverySettings, Dispatcher, SendResult
+from habits.delivery import DeliverySettings, Dispatcher
 from habits.messages import Notice
 from habits.model import ManualClock, MemberRef, Platform
 from storage.database import make_engine
@@ -69,8 +69,8 @@ MAX_ROUNDS = 20
 class BlindSender(SlackSender):
     """The sender before it looked for an earlier attempt: every retry posts again."""
 
-    async def _earlier_attempt(self, client: AsyncWebClient, notice: Notice) -> SendResult | None:
-        return None
+    async def _posted_earlier(self, client: AsyncWebClient, notice: Notice) -> bool:
+        return False
 
 
 def stock_client(token: str, base_url: str) -> AsyncWebClient:

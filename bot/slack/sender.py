@@ -373,10 +373,8 @@ class SlackSender:
         if client is None:
             return SendResult(Outcome.UNREACHABLE, "the app is not installed in that workspace")
 
-        if notice.attempt > 1 and notice.key:
-            earlier = await self._earlier_attempt(client, notice)
-            if earlier is not None:
-                return earlier
+        if notice.attempt > 1 and notice.key and await self._posted_earlier(client, notice):
+            return SendResult(Outcome.SENT, "an earlier attempt got through")
 
         def report(wait: float) -> None:
             self._rate_limited(member.workspace, member.user_id, busy_channel, wait)
@@ -403,13 +401,14 @@ class SlackSender:
             _current_send.reset(token)
         return SendResult(Outcome.SENT)
 
-    async def _earlier_attempt(self, client: AsyncWebClient, notice: Notice) -> SendResult | None:
-        """Whether an earlier attempt at this notice reached the member's DM: SENT when its key is
-        among the latest messages there; a RETRY when Slack asks us to wait; None to post.
+    async def _posted_earlier(self, client: AsyncWebClient, notice: Notice) -> bool:
+        """Whether an earlier attempt at this notice reached the member's DM: its key is among
+        the latest messages there.
 
         When the history cannot be read (no ``im:history`` scope, an error, a dropped
-        connection), the notice is posted: it may then show twice, as before this check
-        existed, but a member never misses it.
+        connection, a rate limit longer than the SDK waits out in place), the answer is no and
+        the notice is posted: it may then show twice, as before this check existed, but it is
+        never held back past its moment. (Slack allows some apps one history call a minute.)
         """
         member = notice.member
         try:
@@ -419,21 +418,19 @@ class SlackSender:
                 channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True
             )
         except SlackApiError as exc:
-            if is_rate_limit(exc):
-                return classify(exc, member.workspace)  # its wait uses no attempt
             code = error_code(exc) or f"Slack answered {exc.response.status_code}"
             self._history_unreadable(member.workspace, code)
-            return None
+            return False
         except (aiohttp.ClientError, KeyError, TypeError) as exc:
             log.info("DM history of %s/%s unreadable: %r", member.workspace, member.user_id, exc)
-            return None
+            return False
         messages = history.get("messages") or []
-        if any(isinstance(m, Mapping) and carries_key(m, notice.key) for m in messages):
+        found = any(isinstance(m, Mapping) and carries_key(m, notice.key) for m in messages)
+        if found:
             log.info(
                 "%s to %s/%s got through earlier", notice.key, member.workspace, member.user_id
             )
-            return SendResult(Outcome.SENT, "an earlier attempt got through")
-        return None
+        return found
 
     def _history_unreadable(self, workspace: str, code: str) -> None:
         if (
