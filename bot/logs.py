@@ -1,8 +1,9 @@
 """Logging for every subcommand: readable lines or JSON lines, and never a secret in either.
 
 A filter on the root handler replaces each configured secret, and anything shaped like a
-Discord or Slack token or a password in a URL, with ``[redacted]`` — in the message, its
-arguments, exception text and extra fields — whichever library logged it.
+Discord or Slack token, an OAuth code or state, or a password in a URL, with ``[redacted]`` —
+in the message, its arguments, exception text and extra fields — whichever library logged it.
+Another keeps the SDKs' chatter at INFO or above, whatever levels the SDKs set themselves.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -23,7 +25,9 @@ REDACTED = "[redacted]"
 TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
 # SDK loggers that print request and response bodies at DEBUG: OAuth access tokens (Slack),
 # interaction tokens in callback URLs (Discord). They never go below INFO.
-CHATTY_SDK_LOGGERS = ("discord", "slack_sdk", "slack_bolt", "aiohttp")
+# Bolt sets its own loggers' levels (to the root's) when it makes them, and names an app's
+# logger after the app, so the floor is also kept by a filter on our handler.
+CHATTY_SDK_LOGGERS = ("discord", "slack_sdk", "slack_bolt", "aiohttp", "habit-coach")
 MIN_SECRET_LENGTH = 4  # shorter values would blank out ordinary words; doctor refuses them
 
 _TOKEN_SHAPES = [
@@ -36,6 +40,9 @@ _TOKEN_SHAPES = [
     re.compile(r"(/webhooks/\d+/)[A-Za-z0-9._-]{20,}"),
     # An Authorization header's value.
     re.compile(r"(\b(?:Bearer|Bot) )[A-Za-z0-9._~+/=-]{20,}"),
+    # An OAuth `code` or `state` (credentials for a few minutes), as Bolt logs the callback's
+    # query ({'code': ['…'], …}), as JSON, or in a URL (code=…&state=…).
+    re.compile(r"""(\b(?:code|state)(?:['"]?\s*[:=]\s*\[?\s*['"]?|=))[A-Za-z0-9._~%-]{8,}"""),
 ]
 # A password may hold "/" (SQLAlchemy accepts it unencoded); it ends at the "@" of the host.
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)(?P<pw>[^\s@]+)(?=@)")
@@ -92,6 +99,53 @@ class Redactor(logging.Filter):
         return self.redact(str(value))
 
 
+class SdkFloor(logging.Filter):
+    """Drops SDK records below the floor, whatever level the SDK gave its own loggers."""
+
+    def __init__(self, floor: int = logging.INFO):
+        super().__init__()
+        self.floor = floor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= self.floor:
+            return True
+        name = record.name
+        return not any(
+            name == sdk or name.startswith((f"{sdk}.", f"{sdk}:")) for sdk in CHATTY_SDK_LOGGERS
+        )
+
+
+class Throttled:
+    """A log line that repeats (every bad request, say) at most once per ``interval`` seconds;
+    the next one written says how many were left out meanwhile."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        interval: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.logger = logger
+        self.interval = interval
+        self._clock = clock
+        self._next = float("-inf")
+        self.left_out = 0  # lines not written since the last one
+
+    def log(self, level: int, message: str, *args: object) -> bool:
+        """Write the line unless one was written less than ``interval`` ago; True if written."""
+        now = self._clock()
+        if now < self._next:
+            self.left_out += 1
+            return False
+        if self.left_out:
+            message += " (%d more like it in the last %.0f s not logged)"
+            args = (*args, self.left_out, self.interval)
+        self._next = now + self.interval
+        self.left_out = 0
+        self.logger.log(level, message, *args)
+        return True
+
+
 def _keep_id(match: re.Match[str]) -> str:
     """Keep what comes before the token (an interaction's id, "Bearer "), blank the token."""
     prefix = match.group(1) if match.re.groups else ""
@@ -99,6 +153,7 @@ def _keep_id(match: re.Match[str]) -> str:
 
 
 REDACTOR = Redactor()
+SDK_FLOOR = SdkFloor()
 
 
 def redact(text: str) -> str:
@@ -171,14 +226,17 @@ def configure_logging(
     handler.setFormatter(
         JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     )
+    floor = max(logging.getLevelName(level), logging.INFO)
+    SDK_FLOOR.floor = floor
+    handler.addFilter(SDK_FLOOR)
     handler.addFilter(REDACTOR)
     root.addHandler(handler)
     root.setLevel(level)
-    floor = max(logging.getLevelName(level), logging.INFO)
     for name in CHATTY_SDK_LOGGERS:
         sdk = logging.getLogger(name)
         sdk.setLevel(floor)
         for own in sdk.handlers:  # a library that brought a handler of its own
+            own.addFilter(SDK_FLOOR)
             own.addFilter(REDACTOR)
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught

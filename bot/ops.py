@@ -1,8 +1,9 @@
 """The one HTTP server of `habit-coach run`: health, readiness, metrics, and Slack's requests.
 
-``/healthz`` answers while the event loop does; ``/readyz`` only when the database answers and
-every adapter is connected; ``/metrics`` is the Prometheus text format. In Slack HTTP mode the
-Slack adapter adds ``/slack/events`` and the OAuth pages here, so a deployment opens one port.
+``/healthz`` answers while the event loop does; ``/readyz`` only when the database takes a
+write and every adapter is connected; ``/metrics`` is the Prometheus text format. In Slack HTTP
+mode the Slack adapter adds ``/slack/events`` and the OAuth pages here, so a deployment opens one
+port. Every handler's failure ends at the edge as one throttled log line and a 500.
 """
 
 from __future__ import annotations
@@ -10,12 +11,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import socket
+import traceback
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any, Protocol
 
 from aiohttp import web
 
-from bot.logs import redact
+from bot.edge import ConnectionGuard, GuardedSite, HttpLimits
+from bot.logs import Throttled, redact
 from bot.metrics import CONTENT_TYPE
 from bot.runtime import Runtime
 
@@ -23,8 +29,44 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-DATABASE_TIMEOUT = 2.0  # seconds the readiness query may take before the database counts as down
-PROBE_KIND, PROBE_KEY = "ops", "readiness-probe"  # a record nobody writes: an indexed miss
+DATABASE_TIMEOUT = 2.0  # seconds the readiness write may take before the database counts as down
+# Readiness proves a write commits: each replica upserts its own heartbeat record. A probe
+# every few seconds reuses an answer younger than PROBE_CACHE_SECONDS; heartbeats of replicas
+# gone for STALE_HEARTBEAT are purged, a few at a time, at most once per that interval.
+HEARTBEAT_KIND = "ops-heartbeat"
+PROBE_CACHE_SECONDS = 2.0
+STALE_HEARTBEAT = timedelta(hours=1)
+PURGE_BATCH = 100
+# SQLSTATEs and SQLite result codes that say why a database refuses writes.
+READ_ONLY = ("25006", "SQLITE_READONLY")
+DISK_FULL = ("53100", "SQLITE_FULL")
+
+
+def replica_name() -> str:
+    """This process, as delivery leases name it (host name and pid)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
+
+
+def describe_database_error(exc: BaseException) -> str:
+    """Why the database refused, in a few words: "read-only", "disk full" or the error class,
+    then the driver's first line (passwords redacted)."""
+    original = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    code = getattr(original, "sqlstate", None) or getattr(original, "sqlite_errorname", None)
+    first_line = (str(exc).splitlines() or [""])[0][:200]
+    detail = redact(f"{type(exc).__name__}: {first_line}")
+    if isinstance(code, str) and code.startswith(READ_ONLY):
+        return f"read-only ({detail})"
+    if code in DISK_FULL or "disk is full" in first_line:
+        return f"disk full ({detail})"
+    return detail
+
+
+def describe_failure(exc: BaseException) -> str:
+    """An exception on one line: its class, first line and the innermost frame it came from."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
+    first_line = (str(exc).splitlines() or [""])[0][:200]
+    return redact(f"{type(exc).__name__}: {first_line}{where}")
 
 
 class Connectable(Protocol):
@@ -50,12 +92,18 @@ class OpsServer:
         port: int,
         *,
         database_timeout: float = DATABASE_TIMEOUT,
+        probe_cache_seconds: float = PROBE_CACHE_SECONDS,
+        limits: HttpLimits | None = None,
     ):
         self.runtime = runtime
         self.host = host
         self.requested_port = port
         self.port: int | None = None  # the port actually bound, once started
         self.database_timeout = database_timeout
+        self.probe_cache_seconds = probe_cache_seconds
+        self.limits = limits or HttpLimits.from_settings(runtime.settings)
+        self.guard = ConnectionGuard(self.limits)
+        self.replica = replica_name()
         self._adapters: list[Connectable] = []
         self._routes: dict[tuple[str, str], Handler] = {
             ("GET", "/healthz"): self._healthz,
@@ -65,16 +113,26 @@ class OpsServer:
         self.stopping = False  # set when shutdown begins: not ready from then on
         self._runner: web.AppRunner | None = None
         self._probe: asyncio.Future[Any] | None = None
+        self._database: tuple[float, str] | None = None  # (when, state) of the last probe
+        self._next_purge = 0.0
+        self._beats = 0
+        self._failures = Throttled(log)  # handler errors: one line a minute at most
+        self._hang_ups = Throttled(log)  # clients that went away mid-request
 
     # --- life cycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Listen on host:port; raises OSError (port taken, address unknown) for the caller."""
-        app = web.Application()
+        app = web.Application(middlewares=[self._edge])
         app.router.add_route("*", "/{path:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=self.limits.keepalive_timeout,
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.requested_port)
+        site = GuardedSite(self._runner, self.host, self.requested_port, self.guard)
         try:
             await site.start()
         except BaseException:
@@ -111,6 +169,36 @@ class OpsServer:
         self._routes.pop((method.upper(), path), None)
 
     # --- requests --------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _edge(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Where every request starts and ends: the connection guard hears of both, and no
+        handler's exception goes further (aiohttp would log each one's full traceback)."""
+        self.guard.request_started(request)
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except (ConnectionError, web.RequestPayloadError) as exc:
+            self._hang_ups.log(
+                logging.INFO,
+                "%s %s: the client went away mid-request (%s)",
+                request.method,
+                request.path,
+                type(exc).__name__,
+            )
+            return web.Response(status=400, text="Incomplete request\n")
+        except Exception as exc:
+            self._failures.log(
+                logging.ERROR,
+                "%s %s failed: %s",
+                request.method,
+                request.path,
+                describe_failure(exc),
+            )
+            return web.Response(status=500, text="Internal error\n")
+        finally:
+            self.guard.request_finished(request)
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         handler = self._routes.get((request.method, request.path))
@@ -157,24 +245,38 @@ class OpsServer:
         return checks
 
     async def _database_state(self) -> str:
-        """A trivial indexed read through the engine's own threads, cut off after a moment.
+        """This replica's heartbeat upserted in one short transaction through the engine's own
+        threads, cut off after a moment: a database that answers reads but refuses writes
+        (read-only, disk full) is not ready. An answer is reused for ``probe_cache_seconds``.
 
         At most one probe is in flight: a database that hangs would otherwise collect one
         stuck worker thread per scrape, and starve the engine of its threads.
         """
+        now = asyncio.get_running_loop().time()
+        if self._database is not None and now - self._database[0] < self.probe_cache_seconds:
+            return self._database[1]
         if self._probe is None or self._probe.done():
-            records = self.runtime.records
-            self._probe = asyncio.ensure_future(
-                self.runtime.call(records.get, PROBE_KIND, PROBE_KEY)
-            )
+            self._probe = asyncio.ensure_future(self.runtime.call(self._write_heartbeat, now))
         try:
             await asyncio.wait_for(asyncio.shield(self._probe), self.database_timeout)
         except TimeoutError:
-            return f"no answer within {self.database_timeout:g} s"
-        except Exception as exc:  # any failure of the query is the answer we report
-            first_line = (str(exc).splitlines() or [""])[0][:200]
-            return redact(f"{type(exc).__name__}: {first_line}")
-        return "ok"
+            state = f"no answer within {self.database_timeout:g} s"
+        except Exception as exc:  # any failure of the write is the answer we report
+            state = describe_database_error(exc)
+        else:
+            state = "ok"
+        self._database = (asyncio.get_running_loop().time(), state)
+        return state
+
+    def _write_heartbeat(self, now: float) -> None:
+        """On a database thread: the heartbeat, and now and then the purge of stale ones."""
+        records = self.runtime.records
+        # A value that changes each time: SQLite skips rewriting a row that would not change.
+        self._beats += 1
+        records.put(HEARTBEAT_KIND, self.replica, {"replica": self.replica, "beat": self._beats})
+        if now >= self._next_purge:
+            self._next_purge = now + STALE_HEARTBEAT.total_seconds()
+            records.purge(HEARTBEAT_KIND, STALE_HEARTBEAT, PURGE_BATCH)
 
 
 def _json(body: dict[str, Any], status: int) -> web.Response:

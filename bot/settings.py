@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     # mode, /slack/events and the OAuth pages. Port 0 binds a free port (tests).
     http_host: str = "0.0.0.0"  # noqa: S104 - probes and Slack reach the process from outside
     http_port: int = Field(default=8080, ge=0, le=65535)
+    # What a client may take before its connection is closed: its request head (from connecting,
+    # or from a kept-alive request's first byte), its body (from the head), idle between
+    # requests; and how many connections may be open at once.
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    http_keepalive_timeout_seconds: float = Field(default=75.0, gt=0, le=3600)
+    http_max_connections: int = Field(default=500, ge=1, le=100_000)
 
     # Discord: the adapter starts when DISCORD_TOKEN is set.
     discord_token: SecretStr | None = None

@@ -13,23 +13,27 @@ import os
 import signal
 import socket
 import sqlite3
+import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import event
 
 from bot.bootstrap import bootstrap
 from bot.discord import DiscordAdapter
-from bot.ops import OpsServer
+from bot.ops import HEARTBEAT_KIND, OpsServer
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack import SlackAdapter
 from habits.model import ManualClock, MemberRef
+from storage.records import SqlRecordStore
 from tests.bot.discord.conftest import discord_settings
 from tests.bot.discord.fake_discord import FakeDiscord
 from tests.bot.processes import PROXY_VARIABLES, run_env
@@ -80,7 +84,7 @@ def runtime(sqlite_url: str) -> Iterator[Runtime]:
 
 @pytest.fixture
 async def server(runtime: Runtime) -> AsyncIterator[OpsServer]:
-    server = OpsServer(runtime, "127.0.0.1", 0, database_timeout=DB_TIMEOUT)
+    server = OpsServer(runtime, "127.0.0.1", 0, database_timeout=DB_TIMEOUT, probe_cache_seconds=0)
     await server.start()
     yield server
     await server.close()
@@ -190,6 +194,137 @@ async def test_readyz_does_not_wait_for_database_threads_that_are_stuck(
     assert (await readiness(server))[0] == 200
 
 
+@contextlib.contextmanager
+def sqlite_refusing_writes(runtime: Runtime) -> Iterator[None]:
+    """Every new connection of the runtime's engine opens read-only (SQLite's query_only),
+    as when the file can no longer be written; the pool is emptied on entry and on exit."""
+    records = runtime.records
+    assert isinstance(records, SqlRecordStore)
+    engine = records.engine
+
+    def read_only(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA query_only = ON")
+
+    event.listen(engine, "connect", read_only)
+    engine.dispose()
+    try:
+        yield
+    finally:
+        event.remove(engine, "connect", read_only)
+        engine.dispose()
+
+
+async def until_status(server: OpsServer, status: int, within: float = 10.0) -> float:
+    """Poll /readyz as Kubernetes does until it answers ``status``; the seconds it took."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with asyncio.timeout(within):
+        while (await readiness(server))[0] != status:  # noqa: ASYNC110 - polled as a kubelet does
+            await asyncio.sleep(0.05)
+    return loop.time() - started
+
+
+async def test_readyz_is_503_while_sqlite_refuses_writes_and_200_once_it_takes_them(
+    runtime: Runtime,
+) -> None:
+    """SQLite's read-only refusal is named, and readiness returns once writes work again
+    (with the probe's default cache)."""
+    server = OpsServer(runtime, "127.0.0.1", 0, database_timeout=DB_TIMEOUT)
+    await server.start()
+    try:
+        server.watch([SwitchableAdapter("Chat")])
+        assert (await readiness(server))[0] == 200
+
+        with sqlite_refusing_writes(runtime):
+            refused_after = await until_status(server, 503)
+            _, body = await readiness(server)
+        recovered_after = await until_status(server, 200)
+    finally:
+        await server.close()
+
+    assert refused_after < 10
+    assert recovered_after < 10
+    assert body["not_ready"] == ["database"]
+    assert body["checks"]["database"].startswith("read-only (OperationalError: ")
+    assert "readonly database" in body["checks"]["database"]
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 3 MB filesystem to fill up (tmpfs); skipped where this process may not mount."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip("needs permission to mount a small tmpfs")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+async def test_readyz_is_503_while_the_disk_is_full_and_200_once_space_is_freed(
+    full_disk: Path,
+) -> None:
+    """Reads still work on a full disk; only a write shows that every command would fail."""
+    runtime = bootstrap(
+        settings_for(f"sqlite:///{full_disk / 'coach.db'}"), clock=ManualClock(MONDAY)
+    )
+    server = OpsServer(runtime, "127.0.0.1", 0, database_timeout=DB_TIMEOUT)
+    await server.start()
+    filler = full_disk / "filler"
+    try:
+        server.watch([SwitchableAdapter("Chat")])
+        assert (await readiness(server))[0] == 200
+
+        with filler.open("wb", buffering=0) as fill:
+            for chunk in (65536, 4096, 1):  # to the last byte
+                with contextlib.suppress(OSError):
+                    while fill.write(b"\0" * chunk):
+                        pass
+        assert await runtime.call(runtime.records.get, "any", "key") is None  # reads work
+        refused_after = await until_status(server, 503)
+        _, body = await readiness(server)
+        filler.unlink()
+        recovered_after = await until_status(server, 200)
+    finally:
+        await server.close()
+        runtime.close()
+
+    assert refused_after < 10
+    assert recovered_after < 10
+    assert body["checks"]["database"].startswith("disk full (OperationalError: ")
+
+
+async def test_readiness_writes_one_heartbeat_per_replica_and_purges_stale_ones(
+    sqlite_url: str,
+) -> None:
+    clock = ManualClock(MONDAY)
+    runtime = bootstrap(settings_for(sqlite_url), clock=clock)
+    records = runtime.records
+    server = OpsServer(runtime, "127.0.0.1", 0, probe_cache_seconds=60)
+    await server.start()
+    try:
+        await runtime.call(records.put, HEARTBEAT_KIND, "gone-replica:1", {})
+        clock.advance(timedelta(hours=2))
+
+        first = await readiness(server)
+        await runtime.call(records.delete, HEARTBEAT_KIND, server.replica)
+        second = await readiness(server)  # within the cache: no second write
+
+        assert first[1]["checks"]["database"] == second[1]["checks"]["database"] == "ok"
+        assert await runtime.call(records.get, HEARTBEAT_KIND, server.replica) is None
+        assert await runtime.call(records.get, HEARTBEAT_KIND, "gone-replica:1") is None
+        assert await runtime.call(records.count, HEARTBEAT_KIND) == 0
+    finally:
+        await server.close()
+        runtime.close()
+
+
 async def test_metrics_are_prometheus_text(server: OpsServer, runtime: Runtime) -> None:
     ref = MemberRef.slack("T1", "U1")
     assert (await runtime.call(runtime.coach.handle, ref, "/goal 1 post")).ok
@@ -261,7 +396,7 @@ async def test_readyz_is_503_when_postgresql_is_unreachable(pg_url: str) -> None
     runtime = await asyncio.to_thread(
         bootstrap, settings_for(proxied, db_threads=2), clock=ManualClock(MONDAY)
     )
-    server = OpsServer(runtime, "127.0.0.1", 0, database_timeout=3)
+    server = OpsServer(runtime, "127.0.0.1", 0, database_timeout=3, probe_cache_seconds=0)
     await server.start()
     try:
         server.watch([SwitchableAdapter("Chat")])
@@ -279,6 +414,52 @@ async def test_readyz_is_503_when_postgresql_is_unreachable(pg_url: str) -> None
         runtime.close()
 
 
+@pytest.mark.postgres
+async def test_readyz_is_503_while_postgresql_is_read_only_and_200_once_it_is_not(
+    pg_url: str,
+) -> None:
+    """The database switched to read-only (as a promoted-too-late replica or an operator
+    does); its sessions are cut, as a failover does, so the pool reconnects to it."""
+    from sqlalchemy import create_engine, text
+
+    runtime = await asyncio.to_thread(bootstrap, settings_for(pg_url), clock=ManualClock(MONDAY))
+    server = OpsServer(runtime, "127.0.0.1", 0, database_timeout=3)
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+
+    def switch(read_only: bool) -> None:
+        with admin.connect() as connection:
+            connection.execute(text("SET default_transaction_read_only = off"))
+            setting = "SET default_transaction_read_only = on" if read_only else "RESET ALL"
+            connection.execute(text(f'ALTER DATABASE "{admin.url.database}" {setting}'))
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+
+    await server.start()
+    try:
+        server.watch([SwitchableAdapter("Chat")])
+        assert (await readiness(server))[0] == 200
+
+        await asyncio.to_thread(switch, True)
+        refused_after = await until_status(server, 503)
+        _, body = await readiness(server)
+        await asyncio.to_thread(switch, False)
+        recovered_after = await until_status(server, 200)
+    finally:
+        await asyncio.to_thread(switch, False)
+        admin.dispose()
+        await server.close()
+        runtime.close()
+
+    assert refused_after < 10
+    assert recovered_after < 10
+    assert body["checks"]["database"].startswith("read-only (")
+    assert "read-only transaction" in body["checks"]["database"]
+
+
 # --- the real adapters -----------------------------------------------------------------------
 
 
@@ -288,7 +469,7 @@ async def test_readyz_follows_the_real_discord_gateway(tmp_path: Path) -> None:
     runtime = bootstrap(
         discord_settings(fake, f"sqlite:///{tmp_path / 'coach.db'}"), clock=ManualClock(MONDAY)
     )
-    server = OpsServer(runtime, "127.0.0.1", 0, database_timeout=DB_TIMEOUT)
+    server = OpsServer(runtime, "127.0.0.1", 0, database_timeout=DB_TIMEOUT, probe_cache_seconds=0)
     adapter = DiscordAdapter(runtime)
     try:
         await server.start()
@@ -329,7 +510,7 @@ async def test_slack_http_mode_is_served_on_the_shared_server(
         slack_api_base_url=slack_fake.base_url,
     )
     runtime = bootstrap(settings, clock=ManualClock(MONDAY))
-    server = OpsServer(runtime, "127.0.0.1", 0, database_timeout=DB_TIMEOUT)
+    server = OpsServer(runtime, "127.0.0.1", 0, database_timeout=DB_TIMEOUT, probe_cache_seconds=0)
     adapter = SlackAdapter(runtime, server=server)
     try:
         await server.start()

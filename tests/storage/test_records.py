@@ -75,3 +75,23 @@ def test_replicas_writing_the_same_new_record_at_once_all_succeed(
 
     assert failures == []
     assert store.get("discord-commands", "app-1") in [{"writer": n} for n in range(6)]
+
+
+def test_purge_deletes_only_stale_records_of_the_kind_and_at_most_the_limit(
+    engine: Engine, clock: ManualClock
+) -> None:
+    store = SqlRecordStore(engine, clock.now)
+    for n in range(5):
+        store.put("state", f"old-{n}", {})
+    store.put("installation", "old", {})
+    clock.advance(timedelta(minutes=11))
+    store.put("state", "fresh", {})
+
+    assert store.purge("state", timedelta(minutes=10), limit=3) == 3
+    assert store.count("state") == 3
+    assert store.purge("state", timedelta(minutes=10), limit=3) == 2
+    assert store.purge("state", timedelta(minutes=10), limit=3) == 0
+
+    assert store.get("state", "fresh") == {}
+    assert store.count("state") == 1
+    assert store.get("installation", "old") == {}  # another kind is left alone
