@@ -10,7 +10,10 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, unquote_to_bytes, urlsplit, urlunsplit
+
+import idna
+from url_normalize import url_normalize
 
 from habits import commands as c
 from habits import timekeeping as tk
@@ -206,24 +209,78 @@ def _normalize_url(candidate: str) -> tuple[str | None, str | None]:
     if any(not (ch.isalnum() or ch in "-.") for ch in host):
         return None, _URL_INVALID
     netloc = host if port is None else f"{host}:{port}"
-    path = parts.path or "/"
-    if path != "/" and path.endswith("/"):
-        path = path[:-1]
     query = "&".join(
         field
         for field in parts.query.split("&")
         if field and not field.partition("=")[0].lower().startswith("utm_")
     )
-    url = urlunsplit((scheme, netloc, path, query, ""))
+    typed = urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    try:
+        # One spelling per link: an IDNA host, no default port, percent-escapes in one case
+        # and none for unreserved characters, no dot segments.
+        normalized = url_normalize(typed)
+    except (ValueError, UnicodeError):
+        normalized = None
+    if normalized is None:
+        return None, _URL_TOO_LONG if len(typed.encode()) > MAX_URL else _URL_INVALID
+    uri = urlsplit(normalized)
+    path = uri.path or "/"
+    if path != "/" and path.endswith("/"):
+        path = path[:-1]
+    # Shown and stored readable: the host in Unicode, non-ASCII characters unescaped.
+    host_shown, query_shown = _unicode_host(uri.netloc), _readable(uri.query)
+    url = urlunsplit((uri.scheme, host_shown, _readable(path), query_shown, ""))
     if len(url.encode()) > MAX_URL:
         return None, _URL_TOO_LONG
     return url, None
 
 
+_ESCAPES_RE = re.compile(r"(?:%[0-9A-F]{2})+")
+
+
+def _unicode_host(netloc: str) -> str:
+    """'xn--r8jz45g.jp' → '例え.jp' (IDNA 2008); a label that is not valid IDNA stays as it is."""
+    host, colon, port = netloc.partition(":")
+    labels = []
+    for label in host.split("."):
+        try:
+            labels.append(idna.decode(label) if label.startswith("xn--") else label)
+        except idna.IDNAError:
+            labels.append(label)
+    return ".".join(labels) + colon + port
+
+
+def _readable(text: str) -> str:
+    """Percent-escapes of non-ASCII characters as the characters ('caf%C3%A9' → 'café'); escapes
+    of ASCII (%20, %2F), spaces and invisible characters stay escaped."""
+
+    def decode(match: re.Match[str]) -> str:
+        raw = unquote_to_bytes(match.group())
+        out: list[str] = []
+        index = 0
+        while index < len(raw):
+            size = 2 if 0xC0 <= raw[index] < 0xE0 else 3 if 0xE0 <= raw[index] < 0xF0 else 4
+            try:
+                char = raw[index : index + size].decode("utf-8") if raw[index] >= 0x80 else ""
+            except UnicodeDecodeError:
+                char = ""
+            if char and unicodedata.category(char)[0] not in "CZ":
+                out.append(char)
+                index += size
+            else:
+                out.append(f"%{raw[index]:02X}")
+                index += 1
+        return "".join(out)
+
+    return _ESCAPES_RE.sub(decode, text)
+
+
 def normalize_url(candidate: str) -> str | None:
     """A canonical http(s) URL, or None if the text is not one we accept.
 
-    Lowercases scheme and host, drops the fragment and utm_* parameters, removes one trailing
+    Lowercases scheme and host, drops the fragment, utm_* parameters and a default port
+    (:443, :80), writes the host in Unicode (not punycode) and non-ASCII characters unescaped,
+    other percent-escapes in upper case and unreserved ones as characters, removes a trailing
     slash (keeping a bare "/"), and refuses credentials, bad ports and more than MAX_URL bytes.
     """
     return _normalize_url(candidate)[0]
@@ -233,7 +290,9 @@ def url_variants(url: str) -> list[str]:
     """Spellings of a normalized URL that count as the same publication, the given one first.
 
     http and https are swapped and a leading "www." is added or removed: up to four URLs, each
-    normalized, without duplicates.
+    normalized, without duplicates. Then the spellings links were stored in before they were
+    normalized this far, so an old row still matches: each of those with its default port
+    (:443, :80) and in ASCII (a punycode host, non-ASCII characters percent-escaped).
     """
     if normalize_url(url) is None:
         return [url]
@@ -258,7 +317,37 @@ def url_variants(url: str) -> list[str]:
             fits = len(spelled.encode()) <= MAX_URL
             if fits and normalize_url(spelled) is not None and spelled not in variants:
                 variants.append(spelled)
+    older = [old for variant in variants for old in _older_spellings(variant)]
+    variants += [old for old in dict.fromkeys(older) if old not in variants]
     return variants
+
+
+def _older_spellings(url: str) -> list[str]:
+    """A normalized URL as earlier versions may have stored it: in ASCII, with the default
+    port, or both."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        ascii_host = idna.encode(host, uts46=True).decode()
+    except (idna.IDNAError, UnicodeError):
+        ascii_host = host
+    port = "" if parts.port is None else f":{parts.port}"
+    ascii_url = urlunsplit(
+        (parts.scheme, ascii_host + port, _escaped(parts.path), _escaped(parts.query), "")
+    )
+    spellings = [ascii_url]
+    if parts.port is None:
+        default = ":443" if parts.scheme == "https" else ":80"
+        for spelled in (url, ascii_url):
+            old = urlsplit(spelled)
+            old_netloc = old.netloc + default
+            spellings.append(urlunsplit((old.scheme, old_netloc, old.path, old.query, "")))
+    return [old for old in dict.fromkeys(spellings) if old != url and len(old.encode()) <= MAX_URL]
+
+
+def _escaped(text: str) -> str:
+    """Non-ASCII characters percent-escaped as UTF-8 ('café' → 'caf%C3%A9')."""
+    return re.sub(r"[^\x00-\x7f]+", lambda match: quote(match.group(), safe=""), text)
 
 
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]{0,15}:/", re.IGNORECASE)

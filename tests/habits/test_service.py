@@ -101,6 +101,29 @@ def test_goal_with_label_sets_target_label_and_records_the_change(
     assert row.next_recap_at is not None
 
 
+def test_a_link_stored_in_an_older_spelling_still_counts_once(
+    coach: Coach, engine: Engine
+) -> None:
+    ok(coach, "/goal 2 posts")
+    member_id = member_row(engine).id
+    with engine.begin() as connection:  # rows as earlier versions stored them
+        for url in ("https://xn--r8jz45g.jp/post", "https://example.com:443/a"):
+            connection.execute(
+                publications.insert().values(
+                    member_id=member_id,
+                    published_at=datetime(2026, 11, 23, 9, tzinfo=UTC),
+                    local_day=date(2026, 11, 23),
+                    source="command",
+                    url=url,
+                )
+            )
+
+    for typed in ("https://例え.jp/post", "https://xn--r8jz45g.jp:443/post", "example.com/a"):
+        reply = ok(coach, f"/published https://{typed.removeprefix('https://')}")
+        assert "each link counts once" in reply.text, typed
+    assert len(rows_of(engine, publications, member_id)) == 2
+
+
 def test_a_goal_label_is_inflected_at_its_head_noun(coach: Coach, engine: Engine) -> None:
     reply = ok(coach, "/goal 3 essays on gardening")
 
