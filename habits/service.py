@@ -563,7 +563,10 @@ class _Context:
         label = member.goal_label
         left = tk.humanize_left(self.now, self.week_end(member), member.tz)
         if week.state is WeekState.REST:
-            return f"This is a rest week ({week.count} logged anyway — nice)."
+            if week.count == 0:
+                return "This is a rest week — nothing to chase, enjoy the break."
+            published = coaching.plural(week.count, label)
+            return f"This is a rest week, and you still published {published} — a bonus."
         if week.target is None:
             return f"{coaching.plural(week.count, label)} logged this week."
         if week.state is WeekState.MET:
@@ -1301,6 +1304,13 @@ STATE_MARKS = {
     WeekState.IN_PROGRESS: "⏳",
     WeekState.OFF: "·",
 }
+STATE_LEGEND = {
+    WeekState.MET: "met",
+    WeekState.MISSED: "missed",
+    WeekState.REST: "rest",
+    WeekState.IN_PROGRESS: "this week",
+    WeekState.OFF: "no goal",
+}
 
 
 def render_streak(streak: Streak, label: str) -> str:
@@ -1320,7 +1330,11 @@ def render_streak(streak: Streak, label: str) -> str:
     lines.append(f"Total published: {streak.total_publications}")
     if len(streak.recent) > 1:
         marks = " ".join(STATE_MARKS[w.state] for w in streak.recent)
-        lines.append(f"Recent weeks: {marks}  (✅ met ▫️ missed 💤 rest ⏳ now)")
+        shown = {w.state for w in streak.recent}  # every mark shown is explained, no other
+        legend = " ".join(
+            f"{mark} {STATE_LEGEND[state]}" for state, mark in STATE_MARKS.items() if state in shown
+        )
+        lines.append(f"Recent weeks: {marks}  ({legend})")
     return "\n".join(lines)
 
 

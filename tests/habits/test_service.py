@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from habits.messages import ActionId, Reply
-from habits.model import ManualClock, MemberRef, WeekState
-from habits.service import OOPS, Coach
+from habits.model import ManualClock, MemberRef, Streak, WeekState, WeekSummary
+from habits.service import OOPS, Coach, render_streak
 from storage import repositories
 from storage.tables import (
     deliveries,
@@ -1167,3 +1167,37 @@ def test_dates_in_another_year_show_the_year(coach: Coach) -> None:
 
     assert "until Tue 23 Nov 2027" in reply.text
     assert "Paused until Tue 23 Nov 2027" in ok(coach, "/nudges").text
+
+
+# --- the streak card's words -------------------------------------------------------------------
+
+
+def card_with(*states: WeekState) -> str:
+    weeks = tuple(
+        WeekSummary(date(2026, 11, 2) + timedelta(weeks=i), 1, 1, state)
+        for i, state in enumerate(states)
+    )
+    streak = Streak(1, 2, 5, weeks[-1], weeks, "3 days left")
+    return render_streak(streak, "post")
+
+
+def test_the_streak_legend_explains_every_mark_it_shows_and_no_other() -> None:
+    card = card_with(WeekState.OFF, WeekState.MET, WeekState.MISSED, WeekState.IN_PROGRESS)
+    legend = card.rsplit("(", 1)[1]
+
+    assert "· no goal" in legend
+    assert "✅ met" in legend
+    assert "▫️ missed" in legend
+    assert "⏳ this week" in legend
+    assert "rest" not in legend  # no rest week shown
+    assert card_with(WeekState.MET, WeekState.REST).endswith("(✅ met 💤 rest)")
+
+
+def test_a_rest_week_reads_kindly_with_or_without_publications(coach: Coach) -> None:
+    ok(coach, "/goal 1 post")
+    ok(coach, "/goal rest")
+
+    assert "rest week — nothing to chase, enjoy the break." in ok(coach, "/goal").text
+    ok(coach, "/published https://example.com/a")
+    assert "rest week, and you still published 1 post" in ok(coach, "/goal").text
+    assert "anyway" not in ok(coach, "/goal").text
