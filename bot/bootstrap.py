@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from bot.metrics import Metrics
 from bot.runtime import Runtime
 from bot.settings import Settings
+from bot.slack.installations import InstallerRecords
 from habits.model import Clock, SystemClock
 from habits.service import Coach
 from storage.database import current_revision, head_revision, is_sqlite, make_engine, upgrade
@@ -56,6 +57,8 @@ def bootstrap(
         clock,
         default_zone=settings.default_timezone or default_zone,
         command_observer=metrics,
+        # Whether or not Slack runs in this process, a member's forget reaches its records.
+        member_records=[InstallerRecords()],
     )
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="coach-db")
     return Runtime(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from habits.model import DueDelivery, GoalChange, Member, MemberRef, Publication
 from habits.scheduling import Snapshot
@@ -115,9 +115,35 @@ class DeliveryRepository(Protocol):
         """Make the delivery claimable again at ``at``; without ``count_attempt`` the claim's
         attempt is given back (the platform asked to wait: nothing failed)."""
 
-    def history(self, member_id: int) -> list[dict[str, object]]: ...
+    def history(self, member_id: int) -> list[dict[str, object]]:
+        """The member's delivery log, oldest first: every column but the ids and the lease."""
+
     def logged_since(self, member_id: int, kind: str, since: datetime) -> bool:
         """Whether a ``kind`` delivery for an instant at or after ``since`` is in the log."""
+
+
+class RecordRepository(Protocol):
+    """The adapters' records (small JSON documents by kind and key, such as Slack
+    installations) in the unit of work's transaction. The engine never reads them; it hands
+    them to each :class:`MemberRecords` so a member's export and forget cover them too."""
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None: ...
+    def put(self, kind: str, key: str, data: dict[str, Any], now: datetime) -> None: ...
+    def delete(self, kind: str, key: str) -> bool: ...
+    def of_kind(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every record of ``kind`` as (key, data), by key."""
+
+
+class MemberRecords(Protocol):
+    """What one adapter keeps about members in its records (a Slack installation names the
+    member who installed the app): told by the engine when a member asks for their data or
+    for it to be deleted, inside that command's unit of work."""
+
+    def export(self, ref: MemberRef, records: RecordRepository) -> list[dict[str, object]]:
+        """The records that name the member, as they should read them (secrets masked)."""
+
+    def forget(self, ref: MemberRef, records: RecordRepository, now: datetime) -> None:
+        """Leave no record naming the member (others' use of a record must keep working)."""
 
 
 class UnitOfWork(Protocol):
@@ -125,6 +151,7 @@ class UnitOfWork(Protocol):
     publications: PublicationRepository
     history: HistoryRepository
     deliveries: DeliveryRepository
+    records: RecordRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import singledispatchmethod
-from typing import Protocol
+from typing import Any, Protocol
 
 from habits import coaching, grammar, scheduling, streaks
 from habits import commands as c
@@ -39,7 +39,12 @@ from habits.model import (
     WeekSummary,
     storable_text,
 )
-from habits.ports import DuplicatePublicationError, UnitOfWork, UnitOfWorkFactory
+from habits.ports import (
+    DuplicatePublicationError,
+    MemberRecords,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +110,15 @@ class Coach:
         default_zone: str = "UTC",
         *,
         command_observer: CommandObserver | None = None,
+        member_records: Sequence[MemberRecords] = (),
     ):
         self._uow_factory = uow_factory
         self._clock = clock
         self.default_zone = default_zone
         self.command_observer = command_observer
+        # What adapters keep about members outside the engine's tables: exported and forgotten
+        # with the rest of the member's data.
+        self.member_records = tuple(member_records)
 
     def now(self) -> datetime:
         return self._clock.now()
@@ -1147,9 +1156,29 @@ class _Context:
     @_run.register
     def _export(self, command: c.Export) -> Reply:
         member = self.existing()
-        if member is None or member.id is None:
+        records = self.adapter_records()
+        if (member is None or member.id is None) and not records:
             return Reply("I have no data about you yet — nothing to export.")
-        data = {
+        data: dict[str, Any] = {"member": None, "publications": []}
+        if member is not None:
+            data = self.export_data(member)
+        data["adapter_records"] = records
+        content = json.dumps(data, indent=2, ensure_ascii=False, default=str).encode()
+        count = len(data["publications"])
+        return Reply(
+            f"Here is everything I store about you ({count} publications).",
+            attachment=Attachment("habit-coach-export.json", content),
+        )
+
+    def adapter_records(self) -> list[dict[str, object]]:
+        """What the adapters keep that names the member (say, the Slack app they installed)."""
+        hooks = self.coach.member_records
+        return [record for hook in hooks for record in hook.export(self.ref, self.uow.records)]
+
+    def export_data(self, member: Member) -> dict[str, Any]:
+        """Every row that names the member, each with every column but the internal ids."""
+        member_id = self.member_id(member)
+        return {
             "member": {
                 "platform": member.platform,
                 "workspace": member.workspace,
@@ -1168,6 +1197,8 @@ class _Context:
                     "next_nudge_at": _iso(member.next_nudge_at),
                     "next_checkin_at": _iso(member.next_recap_at),
                 },
+                "last_step": member.last_step,
+                "unreachable": member.unreachable,
             },
             "goal_changes": [
                 {
@@ -1176,9 +1207,9 @@ class _Context:
                     "label": ch.label,
                     "set_at": ch.set_at.isoformat(),
                 }
-                for ch in self.uow.history.goal_changes(member.id)
+                for ch in self.uow.history.goal_changes(member_id)
             ],
-            "rest_weeks": [w.isoformat() for w in self.uow.history.rest_weeks(member.id)],
+            "rest_weeks": [w.isoformat() for w in self.uow.history.rest_weeks(member_id)],
             "publications": [
                 {
                     "published_at": p.published_at.isoformat(),
@@ -1186,22 +1217,18 @@ class _Context:
                     "url": p.url,
                     "title": p.title,
                     "source": p.source,
+                    "request_key": p.request_key,
                 }
-                for p in self.uow.publications.list(member.id)
+                for p in self.uow.publications.list(member_id)
             ],
-            "deliveries": self.uow.deliveries.history(member.id),
+            "deliveries": self.uow.deliveries.history(member_id),
         }
-        content = json.dumps(data, indent=2, ensure_ascii=False, default=str).encode()
-        count = len(data["publications"])
-        return Reply(
-            f"Here is everything I store about you ({count} publications).",
-            attachment=Attachment("habit-coach-export.json", content),
-        )
 
     @_run.register
     def _forget(self, command: c.Forget) -> Reply:
         member = self.existing()
-        if member is None:  # also for a "keep" clicked after a "delete" went through
+        # Also for a "keep" clicked after a "delete" went through.
+        if member is None and not self.adapter_records():
             return Reply("I have no data about you — there's nothing to delete.")
         if command.cancelled:
             return Reply("Kept — nothing was deleted.")
@@ -1216,7 +1243,11 @@ class _Context:
                     Action(ActionId.FORGET_CANCEL, "No, keep my data", "/habit forget cancel"),
                 ),
             )
-        self.uow.members.delete(member)
+        # In this unit of work: the member's rows and the records naming them go together.
+        for hook in self.coach.member_records:
+            hook.forget(self.ref, self.uow.records, self.now)
+        if member is not None:
+            self.uow.members.delete(member)
         self._member = None
         return Reply(
             "Done — everything I stored about you is deleted. You can start fresh any time."

@@ -375,25 +375,23 @@ class SqlDeliveryRepository:
         return self.session.execute(query.limit(1)).first() is not None
 
     def history(self, member_id: int) -> list[dict[str, object]]:
+        # Every column but the internal ids and the lease (which process holds it, till when).
+        columns = [c for c in deliveries.c if c.name not in _NOT_HISTORY]
         query = (
-            select(
-                deliveries.c.kind,
-                deliveries.c.scheduled_for,
-                deliveries.c.status,
-                deliveries.c.finished_at,
-            )
+            select(*columns)
             .where(deliveries.c.member_id == member_id)
-            .order_by(deliveries.c.scheduled_for)
+            .order_by(deliveries.c.scheduled_for, deliveries.c.id)
         )
         return [
             {
-                "kind": row.kind,
-                "scheduled_for": row.scheduled_for.isoformat(),
-                "status": row.status,
-                "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+                name: value.isoformat() if isinstance(value, datetime) else value
+                for name, value in row._mapping.items()
             }
             for row in self.session.execute(query)
         ]
+
+
+_NOT_HISTORY = frozenset({"id", "member_id", "lease_owner", "lease_until"})
 
 
 def _leased_by(delivery_id: int, owner: str) -> Any:

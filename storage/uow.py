@@ -13,7 +13,9 @@ from habits.ports import (
     HistoryRepository,
     MemberRepository,
     PublicationRepository,
+    RecordRepository,
 )
+from storage.records import SqlRecordRepository
 from storage.repositories import (
     SqlDeliveryRepository,
     SqlHistoryRepository,
@@ -28,6 +30,7 @@ class SqlUnitOfWork:
     publications: PublicationRepository
     history: HistoryRepository
     deliveries: DeliveryRepository
+    records: RecordRepository
     session: Session
 
     def __init__(self, session_factory: sessionmaker[Session]):
@@ -39,6 +42,7 @@ class SqlUnitOfWork:
         self.publications = SqlPublicationRepository(self.session)
         self.history = SqlHistoryRepository(self.session)
         self.deliveries = SqlDeliveryRepository(self.session)
+        self.records = SqlRecordRepository(self.session)
         return self
 
     def __exit__(

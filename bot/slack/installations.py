@@ -10,7 +10,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
@@ -19,6 +19,8 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
 from bot.runtime import Runtime
+from habits.model import MemberRef, Platform
+from habits.ports import RecordRepository
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +196,64 @@ class RecordInstallationStore(AsyncInstallationStore):
         token = data.get("bot_token")
         if token and self.on_bot_removed is not None:
             self.on_bot_removed(str(token))
+
+
+# What an installation holds that is the member's, not the workspace's: who installed the app and
+# the user token they granted it.
+INSTALLER_FIELDS = {
+    "user_id": "",
+    "user_token": None,
+    "user_scopes": None,
+    "user_refresh_token": None,
+    "user_token_expires_at": None,
+}
+REDACTED = "[redacted]"
+
+
+def _masked(data: dict[str, Any]) -> dict[str, Any]:
+    """An installation as its installer may read it: every token and secret URL masked."""
+    secret = ("token", "secret", "webhook_url")
+    return {
+        name: REDACTED if value and any(part in name for part in secret) else value
+        for name, value in data.items()
+    }
+
+
+class InstallerRecords:
+    """The Slack installations that name a member, for the engine's export and forget
+    (:class:`habits.ports.MemberRecords`).
+
+    Slack keeps the installer on two records: the workspace's installation (``E:T``) and the
+    installer's own (``E:T:U``, with their user token). Forget deletes the installer's own record
+    and strips the installer from the workspace's, which keeps its bot token and so keeps
+    working for everyone else; the user token is dropped, not revoked at Slack.
+    """
+
+    def _naming(
+        self, ref: MemberRef, records: RecordRepository
+    ) -> list[tuple[str, dict[str, Any]]]:
+        if ref.platform != Platform.SLACK:
+            return []
+        return [
+            (key, data)
+            for key, data in records.of_kind(INSTALLATION_KIND)
+            if data.get("user_id") == ref.user_id
+            # An org-wide install has no team; Enterprise Grid user ids are org-wide.
+            and data.get("team_id") in (ref.workspace, None)
+        ]
+
+    def export(self, ref: MemberRef, records: RecordRepository) -> list[dict[str, object]]:
+        return [
+            {"kind": INSTALLATION_KIND, "key": key, "data": _masked(data)}
+            for key, data in self._naming(ref, records)
+        ]
+
+    def forget(self, ref: MemberRef, records: RecordRepository, now: datetime) -> None:
+        for key, data in self._naming(ref, records):
+            if key.endswith(f":{ref.user_id}"):
+                records.delete(INSTALLATION_KIND, key)
+            else:
+                records.put(INSTALLATION_KIND, key, {**data, **INSTALLER_FIELDS}, now)
 
 
 class RecordOAuthStateStore(AsyncOAuthStateStore):
