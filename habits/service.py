@@ -616,6 +616,13 @@ class _Context:
         checkin = ""
         if member.next_recap_at is not None:
             checkin = f" Weekly check-in: {self.when(member.next_recap_at, member)}."
+            if tk.mask_days(member.nudge_days) == [member.week_starts_on]:
+                # The check-in is that day's one message and carries the week's first step.
+                first_day = "Sunday" if member.week_starts_on == tk.SUNDAY else "Monday"
+                return (
+                    f"Nudges: {base}.{paused} {first_day}'s message is the weekly check-in, "
+                    f"with your first tiny step: {self.when(member.next_recap_at, member)}."
+                )
         return f"Nudges: {base}.{paused} Next: {self.when(member.next_nudge_at, member)}.{checkin}"
 
     # --- dispatch ------------------------------------------------------------------------------

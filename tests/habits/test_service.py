@@ -583,6 +583,21 @@ def test_a_pause_is_still_called_a_pause(coach: Coach) -> None:
     assert "Paused until" in ok(coach, "/nudges").text
 
 
+def test_nudges_only_on_the_weeks_first_day_explain_the_check_in(coach: Coach) -> None:
+    ok(coach, "/goal 1 post")
+
+    monday = ok(coach, "/nudges mon").text
+    assert "Monday's message is the weekly check-in" in monday
+    assert "Mon 30 Nov 09:00" in monday  # the clock is Monday 23 Nov, after this week's
+    assert "not scheduled" not in monday
+
+    ok(coach, "/goal week sunday")
+    sunday = ok(coach, "/nudges sun at 8am").text
+    assert "Sunday's message is the weekly check-in" in sunday
+    assert "Sun 29 Nov 08:00" in sunday
+    assert "Next:" in ok(coach, "/nudges mon sun").text  # other days keep their nudges
+
+
 def test_nudges_off_stops_nudges_but_keeps_the_weekly_recap(coach: Coach, engine: Engine) -> None:
     ok(coach, "/goal 1")
 
