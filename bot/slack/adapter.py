@@ -9,26 +9,37 @@ through Bolt's OAuth flow, installations kept in adapter records.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
-from collections.abc import Callable
+import re
+import time
+from collections.abc import Callable, Mapping
 
 import aiohttp
 from aiohttp import web
 from pydantic import SecretStr
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters import AdapterError
+from bot.edge import AddressRateLimit
+from bot.logs import Throttled
 from bot.ops import OpsServer
 from bot.runtime import Runtime
 from bot.slack.app import SlackListeners
-from bot.slack.installations import RecordInstallationStore, RecordOAuthStateStore
+from bot.slack.installations import (
+    RecordInstallationStore,
+    RecordOAuthStateStore,
+    TooManyPendingInstallsError,
+)
 from bot.slack.sender import SlackPacing, SlackSender, make_client
 from habits.delivery import Sender
 from habits.model import Platform
@@ -46,6 +57,12 @@ CONNECT_TIMEOUT = 30.0
 SOCKET_CHECK_INTERVAL = 15.0
 SOCKET_DEAD_AFTER = 300.0
 PROBE_TIMEOUT = 10.0
+# Loading the install page stores an OAuth state: each client address may do it INSTALL_BURST
+# times at once, then once per INSTALL_EVERY seconds.
+INSTALL_BURST = 10
+INSTALL_EVERY = 6.0
+TIMESTAMP = re.compile(r"[0-9]{1,15}")
+SIGNATURE_MAX_AGE = 300  # seconds a signed request's timestamp may be off, either way (Slack's)
 
 
 def _secret(value: SecretStr | None) -> str | None:
@@ -96,6 +113,12 @@ class SlackAdapter:
         self._socket_watcher: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self._closed = False
+        secret = _secret(settings.slack_signing_secret)
+        self._signing_key = secret.encode() if secret else None
+        self.install_visits = AddressRateLimit(INSTALL_BURST, INSTALL_EVERY)
+        self._unsigned = Throttled(log)  # one line a minute for requests not signed by Slack
+        self._unreadable = Throttled(log)  # and for signed ones that cannot be read
+        self._crowded = Throttled(log)  # and for install pages refused at the cap
 
     @property
     def sender(self) -> Sender:
@@ -357,17 +380,69 @@ class SlackAdapter:
     # --- HTTP endpoints --------------------------------------------------------------------------
 
     async def _on_events(self, request: web.Request) -> web.Response:
+        """Slack's signature is checked on the raw bytes before anything reads them: 401 for
+        a request Slack did not sign, 400 for a signed one that is not UTF-8 form or JSON."""
         assert self.app is not None
-        response = await self.app.async_dispatch(await to_bolt_request(request))
+        body = await request.read()
+        if not self._signed_by_slack(body, request.headers):
+            self._unsigned.log(
+                logging.WARNING,
+                "refused a request to %s from %s: not signed by Slack",
+                request.path,
+                request.remote,
+            )
+            raise web.HTTPUnauthorized()
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=body.decode("utf-8"),
+                query=request.query_string,
+                headers=request.headers,  # type: ignore[arg-type]  # Bolt reads it as a mapping
+            )
+        except Exception as exc:  # the body is Slack's, but not a form or JSON Bolt can read
+            self._unreadable.log(
+                logging.WARNING,
+                "a signed request to %s could not be read: %s",
+                request.path,
+                type(exc).__name__,
+            )
+            raise web.HTTPBadRequest() from None
+        response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 
+    def _signed_by_slack(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        timestamp = headers.get("X-Slack-Request-Timestamp", "")
+        signature = headers.get("X-Slack-Signature", "")
+        """Slack's v0 signature: HMAC-SHA256 over "v0:{timestamp}:" and the raw body bytes."""
+        if self._signing_key is None or not TIMESTAMP.fullmatch(timestamp) or not signature:
+            return False
+        if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE:
+            return False
+        base = b"v0:" + timestamp.encode() + b":" + body
+        expected = "v0=" + hmac.new(self._signing_key, base, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected.encode(), signature.encode(errors="surrogateescape"))
+
     async def _on_oauth_page(self, request: web.Request) -> web.Response:
+        """The install page (rate-limited per address: each visit stores a state) and the
+        page Slack redirects back to. Both are GETs: only the query string is read."""
         assert self.app is not None
         flow: AsyncOAuthFlow | None = self.app.oauth_flow
         assert flow is not None
-        bolt_request = await to_bolt_request(request)
+        bolt_request = AsyncBoltRequest(
+            body="",
+            query=request.query_string,
+            headers=request.headers,  # type: ignore[arg-type]
+        )
         if request.path == flow.install_path:
-            response = await flow.handle_installation(bolt_request)
+            wait = self.install_visits.retry_after(request.remote or "")
+            if wait:
+                raise web.HTTPTooManyRequests(headers={"Retry-After": str(wait)})
+            try:
+                response = await flow.handle_installation(bolt_request)
+            except TooManyPendingInstallsError:
+                self._crowded.log(
+                    logging.WARNING, "the install page is refused: too many unused OAuth states"
+                )
+                raise web.HTTPServiceUnavailable(headers={"Retry-After": "60"}) from None
         else:
             response = await flow.handle_callback(bolt_request)
         return await to_aiohttp_response(response)

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 INSTALLATION_KIND = "slack-installation"
 BOT_KIND = "slack-bot"
 STATE_KIND = "slack-oauth-state"
+STATE_SECONDS = 600  # an install page's state is good for 10 minutes
+MAX_PENDING_STATES = 200  # unused states kept at once; past that the install page says 503
+PURGE_BATCH = 100  # expired states deleted per state issued
 BOT_CACHE_SECONDS = 60.0
 MAX_CACHED_BOTS = 10_000
 
@@ -256,12 +259,27 @@ class InstallerRecords:
                 records.put(INSTALLATION_KIND, key, {**data, **INSTALLER_FIELDS}, now)
 
 
-class RecordOAuthStateStore(AsyncOAuthStateStore):
-    """One-use OAuth ``state`` values, valid for ``expiration_seconds``."""
+class TooManyPendingInstallsError(Exception):
+    """Every state the store may hold is issued and unexpired: try again in a while."""
 
-    def __init__(self, runtime: Runtime, expiration_seconds: int = 600):
+
+class RecordOAuthStateStore(AsyncOAuthStateStore):
+    """One-use OAuth ``state`` values, valid for ``expiration_seconds``.
+
+    Anyone may load the install page, and each visit issues a state, so the store stays
+    bounded: issuing first purges expired states (a batch at a time) and refuses past
+    ``max_pending`` unexpired ones.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        expiration_seconds: int = STATE_SECONDS,
+        max_pending: int = MAX_PENDING_STATES,
+    ):
         self._runtime = runtime
         self.expiration = timedelta(seconds=expiration_seconds)
+        self.max_pending = max_pending
 
     @property
     def logger(self) -> logging.Logger:
@@ -269,8 +287,18 @@ class RecordOAuthStateStore(AsyncOAuthStateStore):
 
     async def async_issue(self, *args: Any, **kwargs: Any) -> str:
         state = secrets.token_urlsafe(24)
-        await self._runtime.call(self._runtime.records.put, STATE_KIND, state, {"issued": True})
+        if not await self._runtime.call(self._issue, state):
+            raise TooManyPendingInstallsError(f"{self.max_pending} install states are pending")
         return state
+
+    def _issue(self, state: str) -> bool:
+        """On a database thread: purge expired states, then store this one if there is room."""
+        records = self._runtime.records
+        records.purge(STATE_KIND, self.expiration, PURGE_BATCH)
+        if records.count(STATE_KIND) >= self.max_pending:
+            return False
+        records.put(STATE_KIND, state, {"issued": True})
+        return True
 
     async def async_consume(self, state: str) -> bool:
         found = await self._runtime.call(

@@ -220,3 +220,16 @@ async def test_habit_coach_run_with_a_database_password_logs_no_secret(
     assert "coach:[redacted]@127.0.0.1:9" in output  # the DEBUG settings line, filtered
     for secret in SECRETS:
         assert secret not in output
+
+
+def test_oauth_codes_and_states_are_redacted_and_short_codes_are_kept() -> None:
+    from bot.logs import redact
+
+    assert redact("GET /slack/oauth_redirect?code=1234.5678.abcdef&state=Zx9_kLmN0pQr") == (
+        "GET /slack/oauth_redirect?code=[redacted]&state=[redacted]"
+    )
+    assert redact("{'code': ['1234.5678.abcdef'], 'state': ['Zx9_kLmN0pQr']}") == (
+        "{'code': ['[redacted]'], 'state': ['[redacted]']}"
+    )
+    assert redact('{"code": "1234.5678.abcdef"}') == '{"code": "[redacted]"}'
+    assert redact("the gateway closed with code=4004") == "the gateway closed with code=4004"

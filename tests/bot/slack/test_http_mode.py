@@ -3,9 +3,12 @@ retries with X-Slack-Retry-Num, Socket Mode envelopes with retry_attempt) log on
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.adapters import AdapterError
@@ -24,6 +27,8 @@ from tests.bot.slack.fake_slack import (
     wait_until,
 )
 from tests.conftest import MONDAY
+
+FORM = "application/x-www-form-urlencoded"
 
 
 async def test_a_correctly_signed_command_is_served(http_slack: Harness) -> None:
@@ -235,3 +240,90 @@ async def test_a_refused_app_token_stops_the_start(tmp_path: Path, fake: FakeSla
     finally:
         await adapter.close()
         runtime.close()
+
+
+# --- malformed requests ------------------------------------------------------------------------
+
+UNSIGNED = [
+    pytest.param(b"{not json", "application/json", {}, id="not-json"),
+    pytest.param(b"payload=%7B", FORM, {}, id="half-a-payload"),
+    pytest.param(
+        b"command=%2Fgoal",
+        FORM,
+        {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=00"},
+        id="timestamp-abc",
+    ),
+    pytest.param(b"\xff\xfe\xfa", FORM, {}, id="not-utf-8"),
+    pytest.param(b"", FORM, {}, id="empty"),
+]
+SIGNED_BUT_UNREADABLE = [
+    pytest.param(b"{not json", "application/json", id="not-json"),
+    pytest.param(b"payload=%7B", FORM, id="half-a-payload"),
+    pytest.param(b"\xff\xfe\xfa", FORM, id="not-utf-8"),
+]
+
+
+def app_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name.startswith(("bot.", "aiohttp", "slack_bolt"))]
+
+
+@pytest.mark.parametrize(("body", "content_type", "headers"), UNSIGNED)
+async def test_unsigned_malformed_requests_get_401_and_a_hundred_log_one_line(
+    http_slack: Harness,
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
+    content_type: str,
+    headers: dict[str, str],
+) -> None:
+    caplog.set_level(logging.INFO)
+    statuses = set()
+    async with aiohttp.ClientSession(trust_env=False) as session:
+        for _ in range(100):
+            async with session.post(
+                http_slack.events_url,
+                data=body,
+                headers={"Content-Type": content_type, **headers},
+            ) as answer:
+                statuses.add(answer.status)
+
+    assert statuses == {401}
+    [line] = app_lines(caplog)
+    assert "not signed by Slack" in line.getMessage()
+    assert line.exc_info is None
+    assert "Traceback" not in caplog.text
+    assert http_slack.fake.calls_to("auth.test")[1:] == []  # nothing past the start-up check
+
+
+@pytest.mark.parametrize(("body", "content_type"), SIGNED_BUT_UNREADABLE)
+async def test_signed_requests_that_cannot_be_read_get_400_and_one_line(
+    http_slack: Harness, caplog: pytest.LogCaptureFixture, body: bytes, content_type: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    answers = [await post_signed(http_slack.events_url, body, content_type) for _ in range(20)]
+
+    assert {a.status for a in answers} == {400}
+    [line] = app_lines(caplog)
+    assert "could not be read" in line.getMessage()
+    assert "Traceback" not in caplog.text
+    assert await http_slack.stored() is None
+
+
+async def test_a_client_that_hangs_up_halfway_leaves_no_traceback(
+    http_slack: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for _ in range(20):
+        _, writer = await asyncio.open_connection("127.0.0.1", http_slack.adapter.http_port)
+        writer.write(
+            b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 1000\r\n\r\n{"type": "event_callback", "ev'
+        )
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    await http_slack.command("/goal", "1 post")  # still serving
+
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len([r for r in app_lines(caplog) if r.levelno >= logging.INFO]) <= 2

@@ -3,15 +3,25 @@ workspace's requests and DMs use its own bot token, and members never see anothe
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bot.slack.installations import BOT_KIND, INSTALLATION_KIND
+from bot.edge import AddressRateLimit
+from bot.logs import CHATTY_SDK_LOGGERS, configure_logging
+from bot.slack.adapter import INSTALL_BURST
+from bot.slack.installations import (
+    BOT_KIND,
+    INSTALLATION_KIND,
+    STATE_KIND,
+    RecordOAuthStateStore,
+    TooManyPendingInstallsError,
+)
 from tests.bot.slack.conftest import Harness, running_adapter
 from tests.bot.slack.fake_slack import (
     FakeSlack,
@@ -234,3 +244,94 @@ async def test_a_reinstall_by_someone_else_keeps_only_the_latest_installer(
     records = multi.runtime.records
     assert await multi.runtime.call(records.get, INSTALLATION_KIND, "-:T2:UINSTALLER") is None
     assert await multi.runtime.call(records.get, INSTALLATION_KIND, "-:T2:UADMIN") is not None
+
+
+# --- the install page: bounded state -----------------------------------------------------------
+
+
+async def states(harness: Harness) -> int:
+    return await harness.runtime.call(harness.runtime.records.count, STATE_KIND)
+
+
+async def test_a_thousand_install_page_visits_cannot_leave_a_thousand_states(
+    multi: Harness,
+) -> None:
+    base = f"http://127.0.0.1:{multi.adapter.http_port}"
+    statuses: list[int] = []
+    retry_after: set[str] = set()
+    async with aiohttp.ClientSession(trust_env=False) as browser:
+        for _ in range(1000):
+            async with browser.get(f"{base}/slack/install", allow_redirects=False) as page:
+                statuses.append(page.status)
+                if page.status == 429:
+                    retry_after.add(page.headers["Retry-After"])
+
+    assert statuses.count(200) == INSTALL_BURST
+    assert statuses.count(429) == 1000 - INSTALL_BURST
+    assert all(int(seconds) >= 1 for seconds in retry_after)
+    assert await states(multi) == INSTALL_BURST
+
+
+async def test_states_expire_after_ten_minutes_and_are_purged_when_new_ones_are_issued(
+    multi: Harness,
+) -> None:
+    store = RecordOAuthStateStore(multi.runtime)
+    issued = [await store.async_issue() for _ in range(5)]
+    multi.clock.advance(timedelta(minutes=10, seconds=1))
+
+    fresh = await store.async_issue()
+
+    assert await states(multi) == 1
+    assert not await store.async_consume(issued[0])
+    assert await store.async_consume(fresh)
+    assert await states(multi) == 0
+
+
+async def test_past_the_cap_of_pending_states_the_install_page_is_refused(
+    multi: Harness,
+) -> None:
+    store = RecordOAuthStateStore(multi.runtime, max_pending=3)
+    for _ in range(3):
+        await store.async_issue()
+
+    with pytest.raises(TooManyPendingInstallsError):
+        await store.async_issue()
+    assert await states(multi) == 3
+
+    multi.clock.advance(timedelta(minutes=11))
+    await store.async_issue()  # the expired ones made room
+    assert await states(multi) == 1
+
+
+async def test_debug_logs_of_an_install_show_neither_the_code_nor_the_state(
+    multi: Harness, capfd: pytest.CaptureFixture[str]
+) -> None:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    configure_logging("DEBUG")
+    try:
+        multi.adapter.install_visits = AddressRateLimit(100, 1.0)
+        code = multi.fake.pending_install("T2")
+        base = f"http://127.0.0.1:{multi.adapter.http_port}"
+        async with aiohttp.ClientSession(trust_env=False) as browser:
+            async with browser.get(f"{base}/slack/install") as page:
+                state = re.search(r"slack-app-oauth-state=([^;]+)", page.headers["Set-Cookie"])
+            assert state is not None
+            async with browser.get(
+                f"{base}/slack/oauth_redirect",
+                params={"code": code, "state": state.group(1)},
+                headers={"Cookie": f"slack-app-oauth-state={state.group(1)}"},
+            ) as done:
+                assert done.status == 200
+        logging.getLogger("slack_bolt.AsyncApp").debug("callback: {'code': ['%s']}", code)
+        logging.getLogger("bot.slack").debug("our own DEBUG line")
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name in CHATTY_SDK_LOGGERS:
+            logging.getLogger(name).setLevel(logging.NOTSET)
+
+    err = capfd.readouterr().err
+    assert "our own DEBUG line" in err  # the floor is for the SDKs only
+    assert code not in err
+    assert state.group(1) not in err
