@@ -10,10 +10,12 @@ import contextlib
 import os
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from bot.runtime import Runtime
+from bot.settings import data_dir
 from habits import timekeeping as tk
 from habits.delivery import Outcome, SendResult
 from habits.messages import Notice, Reply
@@ -58,13 +60,31 @@ class ConsoleSender:
         return SendResult(Outcome.SENT)
 
 
-def render_reply(reply: Reply, export_dir: Path) -> str:
+def save_attachment(folder: Path, filename: str, content: bytes, now: datetime) -> Path:
+    """Write a new file in ``folder`` named after ``filename`` and the UTC time
+    (habit-coach-export-20261123T090000Z.json); an earlier file is never overwritten."""
+    stem, dot, suffix = filename.rpartition(".")
+    stem, suffix = (stem, dot + suffix) if dot else (filename, "")
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        path = folder / f"{stem}-{stamp}{'' if attempt == 1 else f'-{attempt}'}{suffix}"
+        try:
+            with path.open("xb") as file:  # "x": fails rather than replace an existing file
+                file.write(content)
+        except FileExistsError:
+            continue
+        return path.resolve()
+    raise FileExistsError(f"{folder} has every name for {stem}-{stamp}{suffix}")
+
+
+def render_reply(reply: Reply, export_dir: Path, now: datetime) -> str:
     text = reply.text
     if reply.actions:
         text += "\n" + " · ".join(f"[{a.label}: {a.command}]" for a in reply.actions)
     if reply.attachment is not None:
-        path = export_dir / reply.attachment.filename
-        path.write_bytes(reply.attachment.content)
+        attachment = reply.attachment
+        path = save_attachment(export_dir, attachment.filename, attachment.content, now)
         text += f"\nSaved to {path}"
     return text
 
@@ -79,7 +99,7 @@ async def run_console(
     interactive = stdin.isatty()
     prompt = "> " if interactive else ""
     member = MemberRef.console(name)
-    export_dir = export_dir or Path.cwd()
+    export_dir = export_dir or data_dir()
     sender = ConsoleSender(out, prompt)
     runtime.start_scheduler({Platform.CONSOLE: sender})
 
@@ -108,7 +128,7 @@ async def run_console(
             out.flush()
             continue
         reply = await runtime.call(runtime.coach.handle, member, line)
-        out.write(render_reply(reply, export_dir) + "\n" + prompt)
+        out.write(render_reply(reply, export_dir, runtime.coach.now()) + "\n" + prompt)
         out.flush()
     out.write("\nBye — start small, start now.\n")
     out.flush()

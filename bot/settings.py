@@ -12,9 +12,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from habits import timekeeping as tk
 
 
+def data_dir() -> Path:
+    """This user's folder for the coach's files: the default SQLite database, console exports."""
+    return Path(user_data_dir("habit-coach", appauthor=False))
+
+
 def default_database_url() -> str:
-    path = Path(user_data_dir("habit-coach", appauthor=False)) / "habit-coach.db"
-    return f"sqlite:///{path}"
+    return f"sqlite:///{data_dir() / 'habit-coach.db'}"
 
 
 class Settings(BaseSettings):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from bot.console import save_attachment
 from storage.database import make_engine
 from storage.tables import members, publications
 
@@ -171,17 +173,27 @@ def test_a_5000_character_title_is_visibly_shortened(
     assert len(title) == 200
 
 
-def test_export_writes_the_json_file_next_to_the_writer(
+def test_export_writes_a_new_timestamped_file_in_the_data_directory(
     console: ConsoleProcess, workdir: Path
 ) -> None:
     console.wait_for("Habit Coach console")
     console.ask("/goal 1 newsletter", "Goal set")
     console.ask("/published https://example.com/issue-1 Issue one", "Logged")
-    reply = console.ask("/habit export", "Saved to")
-    assert "1 publications" in reply or "1 publication" in reply
-    exported = json.loads((workdir / "habit-coach-export.json").read_text(encoding="utf-8"))
+    first = console.ask("/habit export", "Saved to")
+    assert "1 publications" in first or "1 publication" in first
+    second = console.ask("/habit export", "Saved to")
+
+    # HOME is the work folder and no XDG_* is set: the data directory is the platform default.
+    data = workdir / ".local" / "share" / "habit-coach"
+    files = sorted(data.glob("habit-coach-export-*.json"))
+    assert len(files) == 2  # the second export did not overwrite the first
+    assert all(re.fullmatch(r"habit-coach-export-\d{8}T\d{6}Z(-2)?\.json", f.name) for f in files)
+    saved = {reply.split("Saved to ", 1)[1].split()[0] for reply in (first, second)}
+    assert saved == {str(f) for f in files}  # each reply names its file by its full path
+    exported = json.loads(files[0].read_text(encoding="utf-8"))
     assert exported["publications"][0]["url"] == "https://example.com/issue-1"
     assert exported["member"]["goal"] == {"target": 1, "label": "newsletter"}
+    assert not list(workdir.glob("*.json"))  # nothing in the current directory
 
 
 def test_a_due_nudge_arrives_while_the_writer_is_at_the_prompt(
@@ -251,3 +263,15 @@ def test_quitting_while_the_first_sweep_runs_is_silent(workdir: Path) -> None:
         assert "Bye — start small, start now." in result.stdout
         assert "Error" not in result.stderr
         assert "ERROR" not in result.stderr
+
+
+def test_an_export_at_the_same_second_gets_a_new_name(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 23, 9, 30, 5, tzinfo=UTC)
+    folder = tmp_path / "data" / "habit-coach"  # created on first use
+
+    first = save_attachment(folder, "habit-coach-export.json", b"one", now)
+    second = save_attachment(folder, "habit-coach-export.json", b"two", now)
+
+    assert first == folder / "habit-coach-export-20261123T093005Z.json"
+    assert second == folder / "habit-coach-export-20261123T093005Z-2.json"
+    assert (first.read_bytes(), second.read_bytes()) == (b"one", b"two")
