@@ -10,7 +10,14 @@ from bot.settings import Settings
 from bot.slack.installations import InstallerRecords
 from habits.model import Clock, SystemClock
 from habits.service import Coach
-from storage.database import current_revision, head_revision, is_sqlite, make_engine, upgrade
+from storage.database import (
+    DatabaseTimeouts,
+    current_revision,
+    head_revision,
+    is_sqlite,
+    make_engine,
+    upgrade,
+)
 from storage.records import SqlRecordStore
 from storage.uow import SqlUnitOfWorkFactory
 
@@ -19,12 +26,20 @@ class NotMigratedError(RuntimeError):
     pass
 
 
+def database_timeouts(settings: Settings) -> DatabaseTimeouts:
+    return DatabaseTimeouts(
+        connect=settings.database_connect_timeout_seconds,
+        statement=settings.database_statement_timeout_seconds,
+        lock=settings.database_lock_timeout_seconds,
+    )
+
+
 def prepare_database(settings: Settings, migrate: bool) -> None:
     """Apply migrations when asked (console on SQLite does), else insist they were applied."""
     if migrate:
         upgrade(settings.database_url)
         return
-    engine = make_engine(settings.database_url, pool_size=1)
+    engine = make_engine(settings.database_url, pool_size=1, timeouts=database_timeouts(settings))
     try:
         revision = current_revision(engine)
     finally:
@@ -49,7 +64,9 @@ def bootstrap(
     prepare_database(settings, migrate)
     sqlite = is_sqlite(settings.database_url)
     threads = 1 if sqlite else settings.db_threads
-    engine = make_engine(settings.database_url, pool_size=threads)
+    engine = make_engine(
+        settings.database_url, pool_size=threads, timeouts=database_timeouts(settings)
+    )
     clock = clock or SystemClock()
     metrics = Metrics(clock.now)
     coach = Coach(

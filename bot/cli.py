@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.bootstrap import NotMigratedError, bootstrap
+from bot.bootstrap import NotMigratedError, bootstrap, database_timeouts
 from bot.logs import CHATTY_SDK_LOGGERS, configure_logging, redact, secret_values
 from bot.settings import Settings
 from storage.database import current_revision, head_revision, make_engine, upgrade
@@ -172,7 +172,9 @@ def _db(args: argparse.Namespace) -> int:
             upgrade(settings.database_url)
             print(f"Database is at migration {head_revision()}.")
             return 0
-        engine = make_engine(settings.database_url, pool_size=1)
+        engine = make_engine(
+            settings.database_url, pool_size=1, timeouts=database_timeouts(settings)
+        )
         try:
             revision = current_revision(engine)
         finally:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.adapters import SEND_TIMEOUT_SECONDS
+from bot.bootstrap import database_timeouts
 from bot.logs import configure_logging, redact, secret_values
 from bot.settings import Settings
 from storage.database import current_revision, head_revision, is_sqlite, make_engine
@@ -293,7 +294,9 @@ def _clashes(settings: Settings) -> Iterator[Check]:
 def database_check(settings: Settings) -> Check:
     where = describe_database(settings.database_url)
     try:
-        engine = make_engine(settings.database_url, pool_size=1)
+        engine = make_engine(
+            settings.database_url, pool_size=1, timeouts=database_timeouts(settings)
+        )
         try:
             applied = current_revision(engine)
         finally:

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(default=60.0, gt=0)
     delivery_concurrency: int = Field(default=8, ge=1, le=64)  # notices being sent at once
     db_threads: int = Field(default=4, ge=1, le=64)
+    # How long the database may keep the coach waiting before that is an error (the member hears
+    # "try again", the tick retries, /readyz answers 503) rather than a thread stuck for good:
+    # connecting (PostgreSQL), one statement (on SQLite: waiting for the write lock), waiting
+    # for a lock another replica holds (PostgreSQL).
+    database_connect_timeout_seconds: float = Field(default=10.0, ge=2, le=300)
+    database_statement_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    database_lock_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
 
     # The one HTTP server of `habit-coach run`: /healthz, /readyz, /metrics and, in Slack HTTP
     # mode, /slack/events and the OAuth pages. Port 0 binds a free port (tests).

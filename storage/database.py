@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +27,66 @@ def ensure_sqlite_directory(url: str) -> None:
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """An engine for ``url``. SQLite files get WAL mode and immediate write transactions."""
+@dataclass(frozen=True)
+class DatabaseTimeouts:
+    """How long the database may keep a caller waiting, in seconds: past it, the caller gets an
+    error (and a member the "try again" answer) instead of a thread stuck for good."""
+
+    connect: float = 10.0  # PostgreSQL: reach the server and log in
+    statement: float = 30.0  # PostgreSQL: one statement; SQLite: waiting for the write lock
+    lock: float = 10.0  # PostgreSQL: waiting for a lock another session holds
+    # PostgreSQL: a connection whose server stopped answering (a dead host, a cut network) is
+    # found by TCP keepalives after idle + interval × count seconds.
+    keepalive_idle: int = 10
+    keepalive_interval: int = 5
+    keepalive_count: int = 3
+
+
+def make_engine(
+    url: str, *, pool_size: int = 5, timeouts: DatabaseTimeouts | None = None
+) -> Engine:
+    """An engine for ``url``. SQLite files get WAL mode and immediate write transactions.
+
+    With ``timeouts`` (the running coach always passes them), a stuck database turns into an
+    error within them; without (bulk loads in benchmarks, tests), statements may run for long
+    and SQLite waits 30 s for the write lock.
+    """
     if is_sqlite(url):
         ensure_sqlite_directory(url)
-        engine = create_engine(url, connect_args={"timeout": 30})
-        _configure_sqlite(engine)
+        busy = 30.0 if timeouts is None else timeouts.statement
+        engine = create_engine(url, connect_args={"timeout": busy})
+        _configure_sqlite(engine, busy)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    connect_args = {} if timeouts is None else _postgres_timeouts(url, timeouts)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _postgres_timeouts(url: str, timeouts: DatabaseTimeouts) -> dict[str, Any]:
+    """libpq parameters bounding the connect, every statement and every lock wait, kept with
+    any ``options`` the URL already sets."""
+    settings = (
+        f"-c statement_timeout={math.ceil(timeouts.statement * 1000)}"
+        f" -c lock_timeout={math.ceil(timeouts.lock * 1000)}"
+    )
+    given = make_url(url).query.get("options")
+    given = given[-1] if isinstance(given, tuple) else given
+    return {
+        "connect_timeout": max(2, math.ceil(timeouts.connect)),  # libpq's least is 2 s
+        "options": f"{given} {settings}" if given else settings,
+        "keepalives": 1,
+        "keepalives_idle": timeouts.keepalive_idle,
+        "keepalives_interval": timeouts.keepalive_interval,
+        "keepalives_count": timeouts.keepalive_count,
+    }
+
+
+def _configure_sqlite(engine: Engine, busy_seconds: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin (see "begin" below).
@@ -44,7 +95,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={math.ceil(busy_seconds * 1000)}")
         cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache: indexes stay hot
         cursor.execute("PRAGMA wal_autocheckpoint=8000")  # checkpoint (and fsync) per ~32 MiB
         cursor.close()
