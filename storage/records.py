@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -84,6 +84,30 @@ class SqlRecordStore:
         if not deleted or self._now() - row.updated_at > max_age:
             return None
         return dict(json.loads(row.data))
+
+    def purge(self, kind: str, older_than: timedelta, limit: int) -> int:
+        """Delete at most ``limit`` records of ``kind`` not written for ``older_than``; the
+        number deleted. Bounded, so a caller may run it on every request."""
+        table = adapter_records
+        stale = (
+            select(table.c.key)
+            .where(table.c.kind == kind, table.c.updated_at < self._now() - older_than)
+            .limit(limit)
+            .scalar_subquery()
+        )
+        with self.engine.begin() as connection:
+            deleted = connection.execute(
+                delete(table).where(table.c.kind == kind, table.c.key.in_(stale))
+            ).rowcount
+        return int(deleted)
+
+    def count(self, kind: str) -> int:
+        table = adapter_records
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                select(func.count()).select_from(table).where(table.c.kind == kind)
+            ).scalar_one()
+        return int(found)
 
 
 class SqlRecordRepository:
