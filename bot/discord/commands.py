@@ -8,7 +8,7 @@ out (``off`` together with a count) are refused here, in the engine's own style.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import discord
@@ -16,7 +16,7 @@ from discord import app_commands
 
 from habits import grammar
 from habits import timekeeping as tk
-from habits.commands import ParseError
+from habits.commands import MAX_DAYS_BACK, ParseError
 from habits.model import MAX_LABEL, MAX_REST_WEEKS, MAX_TARGET, MAX_TITLE, MAX_URL, MIN_TARGET
 
 MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
@@ -39,9 +39,13 @@ class CommandHandler(Protocol):
         """Run ``text`` through the engine for the interaction's member and answer."""
 
     async def run_publication(
-        self, interaction: discord.Interaction, url: str | None, title: str | None
+        self,
+        interaction: discord.Interaction,
+        url: str | None,
+        title: str | None,
+        when: str | None = None,
     ) -> None:
-        """Log a publication from separate link and title options and answer."""
+        """Log a publication from separate link, title and day options and answer."""
 
     async def refuse(self, interaction: discord.Interaction, message: str) -> None:
         """Answer privately that the options were wrong; nothing is stored."""
@@ -79,8 +83,20 @@ def goal_text(count: int | None, label: str | None, change: str | None, weeks: i
     return _words("/goal", change)
 
 
-def published_text(undo: bool | None) -> str:
-    return "/published undo" if undo else "/published"
+def published_text(undo: bool | None, list_: bool | None = None, remove: int | None = None) -> str:
+    """The text of /published's undo, list or remove option (at most one of them)."""
+    chosen = [
+        text
+        for text, given in (
+            ("/published undo", undo),
+            ("/published list", list_),
+            (f"/published remove {remove}", remove is not None),
+        )
+        if given
+    ]
+    if len(chosen) > 1:
+        raise OptionError("Pick one of undo, list and remove.", "/published list:True")
+    return chosen[0] if chosen else "/published"
 
 
 def nudges_text(
@@ -125,11 +141,45 @@ def zone_choices(typed: str, now: datetime) -> list[app_commands.Choice[str]]:
     return [zone_choice(name, now) for name in grammar.search_zones(typed, MAX_CHOICES)]
 
 
+# --- day autocomplete -------------------------------------------------------------------------
+
+
+def day_choices(typed: str, now: datetime) -> list[app_commands.Choice[str]]:
+    """Days a publication can be logged for: today, yesterday, then the days of the past week
+    by name, then older dates; those whose value starts with what was typed, or whose label
+    contains it.
+
+    The values are words the engine resolves in the member's own zone (today, yesterday, a
+    weekday name); only days further back are dates. Which day is which is read on the UTC
+    calendar, the member's within a day, so names stop short of a week back and dates short
+    of MAX_DAYS_BACK: every value offered is a day the engine accepts.
+    """
+    today = now.date()
+    choices = [("today", "today"), ("yesterday", "yesterday")]
+    for back in range(2, MAX_DAYS_BACK):
+        day = today - timedelta(days=back)
+        if back < 6:
+            choices.append((f"{day:%A} ({day:%d %b})", f"{day:%A}".lower()))
+        else:
+            choices.append((f"{day:%a %d %b} ({day.isoformat()})", day.isoformat()))
+    query = typed.strip().lower()
+    found = [
+        app_commands.Choice(name=name, value=value)
+        for name, value in choices
+        if not query or value.startswith(query) or query in name.lower()
+    ]
+    if not found and query:
+        # Something else typed (a date, say): offered as it is, for the engine to check.
+        found = [app_commands.Choice(name=typed.strip()[:100], value=typed.strip()[:100])]
+    return found[:MAX_CHOICES]
+
+
 # --- the tree ---------------------------------------------------------------------------------
 
 GOAL_CHANGES = [
     app_commands.Choice(name="off — stop tracking (history kept)", value="off"),
     app_commands.Choice(name="rest — a rest week (or weeks)", value="rest"),
+    app_commands.Choice(name="rest off — end a rest early", value="rest off"),
     app_commands.Choice(name="weeks start on Sunday", value="week sunday"),
     app_commands.Choice(name="weeks start on Monday", value="week monday"),
 ]
@@ -185,26 +235,43 @@ def _commands(handler: CommandHandler) -> Iterable[app_commands.Command | app_co
     ) -> None:
         await refuse_or_run(interaction, lambda: goal_text(count, label, _value(change), weeks))
 
-    @app_commands.command(name="published", description="Log a publication now (or undo)")
+    @app_commands.command(
+        name="published", description="Log a publication (now or a past day), list or undo"
+    )
     @app_commands.describe(
         url="The link to what you published",
         title="Its title",
+        when=f"The day you published it: today, yesterday, a weekday… (up to {MAX_DAYS_BACK} "
+        "days back)",
         undo="Undo your last logged publication",
+        list_="Show your recent publications, numbered",
+        remove="Remove one of your recent publications by its number in the list",
     )
+    @app_commands.rename(list_="list")
     async def published(
         interaction: discord.Interaction,
         url: app_commands.Range[str, 1, MAX_URL] | None = None,  # both within MAX_OPTION_LENGTH
         title: app_commands.Range[str, 1, MAX_TITLE] | None = None,
+        when: app_commands.Range[str, 1, 40] | None = None,
         undo: bool | None = None,
+        list_: bool | None = None,
+        remove: app_commands.Range[int, 1, 999] | None = None,
     ) -> None:
-        if undo:
-            if url is not None or title is not None:
-                problem = ParseError("“undo” takes no link or title.", "/published undo:True")
+        if undo or list_ or remove is not None:
+            if url is not None or title is not None or when is not None:
+                example = "/published list:True" if list_ else "/published undo:True"
+                problem = ParseError("Undo, list and remove take no link, title or day.", example)
                 await handler.refuse(interaction, str(problem))
                 return
-            await handler.run_text(interaction, published_text(undo))
+            await refuse_or_run(interaction, lambda: published_text(undo, list_, remove))
             return
-        await handler.run_publication(interaction, url, title)
+        await handler.run_publication(interaction, url, title, when)
+
+    @published.autocomplete("when")
+    async def published_when_autocomplete(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return day_choices(current, handler.now())
 
     @app_commands.command(name="streak", description="Your streak card")
     async def streak(interaction: discord.Interaction) -> None:

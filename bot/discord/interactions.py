@@ -81,7 +81,11 @@ class InteractionRouter:
         )
 
     async def run_publication(
-        self, interaction: discord.Interaction, url: str | None, title: str | None
+        self,
+        interaction: discord.Interaction,
+        url: str | None,
+        title: str | None,
+        when: str | None = None,
     ) -> None:
         # Separate options, like the form: a link option must hold a link, and a title that
         # starts with "http" is still a title.
@@ -91,6 +95,7 @@ class InteractionRouter:
             self.member(interaction),
             url,
             title,
+            when=when,
             source=Source.COMMAND,
             request_key=str(interaction.id),
         )

@@ -42,6 +42,7 @@ BUTTON_STYLES = {
     ActionId.SMALLER_STEP: discord.ButtonStyle.primary,
     ActionId.SMALLER_GOAL: discord.ButtonStyle.primary,
     ActionId.FORGET_CONFIRM: discord.ButtonStyle.danger,
+    ActionId.PUBLISH_AGAIN: discord.ButtonStyle.primary,
 }
 
 
@@ -81,6 +82,9 @@ DISCORD_EXAMPLES = {
     "rest": "/goal change:rest weeks:2",
     "week": "/goal change:week sunday",
     "published": "/published url:https://example.com/my-post title:My first post",
+    "backdate": "/published when:yesterday url:https://example.com/my-post title:My first post",
+    "list": "/published list:True",
+    "remove": "/published remove:2",
     "nudges": "/nudges days:mon thu time:9:00",
     "pause": "/nudges change:pause pause_for:2w",
     "pause_until": "/nudges change:pause pause_for:until 2026-12-01",
@@ -97,8 +101,10 @@ Habit Coach — start small, start now. Set a modest weekly goal, log what you p
 nudge you with one tiny next step at your own local time. Fill in a command's options as you type.
 
 /goal — show your goal · /goal count:1 label:post — N a week (1–21)
-/goal change:off · change:rest weeks:2 · change:week sunday (or week monday)
+/goal change:off · change:rest weeks:2 · change:rest off · change:week sunday (or week monday)
 /published url:… title:… — log a publication now (both optional) · /published undo:True
+/published when:yesterday url:… title:… — or a weekday, or YYYY-MM-DD: up to 14 days back
+/published list:True — your recent publications, numbered · /published remove:2 — remove one
 /streak — your streak card
 /nudges — show the schedule · /nudges days:mon thu time:9:00 · days:weekdays time:18:30
 /nudges change:pause pause_for:2w (or until 2026-12-01) · change:resume · change:off
@@ -118,10 +124,20 @@ _TYPED_COMMANDS: tuple[tuple[str, str], ...] = (
         r"/published (?P<url>https://example\.com/my-post) (?P<title>My first post)",
         r"/published url:\g<url> title:\g<title>",
     ),
+    (
+        r"/published (?P<day>yesterday|today|\d{4}-\d{2}-\d{2}) "
+        r"(?P<url>https://example\.com/my-post) "
+        r"(?P<title>My first post)",
+        r"/published when:\g<day> url:\g<url> title:\g<title>",
+    ),
     (r"/published undo", "/published undo:True"),
+    (r"/published list", "/published list:True"),
+    (r"/published remove (?P<n>\d{1,3}|N)", r"/published remove:\g<n>"),
+    (r"/published (?P<day>yesterday|today)", r"/published when:\g<day>"),
     (r"/goal (?P<n>\d{1,2}) (?P<label>[^\W\d_][\w-]*)", r"/goal count:\g<n> label:\g<label>"),
     (r"/goal (?P<n>\d{1,2})", r"/goal count:\g<n>"),
     (r"/goal rest (?P<n>\d{1,2})(?: weeks?)?", r"/goal change:rest weeks:\g<n>"),
+    (r"/goal rest off", "/goal change:rest off"),
     (r"/goal (?P<change>rest|off)", r"/goal change:\g<change>"),
     (r"/goal week (?P<day>sunday|monday)", r"/goal change:week \g<day>"),
     (

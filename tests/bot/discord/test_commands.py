@@ -45,13 +45,16 @@ async def test_login_registers_every_command_globally_with_typed_options(
     assert [c["value"] for c in goal["change"]["choices"]] == [
         "off",
         "rest",
+        "rest off",
         "week sunday",
         "week monday",
     ]
     assert (goal["weeks"]["min_value"], goal["weeks"]["max_value"]) == (1, 8)
     assert not any(option["required"] for option in goal.values())
-    assert set(options_of(commands["published"])) == {"url", "title", "undo"}
     published = options_of(commands["published"])
+    assert set(published) == {"url", "title", "when", "undo", "list", "remove"}
+    assert published["when"]["autocomplete"] is True
+    assert (published["list"]["type"], published["remove"]["type"]) == (5, 4)
     assert published["url"]["max_length"] == MAX_URL  # the engine's limits (Discord's is 6,000)
     assert published["title"]["max_length"] == MAX_TITLE
     assert goal["label"]["max_length"] == MAX_LABEL
@@ -678,3 +681,99 @@ async def test_a_title_shows_as_typed_and_pings_nobody(
     refused = await fake.slash(ANA, "nudges", {"days": "**mon**", "time": "9am"})
     assert refused.data["allowed_mentions"] == {"parse": []}
     assert "**mon**" not in refused.content
+
+
+async def test_published_when_autocompletes_today_yesterday_and_the_last_days_by_name(
+    fake: FakeDiscord, adapter: DiscordAdapter
+) -> None:
+    # The fake's clock: Monday 23 Nov 2026.
+    everything = await fake.autocomplete(ANA, "published", "when", "")
+    assert [c["value"] for c in everything[:6]] == [
+        "today",
+        "yesterday",
+        "saturday",
+        "friday",
+        "thursday",
+        "wednesday",
+    ]
+    assert everything[2]["name"] == "Saturday (21 Nov)"
+    assert everything[-1] == {"name": "Tue 10 Nov (2026-11-10)", "value": "2026-11-10"}
+    assert len(everything) <= 25
+
+    typed = await fake.autocomplete(ANA, "published", "when", "fr")
+    assert [c["value"] for c in typed] == ["friday", "2026-11-13"]  # both Fridays
+    by_date = await fake.autocomplete(ANA, "published", "when", "2026-11-1")
+    assert "2026-11-16" in [c["value"] for c in by_date]
+
+
+async def test_published_with_when_logs_a_past_day_and_list_shows_it_privately(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    await fake.slash(ANA, "goal", {"count": 1})
+
+    logged = await fake.slash(
+        ANA, "published", {"when": "saturday", "url": "example.com/weekend", "title": "Weekend"}
+    )
+    listed = await fake.slash(ANA, "published", {"list": True})
+
+    assert "Logged “Weekend” for Sat 21 Nov." in logged.content
+    [row] = store.publications(ANA)
+    assert (row.local_day.isoformat(), row.url) == ("2026-11-21", "https://example.com/weekend")
+    assert listed.ephemeral
+    assert "1. Sat 21 Nov — “Weekend” — https://example.com/weekend" in listed.content
+    assert "/published remove:N" in listed.content
+
+    removed = await fake.slash(ANA, "published", {"remove": 1})
+    assert "Removed “Weekend”" in removed.content
+    assert store.publications(ANA) == []
+
+
+async def test_bad_when_and_mixed_published_options_are_refused_privately(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    not_a_day = await fake.slash(ANA, "published", {"when": "someday", "title": "Post"})
+    future = await fake.slash(ANA, "published", {"when": "2026-12-01", "title": "Post"})
+    mixed = await fake.slash(ANA, "published", {"list": True, "title": "Post"})
+    two = await fake.slash(ANA, "published", {"list": True, "undo": True})
+
+    assert not_a_day.ephemeral
+    assert "isn't a day I can read" in not_a_day.content
+    assert "Example: /published when:yesterday url:" in not_a_day.content
+    assert "hasn't happened yet" in future.content
+    assert "Example: /published when:2026-11-21 url:" in future.content
+    assert "take no link, title or day" in mixed.content
+    assert "Pick one of undo, list and remove" in two.content
+    assert store.publications(ANA) == []
+
+
+async def test_the_same_title_twice_asks_and_the_button_logs_it_again_in_place(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    await fake.slash(ANA, "goal", {"count": 2})
+    await fake.slash(ANA, "published", {"title": "Morning pages"})
+
+    ask = await fake.slash(ANA, "published", {"title": "Morning pages"})
+
+    assert ask.ephemeral
+    assert "log it again?" in ask.content
+    [first] = store.publications(ANA)
+    assert ask.custom_ids == [f"habit:publish_again:/published again {first.id}"]
+    done = await fake.click(ANA, fake.message("0", ask.data), ask.custom_ids[0])
+    assert done.type == 7  # the question is replaced, its button gone
+    assert "Logged “Morning pages”. 2 of 2 this week" in done.content
+    assert done.data["components"] == []
+    assert [r.title for r in store.publications(ANA)] == ["Morning pages", "Morning pages"]
+
+
+async def test_goal_rest_off_is_a_change_choice(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    await fake.slash(ANA, "goal", {"count": 1})
+    await fake.slash(ANA, "goal", {"change": "rest", "weeks": 2})
+
+    ended = await fake.slash(ANA, "goal", {"change": "rest off"})
+
+    assert "Rest ended" in ended.content
+    member = store.member(ANA)
+    assert member is not None
+    assert member.rest_until is None

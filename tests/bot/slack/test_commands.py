@@ -351,3 +351,22 @@ async def test_habit_forget_cancel_keeps_everything_and_replaces_the_question(
     assert kept["replace_original"] is True
     assert kept["text"] == "Kept — nothing was deleted."
     assert await slack.stored() is not None
+
+
+async def test_the_same_title_twice_asks_and_the_button_logs_it_again_in_place(
+    slack: Harness,
+) -> None:
+    await slack.command("/goal", "2 posts")
+    await slack.command("/published", "Morning pages")
+
+    asked = await slack.command("/published", "Morning pages")
+    assert asked["text"].endswith("log it again?")
+    [button] = asked["blocks"][-1]["elements"]
+    assert button["action_id"] == "habit_publish_again"
+    assert button["value"].startswith("/published again ")
+
+    done = await slack.click(button["action_id"], button["value"])
+
+    assert done is not None
+    assert done["replace_original"] is True
+    assert done["text"].startswith("Logged “Morning pages”. 2 of 2 this week")
