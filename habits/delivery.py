@@ -17,11 +17,13 @@ from typing import Any, Protocol, TypeVar
 
 from habits.messages import Notice
 from habits.model import DeliveryKind, DeliveryStatus, DueDelivery
+from habits.ports import StorageUnavailableError
 from habits.service import DEFAULT_SWEEP, Coach, SweepSettings
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+DATABASE_AWAY = "database unavailable"
 MAX_DOUBLINGS = 10  # backoff grows to first_backoff × 1024 at most, whatever max_attempts says
 RunSync = Callable[..., Awaitable[T]]
 
@@ -271,6 +273,11 @@ class Dispatcher:
             prepared = await self._run_sync(
                 self.coach.prepare, delivery, self.delivery_settings.lease
             )
+        except StorageUnavailableError as exc:
+            log.warning(
+                "composing %s %s: database unavailable: %s", delivery.kind, delivery.id, exc
+            )
+            return await self._retry_or_give_up(delivery, self._database_away())
         except Exception:
             # Like a sender failure: retried, then given up, never blocking the rest of the batch.
             log.exception("composing %s %s failed", delivery.kind, delivery.id)
@@ -294,6 +301,14 @@ class Dispatcher:
             await self._run_sync(self.coach.mark_unreachable, delivery, result.detail)
             return Settled.UNREACHABLE
         return await self._retry_or_give_up(delivery, result)
+
+    def _database_away(self) -> SendResult:
+        """The database failed, not the message: retried soon without using up an attempt (a
+        disk that filled up for a few minutes must not cost anyone their nudge), as long as
+        the moment is still worth it."""
+        return SendResult(
+            Outcome.RETRY, DATABASE_AWAY, retry_after=self.delivery_settings.first_backoff
+        )
 
     async def _retry_or_give_up(self, delivery: DueDelivery, result: SendResult) -> Settled:
         """Retry on purpose: when the platform says (a rate limit is not a failure of the

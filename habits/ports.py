@@ -22,6 +22,11 @@ class MemberRepository(Protocol):
         """Delete the member and everything stored about them."""
 
 
+class StorageUnavailableError(Exception):
+    """The database could not do the work just now (disk full, locked, timed out, out of
+    reach): nothing was stored, and the same work may well succeed in a moment."""
+
+
 class DuplicatePublicationError(Exception):
     """Another transaction logged this publication (same link or same request) meanwhile."""
 

@@ -11,8 +11,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+WAL_CHECKPOINT_PAGES = 1000  # SQLite's default: 4 MiB of 4 KiB pages
+WAL_SIZE_LIMIT = 4 * 1024 * 1024
 
 
 def is_sqlite(url: str) -> bool:
@@ -97,7 +101,11 @@ def _configure_sqlite(engine: Engine, busy_seconds: float) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={math.ceil(busy_seconds * 1000)}")
         cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache: indexes stay hot
-        cursor.execute("PRAGMA wal_autocheckpoint=8000")  # checkpoint (and fsync) per ~32 MiB
+        # Checkpoint every 4 MiB of log, and cut the log back to that size afterwards: a full
+        # disk is then recovered from once a few MiB are freed (at 32 MiB, a 16 MiB disk never
+        # reached a checkpoint, and kept failing long after space was freed).
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -105,6 +113,14 @@ def _configure_sqlite(engine: Engine, busy_seconds: float) -> None:
         # Take the write lock up front: a read-then-write transaction can then never fail with
         # "database is locked" halfway, which is what makes the sweep's claim safe on SQLite.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database is away (disk full, locked, a statement or lock timed
+    out, the server unreachable or gone), not that the work itself was wrong."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def alembic_config(url: str) -> Config:

@@ -6,6 +6,7 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from habits.ports import (
@@ -14,7 +15,9 @@ from habits.ports import (
     MemberRepository,
     PublicationRepository,
     RecordRepository,
+    StorageUnavailableError,
 )
+from storage.database import unavailable
 from storage.records import SqlRecordRepository
 from storage.repositories import (
     SqlDeliveryRepository,
@@ -52,8 +55,15 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         # Anything not committed explicitly is rolled back: no half-stored state.
-        self.session.rollback()
-        self.session.close()
+        try:
+            self.session.rollback()
+            self.session.close()
+        except DBAPIError as failed:  # the connection is gone; the database forgets the rest
+            if exc is None:
+                raise StorageUnavailableError(str(failed.orig)) from failed
+        # The engine tells a database that is away (it retries) from a bug (it does not).
+        if exc is not None and unavailable(exc):
+            raise StorageUnavailableError(str(getattr(exc, "orig", exc))) from exc
 
     def commit(self) -> None:
         self.session.commit()
