@@ -82,13 +82,30 @@ def days_left_in_week(today: date, week_start: date) -> int:
     return (week_start + timedelta(days=7) - today).days
 
 
-def choose_step(phase: Phase, last_step: str | None, salt: int, smaller: bool = False) -> Step:
+def choose_step(phase: Phase, last_step: str | None, salt: int) -> Step:
     """A step for this phase that is never the one the member was given last time."""
     candidates = [s for s in STEPS[phase] if s.id != last_step]
-    if smaller:
-        candidates.sort(key=lambda s: (s.minutes, s.id))
-        return candidates[0]
     return candidates[salt % len(candidates)]
+
+
+def smaller_step(phase: Phase, last_step: str | None) -> Step | None:
+    """The next rung down the ladder from the last step given: the longest step of this phase
+    that is strictly shorter than it; None at the bottom (nothing shorter is left).
+
+    With no step to compare (none given yet, or one no longer in the catalogue) the ladder
+    starts from the phase's longest step. A step of another phase (the week moved on since) is
+    compared by its minutes, so the ladder never climbs back up.
+    """
+    ladder = sorted(STEPS[phase], key=lambda s: (-s.minutes, s.id))  # longest first
+    ceiling = step_minutes(last_step)
+    if ceiling is None:
+        ceiling = ladder[0].minutes
+    return next((step for step in ladder if step.minutes < ceiling), None)
+
+
+def smallest_step(phase: Phase) -> Step:
+    """The bottom of the phase's ladder."""
+    return min(STEPS[phase], key=lambda s: (s.minutes, s.id))
 
 
 # --- a goal label's singular and plural -------------------------------------------------------

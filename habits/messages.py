@@ -90,3 +90,7 @@ NUDGE_ACTIONS = (
     Action(ActionId.SNOOZE_TOMORROW, "Snooze: tomorrow", "/nudges snooze tomorrow"),
     Action(ActionId.SMALLER_STEP, "Smaller step", "/nudges smaller"),
 )
+
+# /nudges smaller: a rung down the ladder of steps, and its bottom, where small is enough.
+SMALLER_STEP = "Even smaller: {step}"
+SMALLEST_STEP = "That's the smallest step there is — and small is fine: {step}"

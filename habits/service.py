@@ -20,7 +20,17 @@ from typing import Any, Protocol
 from habits import coaching, grammar, scheduling, streaks
 from habits import commands as c
 from habits import timekeeping as tk
-from habits.messages import NUDGE_ACTIONS, Action, ActionId, Attachment, Notice, Overview, Reply
+from habits.messages import (
+    NUDGE_ACTIONS,
+    SMALLER_STEP,
+    SMALLEST_STEP,
+    Action,
+    ActionId,
+    Attachment,
+    Notice,
+    Overview,
+    Reply,
+)
 from habits.model import (
     MAX_DISPLAY_NAME,
     MAX_REQUEST_KEY,
@@ -582,17 +592,19 @@ class _Context:
             return f"{week.count} of {week.target} this week — goal met! 🎉"
         return f"{week.count} of {week.target} this week, {left}."
 
-    def step(self, member: Member, smaller: bool = False) -> coaching.Step:
+    def phase(self, member: Member) -> coaching.Phase:
         today = tk.local_date(self.now, member.tz)
-        days_left = coaching.days_left_in_week(today, member.week_of(self.now))
-        phase = coaching.phase_for(days_left)
-        salt = today.toordinal() + (member.id or 0)
-        chosen = coaching.choose_step(phase, member.last_step, salt, smaller)
+        return coaching.phase_for(coaching.days_left_in_week(today, member.week_of(self.now)))
+
+    def step(self, member: Member) -> coaching.Step:
+        """A regular-sized step (a nudge's, a check-in's): it restarts the smaller-step ladder."""
+        salt = tk.local_date(self.now, member.tz).toordinal() + (member.id or 0)
+        chosen = coaching.choose_step(self.phase(member), member.last_step, salt)
         member.last_step = chosen.id
         return chosen
 
-    def step_text(self, member: Member, smaller: bool = False) -> str:
-        return self.step(member, smaller).text.format(label=member.goal_label)
+    def step_text(self, member: Member) -> str:
+        return self.step(member).text.format(label=member.goal_label)
 
     def schedule_line(self, member: Member) -> str:
         days = tk.describe_days(member.nudge_days)
@@ -1134,10 +1146,16 @@ class _Context:
             return Reply("Goal met this week — nothing to do but enjoy it. 🎉")
         if state is WeekState.REST:
             return Reply("It's a rest week — no steps needed. Enjoy the break.")
-        before = coaching.step_minutes(member.last_step)
-        step = self.step(member, smaller=True)
-        lead = "Even smaller" if before is None or step.minutes < before else "Another tiny one"
-        return Reply(f"{lead}: {step.text.format(label=member.goal_label)}")
+        # Each answer is a rung below the last step given, down to the phase's smallest, which
+        # then stays (on the last day that is publishing, even after a shorter mid-week step);
+        # the next nudge or check-in brings a regular-sized step again.
+        phase = self.phase(member)
+        step = coaching.smaller_step(phase, member.last_step)
+        template = SMALLER_STEP
+        if step is None:
+            step, template = coaching.smallest_step(phase), SMALLEST_STEP
+        member.last_step = step.id
+        return Reply(template.format(step=step.text.format(label=member.goal_label)))
 
     @_run.register
     def _show_timezone(self, command: c.ShowTimezone) -> Reply:

@@ -14,14 +14,11 @@ PREVIOUS = [None, *ALL_STEP_IDS]
 MONDAY = date(2026, 11, 23)
 
 
-@pytest.mark.parametrize("smaller", [False, True])
 @pytest.mark.parametrize("previous", PREVIOUS)
 @pytest.mark.parametrize("phase", list(Phase))
-def test_choose_step_never_repeats_the_previous_step(
-    phase: Phase, previous: str | None, smaller: bool
-) -> None:
+def test_choose_step_never_repeats_the_previous_step(phase: Phase, previous: str | None) -> None:
     for salt in range(25):
-        assert coaching.choose_step(phase, previous, salt, smaller).id != previous
+        assert coaching.choose_step(phase, previous, salt).id != previous
 
 
 @pytest.mark.parametrize("phase", list(Phase))
@@ -42,30 +39,58 @@ def test_choose_step_accepts_a_negative_salt() -> None:
     assert step in coaching.STEPS[Phase.EARLY]
 
 
+def ladder(phase: Phase, start: str | None) -> list[str]:
+    """Every smaller step asked for in a row from ``start``, down to the bottom."""
+    rungs: list[str] = []
+    step = coaching.smaller_step(phase, start)
+    while step is not None:
+        assert len(rungs) < 10, "the ladder must end"
+        rungs.append(step.id)
+        step = coaching.smaller_step(phase, step.id)
+    return rungs
+
+
+@pytest.mark.parametrize("previous", PREVIOUS)
 @pytest.mark.parametrize("phase", list(Phase))
-def test_a_smaller_step_is_the_shortest_of_the_phase(phase: Phase) -> None:
-    shortest = min(s.minutes for s in coaching.STEPS[phase])
-    assert coaching.choose_step(phase, None, 3, smaller=True).minutes == shortest
+def test_each_smaller_step_is_strictly_shorter_than_the_last_one_given(
+    phase: Phase, previous: str | None
+) -> None:
+    rungs = ladder(phase, previous)
+    minutes = [coaching.step_minutes(previous), *(coaching.step_minutes(r) for r in rungs)]
+    shown = [m for m in minutes if m is not None]
+    assert shown == sorted(set(shown), reverse=True)  # strictly decreasing, no step twice
+    assert all(rung in {s.id for s in coaching.STEPS[phase]} for rung in rungs)
 
 
 @pytest.mark.parametrize("phase", list(Phase))
-def test_a_smaller_step_after_the_shortest_is_the_next_shortest(phase: Phase) -> None:
-    ordered = sorted(coaching.STEPS[phase], key=lambda s: (s.minutes, s.id))
-    step = coaching.choose_step(phase, ordered[0].id, 3, smaller=True)
-    assert step == ordered[1]
+def test_the_ladder_from_the_longest_step_reaches_the_smallest_and_stops(phase: Phase) -> None:
+    longest = max(coaching.STEPS[phase], key=lambda s: s.minutes)
+    rungs = ladder(phase, longest.id)
+    assert len(rungs) >= 2  # a ladder, not a jump to the bottom
+    assert rungs[-1] == coaching.smallest_step(phase).id
+    assert coaching.smaller_step(phase, rungs[-1]) is None
 
 
-@pytest.mark.parametrize("phase", list(Phase))
-def test_a_smaller_step_does_not_depend_on_the_salt(phase: Phase) -> None:
-    chosen = {coaching.choose_step(phase, None, salt, smaller=True) for salt in range(10)}
-    assert len(chosen) == 1
+def test_the_early_week_ladder_goes_down_one_size_at_a_time() -> None:
+    assert ladder(Phase.EARLY, "headline") == ["bullets", "question", "first-line"]
+    assert ladder(Phase.EARLY, None) == ["bullets", "question", "first-line"]
+    assert ladder(Phase.MIDDLE, "fifteen") == ["cut", "voice", "first-line"]
+    assert ladder(Phase.LAST_DAY, "ship-short") == ["repost", "one-thing", "hit-publish"]
 
 
-@pytest.mark.parametrize("phase", list(Phase))
-def test_a_smaller_step_is_never_longer_than_a_regular_one(phase: Phase) -> None:
-    smaller = coaching.choose_step(phase, None, 0, smaller=True)
-    for salt in range(10):
-        assert smaller.minutes <= coaching.choose_step(phase, None, salt).minutes
+def test_a_step_of_an_earlier_phase_is_compared_by_its_minutes() -> None:
+    # Mid-week's 15-minute step, asked smaller on the last day: shorter than 15 minutes.
+    assert ladder(Phase.LAST_DAY, "fifteen") == ["one-thing", "hit-publish"]
+    # Nothing on the last day is shorter than "the first sentence": the bottom already.
+    assert coaching.smaller_step(Phase.LAST_DAY, "first-line") is None
+
+
+def test_the_bottom_of_each_phase_is_its_shortest_step() -> None:
+    assert {p: coaching.smallest_step(p).id for p in Phase} == {
+        Phase.EARLY: "first-line",
+        Phase.MIDDLE: "first-line",
+        Phase.LAST_DAY: "hit-publish",
+    }
 
 
 def test_every_phase_offers_at_least_two_steps() -> None:

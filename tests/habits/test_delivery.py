@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, update
 
+from habits import coaching
 from habits.delivery import DeliverySettings, Dispatcher, Outcome, SendResult
 from habits.messages import ActionId, Notice
 from habits.model import DeliveryStatus, ManualClock, MemberRef
@@ -222,6 +223,29 @@ def test_nudges_stop_once_the_goal_is_met_and_resume_next_week(
         (MON_0900_BERLIN, "recap"),
         (datetime(2026, 12, 3, 8, 0, tzinfo=UTC), "nudge"),
     ]
+
+
+def test_the_next_nudge_brings_a_regular_step_and_smaller_starts_again_below_it(
+    coach: Coach, driver: Driver, sender: FakeSender, engine: Engine
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    for _ in range(5):  # Monday: down the ladder to its bottom
+        assert coach.handle(ANA, "/nudges smaller").ok
+    assert member_row(engine, "ana").last_step == "first-line"
+
+    driver.at(THU_0900_BERLIN)
+    (nudge,) = sender.sent
+    given = member_row(engine, "ana").last_step
+    smaller = coach.handle(ANA, "/nudges smaller")
+
+    assert given != "first-line"  # a regular-sized step again
+    shown = {step.id: step.text for step in coaching.STEPS[coaching.Phase.EARLY]}
+    assert f"Tiny next step: {shown[given].format(label='post')}" in nudge.notice.text
+    assert smaller.text.startswith("Even smaller: ")
+    was, now = (coaching.step_minutes(s) for s in (given, member_row(engine, "ana").last_step))
+    assert was is not None
+    assert now is not None
+    assert now < was
 
 
 def test_snoozed_nudge_comes_back_later(

@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
+from habits import coaching
 from habits.messages import ActionId, Reply
 from habits.model import ManualClock, MemberRef, Streak, WeekState, WeekSummary
 from habits.service import OOPS, Coach, render_streak
@@ -690,27 +691,60 @@ def test_nudges_snooze_without_a_goal_has_nothing_to_snooze(coach: Coach, engine
     assert member_row(engine) is None
 
 
-def test_nudges_smaller_gives_the_shortest_step_and_remembers_it(
+def set_last_step(engine: Engine, step_id: str, ref: MemberRef = ANA) -> None:
+    """As if the last nudge had given this step."""
+    member_id = member_row(engine, ref).id
+    with engine.begin() as connection:
+        connection.execute(
+            update(members).where(members.c.id == member_id).values(last_step=step_id)
+        )
+
+
+def test_nudges_smaller_walks_down_a_ladder_and_stays_at_the_smallest(
     coach: Coach, engine: Engine
 ) -> None:
     ok(coach, "/goal 1")
+    set_last_step(engine, "headline")  # the early week's longest step, ten minutes
 
-    reply = ok(coach, "/nudges smaller")
+    answers = [ok(coach, "/nudges smaller").text for _ in range(5)]
 
-    assert reply.text == "Even smaller: Write just the first sentence."
+    assert answers == [
+        "Even smaller: Jot three bullet points for your next post.",
+        "Even smaller: Write down one question a reader asked you lately.",
+        "Even smaller: Write just the first sentence.",
+        "That's the smallest step there is — and small is fine: Write just the first sentence.",
+        "That's the smallest step there is — and small is fine: Write just the first sentence.",
+    ]
     assert member_row(engine).last_step == "first-line"
 
 
-def test_nudges_smaller_twice_never_repeats_and_does_not_pretend_to_shrink(
-    coach: Coach, engine: Engine
+def test_nudges_smaller_on_the_last_day_ends_at_publishing_the_short_version(
+    coach: Coach, clock: ManualClock, engine: Engine
 ) -> None:
     ok(coach, "/goal 1")
-    ok(coach, "/nudges smaller")
+    set_last_step(engine, "first-line")  # given mid-week, shorter than any last-day step
+    clock.set(datetime(2026, 11, 29, 10, 0, tzinfo=UTC))  # Sunday: the week's last day
+
+    answers = [ok(coach, "/nudges smaller").text for _ in range(2)]
+
+    bottom = (
+        "That's the smallest step there is — and small is fine: "
+        "Give it a title, hit publish, tell one person."
+    )
+    assert answers == [bottom, bottom]
+
+
+def test_nudges_smaller_starts_below_the_step_the_goal_gave(coach: Coach, engine: Engine) -> None:
+    ok(coach, "/goal 1")
+    given = coaching.step_minutes(member_row(engine).last_step)
 
     reply = ok(coach, "/nudges smaller")
 
-    assert reply.text.startswith("Another tiny one: ")
-    assert member_row(engine).last_step != "first-line"
+    assert reply.text.startswith("Even smaller: ")
+    smaller = coaching.step_minutes(member_row(engine).last_step)
+    assert given is not None
+    assert smaller is not None
+    assert smaller < given
 
 
 def test_nudges_smaller_from_an_old_button_after_forget_brings_nobody_back(

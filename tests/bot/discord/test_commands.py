@@ -253,7 +253,7 @@ async def test_nudges_schedule_pause_resume_and_off(
     assert member.paused_until is None
 
     smaller = await fake.slash(ANA, "nudges", {"change": "smaller"})
-    assert smaller.content.startswith(("Even smaller", "Another tiny one"))
+    assert smaller.content.startswith(("Even smaller: ", "That's the smallest step"))
 
     off = await fake.slash(ANA, "nudges", {"change": "off"})
     assert "Nudges are off" in off.content

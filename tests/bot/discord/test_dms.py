@@ -87,7 +87,7 @@ async def test_the_week_opens_with_a_dm_whose_buttons_all_work(
     assert member.next_nudge_at == datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
     smaller = await fake.click(ANA, dm, "habit:smaller_step")
-    assert smaller.content.startswith(("Even smaller", "Another tiny one"))
+    assert smaller.content.startswith(("Even smaller: ", "That's the smallest step"))
 
     form = await fake.click(ANA, dm, "habit:published")
     assert form.type == 9  # the modal
