@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import quote, unquote_to_bytes, urlsplit, urlunsplit
@@ -32,7 +33,6 @@ EXAMPLES = {
     "remove": "/published remove 2",
     "nudges": "/nudges mon thu at 9:00",
     "pause": "/nudges pause 2w",
-    "pause_until": "/nudges pause until 2026-12-01",
     "snooze": "/nudges snooze tomorrow",
     "timezone": "/timezone Europe/Berlin",
     "habit": "/habit help",
@@ -74,6 +74,15 @@ def _clean(text: str) -> str:
     return " ".join("".join(kept).split())
 
 
+# A date in an example is relative to the member's today: a literal one would soon be past.
+PAUSE_EXAMPLE_DAYS = 14
+
+
+def pause_until_example(today: date) -> str:
+    """``/nudges pause until`` a date two weeks after ``today`` (the member's local date)."""
+    return f"/nudges pause until {(today + timedelta(days=PAUSE_EXAMPLE_DAYS)).isoformat()}"
+
+
 def _error(message: str, example_key: str) -> c.ParseError:
     return c.ParseError(message, EXAMPLES[example_key])
 
@@ -82,7 +91,9 @@ def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def parse(text: str) -> c.Command | c.ParseError:
+def parse(text: str, today: Callable[[], date] | None = None) -> c.Command | c.ParseError:
+    """``today`` gives the member's local date, asked only for an error whose example names a
+    date; without it such an example names none."""
     cleaned = _clean(text)
     if not cleaned:
         return _error("Type a command.", "habit")
@@ -95,8 +106,8 @@ def parse(text: str) -> c.Command | c.ParseError:
         "published": _parse_published,
         "publish": _parse_published,
         "streak": _parse_streak,
-        "nudges": _parse_nudges,
-        "nudge": _parse_nudges,
+        "nudges": lambda args: _parse_nudges(args, today),
+        "nudge": lambda args: _parse_nudges(args, today),
         "timezone": _parse_timezone,
         "tz": _parse_timezone,
         "habit": _parse_habit,
@@ -601,14 +612,14 @@ def parse_days(words: list[str]) -> tuple[int | None, str | None]:
     return (tk.days_mask(days) if days else None), None
 
 
-def _parse_nudges(args: str) -> c.Command | c.ParseError:
+def _parse_nudges(args: str, today: Callable[[], date] | None = None) -> c.Command | c.ParseError:
     if not args:
         return c.ShowNudges()
     first, _, rest = args.partition(" ")
     keyword = first.lower()
     rest = rest.strip()
     if keyword == "pause":
-        return _parse_pause(rest)
+        return _parse_pause(rest, today)
     if keyword in ("resume", "on"):
         return c.ResumeNudges()
     if keyword == "off":
@@ -663,11 +674,11 @@ def _parse_schedule(args: str) -> c.Command | c.ParseError:
     return c.SetNudges(days=mask, minute_of_day=minute)
 
 
-def _parse_pause(args: str) -> c.Command | c.ParseError:
+def _parse_pause(args: str, today: Callable[[], date] | None) -> c.Command | c.ParseError:
     text = re.sub(r"^for\s+", "", args.lower()).strip()  # "for 2 weeks", not "forever"
     if not text:
         return _error(
-            "How long should I pause? Give a number of weeks (2w) or a date (until 2026-12-01).",
+            "How long should I pause? Give a number of weeks (2w) or a date (until YYYY-MM-DD).",
             "pause",
         )
     if text.startswith("until"):
@@ -675,9 +686,10 @@ def _parse_pause(args: str) -> c.Command | c.ParseError:
         try:
             until = date.fromisoformat(raw)
         except ValueError:
-            return _error(
-                f"“{_short(raw)}” isn't a date I can read; use YYYY-MM-DD.", "pause_until"
-            )
+            problem = f"“{_short(raw)}” isn't a date I can read; use YYYY-MM-DD."
+            if today is None:
+                return _error(problem, "pause")
+            return c.ParseError(problem, pause_until_example(today()))
         return c.PauseNudges(until=until)
     match = _DURATION_RE.match(text)
     if not match:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 from habits.model import MemberRef, Streak
@@ -47,6 +48,13 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class HelpCard:
+    """/habit help as data, so each surface shows its own help: the values its examples need."""
+
+    pause_until: date  # the example pause's end, two weeks after the member's today
+
+
+@dataclass(frozen=True)
 class Reply:
     """The answer to a command. ``private`` replies concern only the member who asked."""
 
@@ -56,6 +64,8 @@ class Reply:
     streak: Streak | None = None
     actions: tuple[Action, ...] = ()
     attachment: Attachment | None = None
+    # Set on the help: ``text`` starts with the engine's help for this card.
+    help: HelpCard | None = None
 
 
 @dataclass(frozen=True)

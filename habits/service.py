@@ -27,6 +27,7 @@ from habits.messages import (
     Action,
     ActionId,
     Attachment,
+    HelpCard,
     Notice,
     Overview,
     Reply,
@@ -145,13 +146,24 @@ class Coach:
         request_key: str | None = None,
     ) -> Reply:
         """Parse ``text`` and run it; never raises, never leaves half-stored state."""
-        parsed = grammar.parse(text)
+        parsed = grammar.parse(text, today=lambda: self.today(ref, zone_hint))
         if isinstance(parsed, c.ParseError):
             self._observe(ref, "unknown", "refused")
             return Reply(str(parsed), ok=False)
         return self.execute(
             ref, parsed, zone_hint=zone_hint, source=source, request_key=request_key
         )
+
+    def today(self, ref: MemberRef, zone_hint: str | None = None) -> date:
+        """The member's local date (a newcomer's in the zone they would get), for an example
+        that names a date; the default zone's if the store cannot say."""
+        try:
+            with self._uow_factory() as uow:
+                ctx = _Context(self, uow, ref, zone_hint, Source.COMMAND, self._clock.now())
+                return tk.local_date(ctx.now, ctx.preview().tz)
+        except Exception:
+            log.exception("today's date failed for %s", ref.platform)
+            return tk.local_date(self._clock.now(), tk.zone(self.default_zone))
 
     def overview(self, ref: MemberRef, *, zone_hint: str | None = None) -> Overview:
         """The streak card and settings, read-only: creates no member and, unlike a command
@@ -1063,13 +1075,13 @@ class _Context:
             if until <= today:
                 return Reply(
                     f"Pick a date after today ({today.isoformat()}).\n"
-                    f"Example: /nudges pause until {(today + timedelta(days=14)).isoformat()}",
+                    f"Example: {grammar.pause_until_example(today)}",
                     ok=False,
                 )
             if until > today + timedelta(days=366):
                 return Reply(
                     "A pause can last up to a year.\n"
-                    f"Example: /nudges pause until {(today + timedelta(days=14)).isoformat()}",
+                    f"Example: {grammar.pause_until_example(today)}",
                     ok=False,
                 )
         else:
@@ -1176,7 +1188,9 @@ class _Context:
 
     @_run.register
     def _help(self, command: c.Help) -> Reply:
-        return Reply(HELP)
+        today = tk.local_date(self.now, self.preview().tz)
+        card = HelpCard(pause_until=today + timedelta(days=grammar.PAUSE_EXAMPLE_DAYS))
+        return Reply(help_text(card), help=card)
 
     @_run.register
     def _export(self, command: c.Export) -> Reply:
@@ -1394,6 +1408,7 @@ def render_streak(streak: Streak, label: str) -> str:
     return "\n".join(lines)
 
 
+# The help as a template: its examples that name a date are filled from the member's today.
 HELP = """\
 Habit Coach — start small, start now. Set a modest weekly goal, log what you publish, and I'll
 nudge you with one tiny next step at your own local time.
@@ -1406,7 +1421,12 @@ nudge you with one tiny next step at your own local time.
 /published list — your recent publications, numbered · /published remove 2 — remove one
 /streak — your streak card
 /nudges — show the schedule · /nudges mon thu at 9:00 · /nudges weekdays at 18:30
-/nudges pause 2w · /nudges pause until 2026-12-01 · /nudges resume · /nudges off
+/nudges pause 2w · /nudges pause until {until} · /nudges resume · /nudges off
 /nudges snooze later|tomorrow · /nudges smaller — an even smaller next step
 /timezone — show · /timezone Europe/Berlin — set your IANA time zone
 /habit help · /habit export — all your data as JSON · /habit forget — delete it all"""
+
+
+def help_text(card: HelpCard) -> str:
+    """The help as text, with the card's dates."""
+    return HELP.format(until=card.pause_until.isoformat())

@@ -282,7 +282,7 @@ def _commands(handler: CommandHandler) -> Iterable[app_commands.Command | app_co
         days="Which days: mon thu, weekdays, weekends, daily…",
         time="What time: 9:00, 9am, 18:30…",
         change="Pause, resume, turn off, snooze, or ask for a smaller step",
-        pause_for="With change: pause — 2w, 10 days, or until 2026-12-01",
+        pause_for="With change: pause — 2w, 10 days, or until YYYY-MM-DD",
     )
     @app_commands.choices(change=NUDGE_CHANGES)
     async def nudges(

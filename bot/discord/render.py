@@ -16,9 +16,9 @@ from typing import Any
 import discord
 
 from habits.grammar import EXAMPLES
-from habits.messages import NUDGE_ACTIONS, Action, ActionId, Notice, Reply
+from habits.messages import NUDGE_ACTIONS, Action, ActionId, HelpCard, Notice, Reply
 from habits.model import MAX_TITLE, MAX_URL, DeliveryKind
-from habits.service import HELP
+from habits.service import help_text
 
 CUSTOM_ID_PREFIX = "habit:"
 PUBLISH_FORM_ID = "habit:form:published"
@@ -87,7 +87,6 @@ DISCORD_EXAMPLES = {
     "remove": "/published remove:2",
     "nudges": "/nudges days:mon thu time:9:00",
     "pause": "/nudges change:pause pause_for:2w",
-    "pause_until": "/nudges change:pause pause_for:until 2026-12-01",
     "snooze": "/nudges change:snooze tomorrow",
     "timezone": "/timezone zone:Europe/Berlin",
     "habit": "/habit help",
@@ -96,6 +95,7 @@ _EXAMPLE_LINES = {
     f"Example: {EXAMPLES[key]}": f"Example: {form}" for key, form in DISCORD_EXAMPLES.items()
 }
 
+# The help as a template, filled from the engine's help card like the engine's own.
 DISCORD_HELP = """\
 Habit Coach — start small, start now. Set a modest weekly goal, log what you publish, and I'll
 nudge you with one tiny next step at your own local time. Fill in a command's options as you type.
@@ -107,7 +107,7 @@ nudge you with one tiny next step at your own local time. Fill in a command's op
 /published list:True — your recent publications, numbered · /published remove:2 — remove one
 /streak — your streak card
 /nudges — show the schedule · /nudges days:mon thu time:9:00 · days:weekdays time:18:30
-/nudges change:pause pause_for:2w (or until 2026-12-01) · change:resume · change:off
+/nudges change:pause pause_for:2w (or until {until}) · change:resume · change:off
 /nudges change:snooze later (or tomorrow) · change:smaller — an even smaller next step
 /timezone — show · /timezone zone:Europe/Berlin — pick from the list as you type a city
 /habit help · /habit export — all your data as a JSON file · /habit forget — delete it all"""
@@ -182,22 +182,39 @@ def _escaped(match: re.Match[str]) -> str:
 
 
 def discord_text(text: str) -> str:
-    """The engine's words as Discord shows them: its help, examples and inline command mentions
-    in Discord's option syntax, and the member's own text it quotes escaped so it shows as typed.
+    """The engine's words as Discord shows them: its examples and inline command mentions in
+    Discord's option syntax, and the member's own text it quotes escaped so it shows as typed.
     """
-    head = ""
-    if text.startswith(HELP):
-        head, text = DISCORD_HELP, text.removeprefix(HELP)
     if "Example: " in text:
         lines = text.split("\n")
         text = "\n".join(_EXAMPLE_LINES.get(line, line) for line in lines)
     text = _TYPED.sub(_as_options, text)
-    return head + _QUOTED.sub(_escaped, text)
+    return _QUOTED.sub(_escaped, text)
+
+
+def discord_help(card: HelpCard) -> str:
+    return DISCORD_HELP.format(until=card.pause_until.isoformat())
+
+
+def reply_text(reply: Reply) -> str:
+    """A reply's text as Discord shows it; the help (the reply says it is one) is Discord's own,
+    followed by whatever the engine added after it."""
+    if reply.help is None:
+        return discord_text(reply.text)
+    after = reply.text.removeprefix(help_text(reply.help))
+    return discord_help(reply.help) + discord_text(after)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def clip(text: str, limit: int = MAX_CONTENT) -> str:
-    text = discord_text(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return _cut(discord_text(text), limit)
+
+
+def clip_reply(reply: Reply, limit: int = MAX_CONTENT) -> str:
+    return _cut(reply_text(reply), limit)
 
 
 def action_view(actions: tuple[Action, ...]) -> discord.ui.View:
@@ -222,7 +239,7 @@ def streak_embed(reply: Reply) -> discord.Embed:
     assert reply.streak is not None
     embed = discord.Embed(
         title="Your writing streak",
-        description=clip(reply.text, MAX_EMBED_DESCRIPTION),
+        description=clip_reply(reply, MAX_EMBED_DESCRIPTION),
         colour=STREAK_COLOUR,
     )
     embed.set_footer(text="Start small, start now.")
@@ -235,7 +252,7 @@ def reply_message(reply: Reply) -> dict[str, Any]:
     if reply.streak is not None:
         kwargs["embed"] = streak_embed(reply)
     else:
-        kwargs["content"] = clip(reply.text)
+        kwargs["content"] = clip_reply(reply)
     if reply.actions:
         kwargs["view"] = action_view(reply.actions)
     if reply.attachment is not None:
@@ -254,7 +271,7 @@ def reply_edit(reply: Reply) -> dict[str, Any]:
     if reply.streak is not None:
         kwargs.update(content=None, embed=streak_embed(reply))
     else:
-        kwargs.update(content=clip(reply.text), embed=None)
+        kwargs.update(content=clip_reply(reply), embed=None)
     return kwargs
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -332,10 +333,46 @@ def test_a_pause_without_a_length_asks_for_one() -> None:
     assert "How long" in error_of("/nudges pause").message
 
 
-def test_an_unreadable_pause_date_shows_the_date_form() -> None:
-    error = error_of("/nudges pause until 2026-13-45")
+@pytest.mark.parametrize(
+    ("today", "until"),
+    [(date(2026, 11, 23), date(2026, 12, 7)), (date(2027, 12, 20), date(2028, 1, 3))],
+)
+def test_an_unreadable_pause_date_shows_the_date_form_two_weeks_from_today(
+    today: date, until: date
+) -> None:
+    asked: list[date] = []
+
+    def members_today() -> date:
+        asked.append(today)
+        return today
+
+    error = parse("/nudges pause until 2026-13-45", today=members_today)
+
+    assert isinstance(error, c.ParseError)
     assert "YYYY-MM-DD" in error.message
-    assert parse(error.example) == c.PauseNudges(until=date(2026, 12, 1))
+    assert error.example == f"/nudges pause until {until.isoformat()}"
+    assert parse(error.example) == c.PauseNudges(until=until)
+    assert asked == [today]  # asked once, for the example
+
+
+def test_a_pause_date_example_without_a_today_names_no_date() -> None:
+    error = error_of("/nudges pause until someday")
+    assert "YYYY-MM-DD" in error.message
+    assert error.example == EXAMPLES["pause"]
+
+
+def test_only_an_error_that_shows_a_date_asks_for_today() -> None:
+    def no_date_needed() -> date:
+        raise AssertionError("today was asked for")
+
+    for text in ("/nudges pause until 2026-12-01", "/nudges pause", "/goal x", "/nudges 25:00"):
+        parse(text, today=no_date_needed)
+
+
+def test_no_example_or_pause_error_names_a_literal_date() -> None:
+    iso_date = re.compile(r"\d{4}-\d{2}-\d{2}")
+    assert not [form for form in EXAMPLES.values() if iso_date.search(form)]
+    assert not iso_date.search(str(error_of("/nudges pause")))
 
 
 def test_a_broken_link_is_an_error_not_a_title() -> None:

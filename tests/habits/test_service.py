@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from habits import coaching
-from habits.messages import ActionId, Reply
+from habits.messages import ActionId, HelpCard, Reply
 from habits.model import ManualClock, MemberRef, Streak, WeekState, WeekSummary
 from habits.service import OOPS, Coach, render_streak
 from storage import repositories
@@ -812,6 +812,51 @@ def test_habit_help_lists_every_command(coach: Coach) -> None:
 
     for command in ("/goal", "/published", "/streak", "/nudges", "/timezone", "/habit forget"):
         assert command in reply.text
+
+
+@pytest.mark.parametrize(
+    ("now", "zone", "until"),
+    [
+        (datetime(2026, 11, 23, 13, 0, tzinfo=UTC), None, date(2026, 12, 7)),
+        # Already Tuesday 2 March in Auckland (01:00) while Monday in UTC.
+        (datetime(2027, 3, 1, 12, 0, tzinfo=UTC), "Pacific/Auckland", date(2027, 3, 16)),
+        # Still New Year's Eve in Los Angeles (19:00) while 1 January in UTC.
+        (datetime(2027, 1, 1, 3, 0, tzinfo=UTC), "America/Los_Angeles", date(2027, 1, 14)),
+    ],
+)
+def test_examples_that_name_a_date_are_two_weeks_from_the_members_today(
+    coach: Coach, clock: ManualClock, engine: Engine, now: datetime, zone: str | None, until: date
+) -> None:
+    clock.set(now)
+    if zone is not None:
+        ok(coach, f"/timezone {zone}")
+    example = f"/nudges pause until {until.isoformat()}"
+    before = snapshot(engine)
+
+    help_reply = ok(coach, "/habit help")
+    unreadable = coach.handle(ANA, "/nudges pause until 2026-13-45")
+    past = coach.handle(ANA, "/nudges pause until 2020-01-01")
+
+    assert help_reply.help == HelpCard(pause_until=until)
+    assert f" · {example} · " in help_reply.text
+    assert not unreadable.ok
+    assert unreadable.text.endswith(f"\nExample: {example}")
+    assert not past.ok
+    assert past.text.endswith(f"\nExample: {example}")
+    assert snapshot(engine) == before  # help and refusals store nothing
+    ok(coach, example)  # and the example works
+
+
+def test_a_newcomers_example_date_follows_the_zone_the_adapter_hints(
+    coach: Coach, clock: ManualClock, engine: Engine
+) -> None:
+    clock.set(datetime(2027, 3, 1, 12, 0, tzinfo=UTC))  # Tuesday 2 March in Auckland
+    ref = MemberRef.slack("T1", "U1", "kai")
+
+    reply = coach.handle(ref, "/nudges pause until soon", zone_hint="Pacific/Auckland")
+
+    assert reply.text.endswith("\nExample: /nudges pause until 2027-03-16")
+    assert member_row(engine, ref) is None
 
 
 def test_habit_export_is_json_with_everything_stored(coach: Coach) -> None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from bot.discord import DiscordAdapter
 from bot.discord.render import DISCORD_EXAMPLES, DISCORD_HELP
 from bot.runtime import Runtime
 from habits import timekeeping as tk
 from habits.grammar import EXAMPLES
-from habits.model import MAX_LABEL, MAX_TITLE, MAX_URL
+from habits.model import MAX_LABEL, MAX_TITLE, MAX_URL, ManualClock
 from tests.bot.discord.conftest import ANA, BEN, Harness, Store
 from tests.bot.discord.fake_discord import Callback, FakeDiscord
 
@@ -356,8 +359,36 @@ async def test_habit_help_lists_every_command(fake: FakeDiscord, adapter: Discor
     assert answer.ephemeral
     for command in ("/goal", "/published", "/streak", "/nudges", "/timezone", "/habit export"):
         assert command in answer.content
-    assert answer.content == DISCORD_HELP  # in Discord's option syntax, not typed text
+    # In Discord's option syntax, not typed text; the pause example two weeks from today.
+    assert answer.content == DISCORD_HELP.format(until="2026-12-07")
     assert "/goal count:1 label:post" in answer.content
+
+
+@pytest.mark.parametrize(
+    ("now", "zone", "until"),
+    [
+        (datetime(2026, 11, 23, 8, 0, tzinfo=UTC), None, "2026-12-07"),
+        # 01:00 on Tuesday 2 March in Auckland while it is still Monday in UTC.
+        (datetime(2027, 3, 1, 12, 0, tzinfo=UTC), "Pacific/Auckland", "2027-03-16"),
+    ],
+)
+async def test_help_and_errors_date_their_examples_from_the_members_today(
+    fake: FakeDiscord,
+    adapter: DiscordAdapter,
+    clock: ManualClock,
+    now: datetime,
+    zone: str | None,
+    until: str,
+) -> None:
+    clock.set(now)
+    if zone is not None:
+        assert (await fake.slash(ANA, "timezone", {"zone": zone})).content.startswith("Time zone")
+
+    help_answer = await fake.slash(ANA, "habit", subcommand="help")
+    error = await fake.slash(ANA, "nudges", {"change": "pause", "pause_for": "until 2026-13-45"})
+
+    assert f"/nudges change:pause pause_for:2w (or until {until})" in help_answer.content
+    assert error.content.endswith(f"Example: /nudges change:pause pause_for:until {until}")
 
 
 def written_options(form: str) -> tuple[str, list[tuple[str, str]]]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
+
 import pytest
 
-from bot.discord.render import DISCORD_EXAMPLES, DISCORD_HELP, discord_text
+from bot.discord.render import DISCORD_EXAMPLES, DISCORD_HELP, discord_text, reply_text
 from habits.grammar import EXAMPLES
-from habits.service import HELP
+from habits.messages import HelpCard, Reply
+from habits.service import help_text
 
 ZWSP = "\u200b"
 
@@ -88,8 +92,19 @@ def test_every_example_line_becomes_its_discord_form(key: str) -> None:
     assert discord_text(EXAMPLES[key]) == DISCORD_EXAMPLES[key]  # inline, the same form
 
 
-def test_the_help_is_discords_own() -> None:
-    assert discord_text(HELP) == DISCORD_HELP
-    assert discord_text(HELP + "\n\nYour goal: /goal 1 post") == (
-        DISCORD_HELP + "\n\nYour goal: /goal count:1 label:post"
-    )
+def test_the_help_is_discords_own_with_the_cards_date() -> None:
+    card = HelpCard(pause_until=date(2027, 1, 4))
+    reply = Reply(help_text(card), help=card)
+
+    assert reply_text(reply) == DISCORD_HELP.format(until="2027-01-04")
+    assert "pause_for:2w (or until 2027-01-04)" in reply_text(reply)
+    noted = replace(reply, text=help_text(card) + "\n\nYour goal: /goal 1 post")
+    assert reply_text(noted) == reply_text(reply) + "\n\nYour goal: /goal count:1 label:post"
+
+
+def test_the_help_is_known_by_the_reply_not_by_its_words() -> None:
+    card = HelpCard(pause_until=date(2027, 1, 4))
+    words_only = Reply(help_text(card))  # the same text, not marked as the help
+
+    assert reply_text(words_only) == discord_text(help_text(card))
+    assert "Fill in a command's options as you type" not in reply_text(words_only)
