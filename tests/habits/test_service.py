@@ -859,6 +859,20 @@ def test_a_newcomers_example_date_follows_the_zone_the_adapter_hints(
     assert member_row(engine, ref) is None
 
 
+def test_an_example_date_falls_back_to_the_default_zone_when_the_store_is_away(
+    clock: ManualClock,
+) -> None:
+    def store_away() -> Any:
+        raise OSError("database unreachable")
+
+    coach = Coach(store_away, clock, default_zone="Pacific/Auckland")  # Tue 24 Nov there
+
+    reply = coach.handle(ANA, "/nudges pause until soon")
+
+    assert not reply.ok
+    assert reply.text.endswith("\nExample: /nudges pause until 2026-12-08")
+
+
 def test_habit_export_is_json_with_everything_stored(coach: Coach) -> None:
     ok(coach, "/timezone Europe/Berlin")
     ok(coach, "/goal 1 post")
