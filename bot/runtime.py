@@ -43,8 +43,10 @@ class RecordStore(Protocol):
     def delete(self, kind: str, key: str) -> bool: ...
     def take(self, kind: str, key: str, max_age: timedelta) -> dict[str, Any] | None:
         """Remove and return a record younger than ``max_age``; None if absent or too old."""
+
     def purge(self, kind: str, older_than: timedelta, limit: int) -> int:
         """Remove at most ``limit`` records of ``kind`` older than ``older_than``."""
+
     def count(self, kind: str) -> int: ...
 
 

@@ -102,9 +102,7 @@ def test_goal_with_label_sets_target_label_and_records_the_change(
     assert row.next_recap_at is not None
 
 
-def test_a_link_stored_in_an_older_spelling_still_counts_once(
-    coach: Coach, engine: Engine
-) -> None:
+def test_a_link_stored_in_an_older_spelling_still_counts_once(coach: Coach, engine: Engine) -> None:
     ok(coach, "/goal 2 posts")
     member_id = member_row(engine).id
     with engine.begin() as connection:  # rows as earlier versions stored them
