@@ -1,7 +1,7 @@
 """``python -m bench.adapters``: Discord interactions answered while a sweep drains.
 
 The real Discord adapter of `habit-coach run` talks to the project's fake Discord on loopback
-(``tests/bot/discord/fake_discord.py``; no rate limits there). Members are written to a SQLite
+(``tests/fakes/discord_server.py``; no rate limits there). Members are written to a SQLite
 file and all made due at once; the scheduler then sweeps and delivers their nudges as DMs while
 ``/streak`` interactions arrive at a steady rate. Each interaction's time from dispatch to the
 bot's answer is measured twice in the same process: with nothing due (the baseline) and while
@@ -32,7 +32,7 @@ from bot.settings import Settings
 from habits.model import ManualClock
 from storage.database import make_engine, upgrade
 from storage.tables import deliveries, members
-from tests.bot.discord.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
 
 DISCORD_ANSWER_LIMIT_S = 3.0
 FIRST_USER = 400_000_000_000_000_000

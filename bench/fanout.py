@@ -41,7 +41,7 @@ from bot.settings import Settings
 from habits.model import ManualClock
 from storage.database import make_engine, upgrade
 from storage.tables import deliveries
-from tests.bot.discord.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
 
 DISCORD_GLOBAL_LIMIT = 50
 TARGET_RATE = 45.0  # the target: sustained requests/s

@@ -1,7 +1,7 @@
 """``python -m bench.outage``: what a Slack member sees of one nudge when Slack's answers are lost.
 
 The real Slack sender and slack_sdk client post to the project's fake Slack on loopback
-(``tests/bot/slack/fake_slack.py``), driven by the engine's own delivery loop on a SQLite file
+(``tests/fakes/slack_server.py``), driven by the engine's own delivery loop on a SQLite file
 and a manual clock. Two faults, each on a fresh database and fake:
 
 - **outage**: for the first ``--outage-ticks`` delivery rounds every ``chat.postMessage`` fails
@@ -50,8 +50,8 @@ from habits.messages import Notice
 from habits.model import ManualClock, MemberRef, Platform
 from storage.database import make_engine
 from storage.tables import deliveries, members
-from tests.bot.processes import PROXY_VARIABLES
-from tests.bot.slack.fake_slack import FakeSlack, PostFault
+from tests.fakes.processes import PROXY_VARIABLES
+from tests.fakes.slack_server import FakeSlack, PostFault
 
 TEAM = "T1"
 START = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)

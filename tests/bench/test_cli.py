@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.processes import run_env
 from tests.conftest import postgres_url, reset_postgres
+from tests.fakes.processes import run_env
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = [

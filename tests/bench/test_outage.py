@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.outage import killed_replica, outage
-from tests.bot.processes import PROXY_VARIABLES
+from tests.fakes.processes import PROXY_VARIABLES
 
 
 @pytest.fixture(autouse=True)

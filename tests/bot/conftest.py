@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.bot.discord.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import pytest
 
 from bot.doctor import is_placeholder
 from storage.database import upgrade
-from tests.bot.discord.fake_discord import FakeDiscord
-from tests.bot.processes import run_env
-from tests.bot.slack.fake_slack import FakeSlack
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.processes import run_env
+from tests.fakes.slack_server import FakeSlack
 
 # Shaped like the real things, so only the platforms can tell them apart.
 DISCORD_TOKEN = "MTMwMDAwMDAwMDAwMDAwMDAwMQ.GzAbCd.q7m3Xy0PqR5sT9uV2wX4yZ6aB8cD0eF1gH3iJ"

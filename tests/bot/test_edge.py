@@ -20,8 +20,8 @@ from bot.ops import OpsServer
 from bot.runtime import Runtime
 from bot.settings import Settings
 from habits.model import ManualClock
-from tests.bot.slack.fake_slack import wait_until
 from tests.conftest import MONDAY
+from tests.fakes.slack_server import wait_until
 
 LIMITS = HttpLimits(header_timeout=0.2, body_timeout=0.3, keepalive_timeout=0.4, max_connections=5)
 

@@ -35,9 +35,10 @@ from bot.slack import SlackAdapter
 from habits.model import ManualClock, MemberRef
 from storage.records import SqlRecordStore
 from tests.bot.discord.conftest import discord_settings
-from tests.bot.discord.fake_discord import FakeDiscord
-from tests.bot.processes import PROXY_VARIABLES, run_env
-from tests.bot.slack.fake_slack import (
+from tests.conftest import MONDAY
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.processes import PROXY_VARIABLES, run_env
+from tests.fakes.slack_server import (
     SIGNING_SECRET,
     FakeSlack,
     form_body,
@@ -45,7 +46,6 @@ from tests.bot.slack.fake_slack import (
     slash_command,
     wait_until,
 )
-from tests.conftest import MONDAY
 
 DB_TIMEOUT = 0.5
 

@@ -15,9 +15,9 @@ from pydantic import SecretStr
 
 from bot.logs import REDACTED, configure_logging, secret_values
 from bot.settings import Settings
-from tests.bot.discord.fake_discord import FakeDiscord
-from tests.bot.processes import run_env
-from tests.bot.slack.fake_slack import FakeSlack
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.processes import run_env
+from tests.fakes.slack_server import FakeSlack
 
 DISCORD_TOKEN = "MTMwMDAwMDAwMDAwMDAwMDAwMQ.GzAbCd.q7m3Xy0PqR5sT9uV2wX4yZ6aB8cD0eF1gH3iJ"
 SLACK_BOT_TOKEN = "xoxb-1111-2222-notAcceptedAnywhere"

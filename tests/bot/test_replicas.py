@@ -25,8 +25,8 @@ from habits.delivery import DeliverySettings
 from storage.database import make_engine
 from storage.tables import deliveries, members
 from tests.bot.discord.conftest import ANA
-from tests.bot.discord.fake_discord import FakeDiscord, guild_on_shard
-from tests.bot.processes import run_env
+from tests.fakes.discord_server import FakeDiscord, guild_on_shard
+from tests.fakes.processes import run_env
 from tests.storage.rows import due_member_row
 
 pytestmark = pytest.mark.postgres

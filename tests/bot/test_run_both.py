@@ -21,9 +21,9 @@ from bot.serve import serve
 from bot.settings import Settings
 from bot.slack import SlackAdapter
 from habits.model import ManualClock
-from tests.bot.discord.fake_discord import FakeDiscord
-from tests.bot.processes import PROXY_VARIABLES, run_env
-from tests.bot.slack.fake_slack import FakeSlack, slash_command, wait_until
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.processes import PROXY_VARIABLES, run_env
+from tests.fakes.slack_server import FakeSlack, slash_command, wait_until
 
 ANA = 400_000_000_000_000_001  # on Discord, in UTC (the default zone)
 # Monday 2026-11-23 07:00 UTC. Ben's Slack profile says Berlin: his week opens at 08:00 UTC,

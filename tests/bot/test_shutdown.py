@@ -23,8 +23,8 @@ from sqlalchemy import insert, select
 
 from storage.database import make_engine
 from storage.tables import deliveries, members
-from tests.bot.discord.fake_discord import FakeDiscord
-from tests.bot.processes import run_env
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.processes import run_env
 from tests.storage.rows import due_member_row
 
 DUE = 40

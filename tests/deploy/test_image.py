@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
-from tests.bot.processes import run_env
 from tests.deploy.files import DOCKERFILE, DOCKERIGNORE, ENTRYPOINT, REPO
+from tests.fakes.processes import run_env
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from habits.delivery import Dispatcher
 from habits.model import ManualClock, Platform
 from storage.database import make_engine
 from storage.tables import deliveries, members, publications
-from tests.bot.discord.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
 
 # Monday 2026-11-23 08:00 UTC: an hour before a UTC member's week-opening check-in at 09:00.
 MONDAY_8AM = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

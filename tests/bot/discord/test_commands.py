@@ -16,7 +16,7 @@ from habits import timekeeping as tk
 from habits.grammar import EXAMPLES
 from habits.model import MAX_LABEL, MAX_TITLE, MAX_URL, ManualClock
 from tests.bot.discord.conftest import ANA, BEN, Harness, Store
-from tests.bot.discord.fake_discord import Callback, FakeDiscord
+from tests.fakes.discord_server import Callback, FakeDiscord
 
 PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)  # members, presences, message content
 

@@ -17,7 +17,7 @@ from habits.delivery import DeliverySettings, Dispatcher, Outcome
 from habits.messages import NUDGE_ACTIONS, Notice
 from habits.model import MAX_TITLE, MAX_URL, ManualClock, MemberRef
 from tests.bot.discord.conftest import ANA, BEN, Harness, Store
-from tests.bot.discord.fake_discord import FakeDiscord, Recorded, custom_ids
+from tests.fakes.discord_server import FakeDiscord, Recorded, custom_ids
 
 MONDAY_9AM = datetime(2026, 11, 23, 9, 0, 30, tzinfo=UTC)  # the week-opening check-in is due
 THURSDAY_9AM = datetime(2026, 11, 26, 9, 0, 30, tzinfo=UTC)  # Thursday's nudge is due

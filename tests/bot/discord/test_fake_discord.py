@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.bot.discord.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
 
 
 def command(**changes: Any) -> dict[str, Any]:

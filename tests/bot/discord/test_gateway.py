@@ -16,7 +16,7 @@ from bot.runtime import Runtime
 from habits.delivery import Dispatcher
 from habits.model import ManualClock, Platform
 from tests.bot.discord.conftest import ANA, Harness, Store
-from tests.bot.discord.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
 
 MONDAY_9AM = datetime(2026, 11, 23, 9, 0, 30, tzinfo=UTC)
 

@@ -16,7 +16,7 @@ from habits.delivery import Outcome, SendResult
 from habits.messages import Notice
 from habits.model import MemberRef
 from tests.bot.discord.conftest import Harness
-from tests.bot.discord.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
 
 FIRST = 500_000_000_000_000_000
 

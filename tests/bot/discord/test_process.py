@@ -12,8 +12,8 @@ from sqlalchemy import select
 from storage.database import make_engine
 from storage.tables import members
 from tests.bot.discord.conftest import ANA
-from tests.bot.discord.fake_discord import FakeDiscord
-from tests.bot.processes import run_env
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.processes import run_env
 
 
 def discord_env(fake: FakeDiscord, database_url: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from bot.discord import DiscordAdapter
 from habits.delivery import Dispatcher
 from habits.model import ManualClock, Platform
 from tests.bot.discord.conftest import ANA, BEN, Harness
-from tests.bot.discord.fake_discord import FakeDiscord, guild_on_shard, shard_of
+from tests.fakes.discord_server import FakeDiscord, guild_on_shard, shard_of
 
 MONDAY_9AM = datetime(2026, 11, 23, 9, 0, 30, tzinfo=UTC)  # the week-opening check-in is due
 

@@ -15,7 +15,7 @@ from bot.discord import commands as discord_commands
 from bot.discord.adapter import COMMANDS_RECORD
 from bot.runtime import Runtime
 from tests.bot.discord.conftest import ANA, Harness
-from tests.bot.discord.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
 
 GUILD = 500_000_000_000_000_001
 

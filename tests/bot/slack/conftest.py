@@ -23,8 +23,9 @@ from bot.settings import Settings
 from bot.slack import SlackAdapter
 from habits.delivery import Dispatcher
 from habits.model import ManualClock, MemberRef, Platform
-from tests.bot.processes import PROXY_VARIABLES
-from tests.bot.slack.fake_slack import (
+from tests.conftest import MONDAY
+from tests.fakes.processes import PROXY_VARIABLES
+from tests.fakes.slack_server import (
     SIGNING_SECRET,
     FakeSlack,
     HttpAnswer,
@@ -38,7 +39,6 @@ from tests.bot.slack.fake_slack import (
     view_submission,
     wait_until,
 )
-from tests.conftest import MONDAY
 
 CONTENT_TYPES = {
     "slash_commands": "application/x-www-form-urlencoded",

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from tests.bot.slack.conftest import Harness
-from tests.bot.slack.fake_slack import rendered, slash_command, wait_until
+from tests.fakes.slack_server import rendered, slash_command, wait_until
 
 
 def section_text(reply: dict[str, object]) -> str:

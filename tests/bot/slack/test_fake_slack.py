@@ -9,7 +9,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.bot.slack.fake_slack import RESPONSE_URL_USES, FakeSlack
+from tests.fakes.slack_server import RESPONSE_URL_USES, FakeSlack
 
 
 async def post(url: str, body: dict[str, Any], token: str | None = None) -> tuple[int, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.bot.slack.conftest import Harness
-from tests.bot.slack.fake_slack import app_home_opened, wait_until
+from tests.fakes.slack_server import app_home_opened, wait_until
 
 
 def texts(view: dict[str, Any]) -> str:

@@ -16,7 +16,8 @@ from bot.bootstrap import bootstrap
 from bot.slack import SlackAdapter
 from habits.model import ManualClock
 from tests.bot.slack.conftest import Harness, slack_settings
-from tests.bot.slack.fake_slack import (
+from tests.conftest import MONDAY
+from tests.fakes.slack_server import (
     SIGNING_SECRET,
     FakeSlack,
     app_home_opened,
@@ -26,7 +27,6 @@ from tests.bot.slack.fake_slack import (
     slash_command,
     wait_until,
 )
-from tests.conftest import MONDAY
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -24,8 +24,8 @@ from bot.slack.sender import (
 from habits.delivery import DeliverySettings, Dispatcher
 from habits.model import Platform
 from tests.bot.slack.conftest import Harness
-from tests.bot.slack.fake_slack import wait_until
 from tests.bot.slack.test_nudges import THURSDAY_NINE_BERLIN, delivery_rows
+from tests.fakes.slack_server import wait_until
 
 BACKOFF = DeliverySettings().first_backoff
 AFTER_BACKOFF = THURSDAY_NINE_BERLIN + BACKOFF + timedelta(seconds=1)

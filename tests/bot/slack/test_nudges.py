@@ -29,7 +29,7 @@ from habits.service import OOPS
 from storage.database import make_engine
 from storage.tables import deliveries, members
 from tests.bot.slack.conftest import Harness
-from tests.bot.slack.fake_slack import wait_until
+from tests.fakes.slack_server import wait_until
 
 # Thursday 09:00 in Berlin, when a member who set a goal on Monday gets the first nudge.
 THURSDAY_NINE_BERLIN = datetime(2026, 11, 26, 8, 0, 30, tzinfo=UTC)

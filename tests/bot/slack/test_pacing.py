@@ -17,7 +17,7 @@ from habits.delivery import Outcome, SendResult
 from habits.messages import NUDGE_ACTIONS, Notice
 from habits.model import MemberRef
 from tests.bot.slack.conftest import slack_settings
-from tests.bot.slack.fake_slack import FakeSlack
+from tests.fakes.slack_server import FakeSlack
 
 
 class Sending:

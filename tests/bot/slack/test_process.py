@@ -8,8 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
-from tests.bot.processes import run_env
-from tests.bot.slack.fake_slack import FakeSlack, slash_command, wait_until
+from tests.fakes.processes import run_env
+from tests.fakes.slack_server import FakeSlack, slash_command, wait_until
 
 CONNECTED = "habit-coach: Slack (Socket Mode) is connected."
 

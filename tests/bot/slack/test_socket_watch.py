@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.bot.slack.conftest import running_adapter
-from tests.bot.slack.fake_slack import FakeSlack, wait_until
+from tests.fakes.slack_server import FakeSlack, wait_until
 
 QUICK_WATCH = {"socket_check_interval": 0.05, "socket_dead_after": 0.3}
 

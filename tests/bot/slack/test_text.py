@@ -8,7 +8,7 @@ from bot.slack.blocks import MAX_FALLBACK, clip, fallback_text, notice_blocks, r
 from bot.slack.text import escape_mrkdwn, unescape_command_text
 from habits.messages import Notice, Reply
 from habits.model import MemberRef
-from tests.bot.slack.fake_slack import rendered, slack_escape
+from tests.fakes.slack_server import rendered, slack_escape
 
 
 @pytest.mark.parametrize(

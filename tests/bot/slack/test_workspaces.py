@@ -23,7 +23,7 @@ from bot.slack.installations import (
     TooManyPendingInstallsError,
 )
 from tests.bot.slack.conftest import Harness, running_adapter
-from tests.bot.slack.fake_slack import (
+from tests.fakes.slack_server import (
     FakeSlack,
     app_uninstalled,
     form_body,
