@@ -26,7 +26,6 @@ leave the window. Every response is seen through an aiohttp trace on discord.py'
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -38,9 +37,9 @@ import discord
 
 from bot.adapters import SEND_TIMEOUT_SECONDS
 from bot.discord.render import notice_message
+from bot.pacing import Clock, Sleep, SlidingWindowCounter, TokenBucket, retry_after
 from habits.delivery import Outcome, SendResult
 from habits.messages import Notice
-from habits.pacing import Clock, Sleep, SlidingWindowCounter, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +58,6 @@ SLOW_FROM = 0.5  # share of the invalid budget past which the governor slows sen
 SLOWEST = 0.02  # the slowest it goes, as a share of the rate, before the budget stops it
 
 OnRateLimited = Callable[[str], None]
-
-
-def header_seconds(headers: Mapping[str, str], name: str) -> float | None:
-    try:
-        value = headers.get(name)
-        return None if value is None else max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 class DiscordPacing:
@@ -198,10 +189,10 @@ class DiscordSender:
             return
         is_global = scope == "global" or headers.get("X-RateLimit-Global", "").lower() == "true"
         if is_global:
-            retry_after = header_seconds(headers, "Retry-After") or 1.0
-            log.warning("Discord's global rate limit was hit: pausing DMs for %.1f s", retry_after)
+            wait = retry_after(headers) or 1.0
+            log.warning("Discord's global rate limit was hit: pausing DMs for %.1f s", wait)
             if self.pacing is not None:
-                self.pacing.global_limit(retry_after)
+                self.pacing.global_limit(wait)
         if self.on_rate_limited is not None:
             try:
                 self.on_rate_limited("global" if is_global else "route")
@@ -268,12 +259,9 @@ class DiscordSender:
 
     def _http_failure(self, exc: discord.HTTPException) -> SendResult:
         if exc.status == 429:
-            retry_after = DEFAULT_RETRY_AFTER
-            header = exc.response.headers.get("Retry-After") if exc.response else None
-            if header:
-                with contextlib.suppress(ValueError):
-                    retry_after = timedelta(seconds=float(header))
-            return SendResult(Outcome.RETRY, "rate limited (429)", retry_after)
+            wait = retry_after(exc.response.headers) if exc.response is not None else None
+            later = DEFAULT_RETRY_AFTER if wait is None else timedelta(seconds=wait)
+            return SendResult(Outcome.RETRY, "rate limited (429)", later)
         if exc.status >= 500:
             return SendResult(Outcome.RETRY, f"Discord error {exc.status}")
         log.warning("Discord refused a DM: %s %s", exc.status, exc.text)

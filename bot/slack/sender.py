@@ -31,10 +31,17 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters import SEND_TIMEOUT_SECONDS
+from bot.pacing import (
+    AdaptiveTokenBucket,
+    Clock,
+    KeyedSpacing,
+    Sleep,
+    TokenBucket,
+    retry_after,
+)
 from bot.slack.blocks import fallback_text, notice_blocks
 from habits.delivery import Outcome, SendResult
 from habits.messages import Notice
-from habits.pacing import AdaptiveTokenBucket, Clock, KeyedSpacing, Sleep, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -110,18 +117,6 @@ OnRateLimited = Callable[[str], None]
 _current_send: contextvars.ContextVar[Callable[[float], None] | None] = contextvars.ContextVar(
     "slack_current_send", default=None
 )
-
-
-def retry_after(headers: Mapping[str, Any]) -> float | None:
-    """Seconds from a ``Retry-After`` header, whatever the casing or the list wrapping."""
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) else value
-            try:
-                return max(0.0, float(raw))
-            except (TypeError, ValueError):
-                return None
-    return None
 
 
 class BriefRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):

@@ -7,18 +7,74 @@ A :class:`TokenBucket` is a generic cell-rate algorithm: each acquisition reserv
 virtual timeline at once, in call order, and sleeps (once) until its turn, so concurrent callers
 are served first come, first served and no one polls. A caller that cannot be served within its
 timeout learns so at once, without taking a place.
+
+:func:`retry_after` reads a 429's ``Retry-After`` for both senders.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
 
 Clock = Callable[[], float]  # monotonic seconds
 Sleep = Callable[[float], Awaitable[None]]
+
+# The longest wait a Retry-After may ask for: a larger value (a proxy's mistake, a date years
+# ahead) would park every send behind it; the delivery loop's own backoff takes over from here.
+MAX_RETRY_AFTER = 3600.0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def retry_after(
+    headers: Mapping[str, Any],
+    *,
+    now: Callable[[], datetime] = _utc_now,
+    cap: float = MAX_RETRY_AFTER,
+) -> float | None:
+    """Seconds a response's ``Retry-After`` asks to wait, at most ``cap``; None without one.
+
+    The header is found whatever its casing, and its value unwrapped from a list (Slack's SDK
+    keeps them so). Either delay-seconds (fractions allowed: some proxies send them) or an
+    HTTP-date, counted from ``now``; a date already past is 0. A negative, empty or unreadable
+    value is None, like no header: each caller then waits its own default.
+    """
+    for name, value in headers.items():
+        if str(name).lower() == "retry-after":
+            raw = value[0] if isinstance(value, list | tuple) and value else value
+            seconds = _retry_after_value(raw, now)
+            return None if seconds is None else min(seconds, cap)
+    return None
+
+
+def _retry_after_value(raw: object, now: Callable[[], datetime]) -> float | None:
+    text = (raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)).strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        return _seconds_until_date(text, now)
+    if math.isnan(seconds) or seconds < 0:
+        return None
+    return seconds  # inf included: the caller's cap applies
+
+
+def _seconds_until_date(text: str, now: Callable[[], datetime]) -> float | None:
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:  # "-0000": RFC 5322's unknown zone; HTTP-dates are GMT
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - now()).total_seconds())
 
 
 @dataclass

@@ -1,14 +1,26 @@
-"""The token buckets and counters of habits.pacing, on a fake clock that only moves when told."""
+"""The token buckets and counters of bot.pacing, on a fake clock that only moves when told, and
+the one reading of a 429's Retry-After both senders share."""
 
 from __future__ import annotations
 
 import asyncio
 import heapq
 import itertools
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
 
 import pytest
+from multidict import CIMultiDict
 
-from habits.pacing import AdaptiveTokenBucket, KeyedSpacing, SlidingWindowCounter, TokenBucket
+from bot.pacing import (
+    MAX_RETRY_AFTER,
+    AdaptiveTokenBucket,
+    KeyedSpacing,
+    SlidingWindowCounter,
+    TokenBucket,
+    retry_after,
+)
 
 
 class FakeTime:
@@ -260,3 +272,62 @@ async def test_keyed_spacing_paces_each_key_alone_and_forgets_idle_ones(
     await fake_time.advance(120.0)
     spacing.bucket("T1/U3")
     assert len(spacing) == 1
+
+
+# --- Retry-After -------------------------------------------------------------------------------
+
+# The moment the parser takes for "now" in these tests: an hour from the real now, so no test
+# depends on the date it runs on, and HTTP-dates are written relative to it.
+NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+
+
+def waits(value: Any) -> float | None:
+    return retry_after({"Retry-After": value}, now=lambda: NOW)
+
+
+def http_date(moment: datetime) -> str:
+    return format_datetime(moment, usegmt=True)  # "Wed, 21 Oct 2026 07:28:00 GMT"
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("1", 1.0), ("30", 30.0), (" 7 ", 7.0), ("0", 0.0), ("1.5", 1.5), ("0.25", 0.25)],
+)
+def test_retry_after_in_seconds_whole_or_fractional(value: str, seconds: float) -> None:
+    assert waits(value) == seconds
+
+
+def test_retry_after_as_an_http_date_counts_from_now() -> None:
+    assert waits(http_date(NOW + timedelta(seconds=90))) == 90.0
+    assert waits(http_date(NOW - timedelta(minutes=5))) == 0.0  # already past: go now
+
+
+@pytest.mark.parametrize(
+    "value", ["", "soon", "-1", "-0.5", "nan", "1,5", "Mon, 99 Foo 2026 25:61:00 GMT", "[]"]
+)
+def test_a_negative_or_unreadable_retry_after_is_no_answer(value: str) -> None:
+    assert waits(value) is None  # each sender then waits its own default
+
+
+def test_no_retry_after_header_is_no_answer() -> None:
+    assert retry_after({}) is None
+    assert retry_after({"X-RateLimit-Reset-After": "3"}) is None
+
+
+@pytest.mark.parametrize("value", ["86400", "1e12", "inf"])
+def test_a_huge_retry_after_is_capped(value: str) -> None:
+    assert waits(value) == MAX_RETRY_AFTER
+
+
+def test_a_retry_after_date_years_ahead_is_capped() -> None:
+    assert waits(http_date(NOW + timedelta(days=3 * 365))) == MAX_RETRY_AFTER
+    assert retry_after({"Retry-After": "120"}, cap=60.0) == 60.0
+
+
+def test_retry_after_is_found_in_every_shape_the_senders_see() -> None:
+    # aiohttp's case-insensitive headers (Discord), a plain dict in any casing and the lists
+    # Slack's SDK keeps each value in (Slack).
+    assert retry_after(CIMultiDict({"RETRY-AFTER": "4"})) == 4.0
+    assert retry_after({"retry-after": "5"}) == 5.0
+    assert retry_after({"Retry-After": ["6"]}) == 6.0
+    assert retry_after({"retry-after": b"8"}) == 8.0
