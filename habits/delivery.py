@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from habits.messages import Notice
 from habits.model import DeliveryKind, DeliveryStatus, DueDelivery
@@ -22,10 +22,8 @@ from habits.service import DEFAULT_SWEEP, Coach, SweepSettings
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 DATABASE_AWAY = "database unavailable"
 MAX_DOUBLINGS = 10  # backoff grows to first_backoff × 1024 at most, whatever max_attempts says
-RunSync = Callable[..., Awaitable[T]]
 
 
 class Outcome(StrEnum):
