@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
 import threading
+import zoneinfo
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
+
+import tzlocal
 
 from bot.runtime import Runtime
 from bot.settings import data_dir
@@ -24,17 +27,18 @@ from habits.model import MemberRef, Platform
 QUIT_WORDS = {"quit", "exit", ":q", "/quit", "/exit"}
 
 
-def machine_zone(tz_variable: str | None = None) -> str | None:
-    """This machine's IANA zone, from the TZ setting, /etc/timezone or the /etc/localtime link."""
+def machine_zone(
+    tz_variable: str | None = None, *, system_zone: Callable[[], str | None] | None = None
+) -> str | None:
+    """This machine's IANA zone: the TZ setting when it names one, else the system's as tzlocal
+    reads it (the /etc/localtime link and distribution files, macOS, the Windows registry).
+
+    A legacy name comes back as its current one; None when neither names a zone we know.
+    """
     candidates = [(tz_variable or "").lstrip(":")]
-    with contextlib.suppress(OSError):
-        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
-    try:
-        target = os.readlink("/etc/localtime")
-        if "zoneinfo/" in target:
-            candidates.append(target.split("zoneinfo/", 1)[1])
-    except OSError:
-        pass
+    # Conflicting system settings, or files that cannot be read: the TZ setting or nothing.
+    with contextlib.suppress(zoneinfo.ZoneInfoNotFoundError, OSError, ValueError):
+        candidates.append((system_zone or tzlocal.get_localzone_name)() or "")
     for name in candidates:
         if name in tk.known_zone_names():
             return tk.preferred_zone_name(name)  # "Etc/UTC" → "UTC", "Europe/Kiev" → "Europe/Kyiv"

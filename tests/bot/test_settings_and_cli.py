@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import sys
+import zoneinfo
+from functools import partial
 from pathlib import Path
 
 import pytest
+import tzlocal
 
 from bot import cli
+from bot.console import machine_zone
 from bot.settings import Settings
 
 
@@ -84,16 +89,6 @@ def test_run_without_any_adapter_says_how_to_proceed(
     assert "habit-coach console" in err
 
 
-def test_the_console_takes_the_machine_zone_from_the_tz_setting(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from bot.console import machine_zone
-
-    monkeypatch.setenv("TZ", "America/Chicago")
-    assert machine_zone(Settings().tz) == "America/Chicago"
-    assert machine_zone(":Europe/Berlin") == "Europe/Berlin"
-
-
 def test_env_example_lists_every_setting() -> None:
     example = (Path(__file__).parents[2] / ".env.example").read_text(encoding="utf-8")
     listed = {
@@ -130,12 +125,67 @@ def test_debug_logging_keeps_the_sdks_quiet_about_request_bodies() -> None:
             logging.getLogger(name).setLevel(logging.NOTSET)
 
 
-def test_the_machine_zone_is_offered_by_its_current_name() -> None:
-    from bot.console import machine_zone
+# --- the console's machine zone ------------------------------------------------------------------
 
-    assert machine_zone("Etc/UTC") == "UTC"
-    assert machine_zone(":Europe/Kiev") == "Europe/Kyiv"
-    assert machine_zone("Europe/Berlin") == "Europe/Berlin"
+
+def test_the_console_takes_the_machine_zone_from_the_tz_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "America/Chicago")
+    assert machine_zone(Settings().tz, system_zone=lambda: "Europe/Paris") == "America/Chicago"
+    assert machine_zone(":Europe/Berlin", system_zone=lambda: "Europe/Paris") == "Europe/Berlin"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the TZ variable is how Unix names the zone")
+def test_the_tz_environment_variable_is_read_through_tzlocal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", ":Asia/Tokyo")
+    monkeypatch.setattr(tzlocal.unix, "_cache_tz_name", None)  # read afresh; restored after
+
+    assert machine_zone() == "Asia/Tokyo"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="/etc/localtime is a Unix file")
+def test_the_etc_localtime_link_names_the_zone_by_its_current_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("TZ", raising=False)
+    zone_file = tmp_path / "usr" / "share" / "zoneinfo" / "Europe" / "Kiev"
+    zone_file.parent.mkdir(parents=True)
+    zone_file.write_bytes(b"TZif")
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "localtime").symlink_to(zone_file)
+    # tzlocal's own reading of a system, rooted in the test's folder instead of /.
+    system = partial(tzlocal.unix._get_localzone_name, str(tmp_path))
+
+    assert machine_zone(system_zone=system) == "Europe/Kyiv"
+
+
+@pytest.mark.parametrize(
+    ("tz_setting", "system", "expected"),
+    [
+        ("Etc/UTC", None, "UTC"),  # legacy spellings come back by their current name
+        (":Europe/Kiev", None, "Europe/Kyiv"),
+        ("Mars/Olympus", "Europe/Berlin", "Europe/Berlin"),  # an unknown TZ: the system's
+        ("CET-1CEST,M3.5.0,M10.5.0/3", "Etc/UTC", "UTC"),  # a POSIX rule names no zone
+        (None, "Asia/Calcutta", "Asia/Kolkata"),
+        ("Mars/Olympus", "Local/Unknown", None),  # nothing known: the caller's default (UTC)
+        (None, None, None),
+    ],
+)
+def test_an_unknown_or_legacy_zone_falls_back_sensibly(
+    tz_setting: str | None, system: str | None, expected: str | None
+) -> None:
+    assert machine_zone(tz_setting, system_zone=lambda: system) == expected
+
+
+def test_conflicting_system_zone_settings_leave_the_tz_setting_or_nothing() -> None:
+    def conflicting() -> str:
+        raise zoneinfo.ZoneInfoNotFoundError("Multiple conflicting time zone configurations")
+
+    assert machine_zone("Europe/Lisbon", system_zone=conflicting) == "Europe/Lisbon"
+    assert machine_zone(None, system_zone=conflicting) is None
 
 
 def test_shard_ids_are_read_as_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
