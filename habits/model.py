@@ -230,6 +230,21 @@ class DueDelivery:
     owner: str = ""  # the process holding the lease; only it may finish the delivery
 
 
+@dataclass(frozen=True)
+class LoggedDelivery:
+    """One entry of a member's delivery log as their export shows it: no ids, no lease."""
+
+    platform: str
+    kind: str
+    scheduled_for: datetime
+    status: str
+    attempts: int
+    not_before: datetime
+    created_at: datetime
+    finished_at: datetime | None
+    detail: str
+
+
 class Clock(Protocol):
     """Where the engine reads the time; always aware UTC."""
 

@@ -10,7 +10,14 @@ from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from habits.model import DueDelivery, GoalChange, Member, MemberRef, Publication
+from habits.model import (
+    DueDelivery,
+    GoalChange,
+    LoggedDelivery,
+    Member,
+    MemberRef,
+    Publication,
+)
 from habits.scheduling import Snapshot
 
 
@@ -120,8 +127,8 @@ class DeliveryRepository(Protocol):
         """Make the delivery claimable again at ``at``; without ``count_attempt`` the claim's
         attempt is given back (the platform asked to wait: nothing failed)."""
 
-    def history(self, member_id: int) -> list[dict[str, object]]:
-        """The member's delivery log, oldest first: every column but the ids and the lease."""
+    def history(self, member_id: int) -> list[LoggedDelivery]:
+        """The member's delivery log, oldest first."""
 
     def logged_since(self, member_id: int, kind: str, since: datetime) -> bool:
         """Whether a ``kind`` delivery for an instant at or after ``since`` is in the log."""

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from functools import singledispatchmethod
 from typing import Any, Protocol
 
-from habits import coaching, grammar, scheduling, streaks
+from habits import coaching, export, grammar, scheduling, streaks
 from habits import commands as c
 from habits import timekeeping as tk
 from habits.messages import (
@@ -1260,7 +1260,7 @@ class _Context:
                 }
                 for p in self.uow.publications.list(member_id)
             ],
-            "deliveries": self.uow.deliveries.history(member_id),
+            "deliveries": export.delivery_log(self.uow.deliveries.history(member_id)),
         }
 
     @_run.register

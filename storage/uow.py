@@ -18,9 +18,9 @@ from habits.ports import (
     StorageUnavailableError,
 )
 from storage.database import unavailable
+from storage.delivery_log import SqlDeliveryRepository
 from storage.records import SqlRecordRepository
 from storage.repositories import (
-    SqlDeliveryRepository,
     SqlHistoryRepository,
     SqlMemberRepository,
     SqlPublicationRepository,

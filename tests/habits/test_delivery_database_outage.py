@@ -17,7 +17,7 @@ from habits.delivery import Dispatcher
 from habits.model import ManualClock
 from habits.ports import StorageUnavailableError
 from habits.service import Coach
-from storage import repositories
+from storage import delivery_log
 from storage.uow import SqlUnitOfWorkFactory
 from tests.habits.test_delivery import (
     PLATFORMS,
@@ -36,7 +36,7 @@ class FullDisk:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, times: int):
         self.left = times
-        renew = repositories.SqlDeliveryRepository.renew
+        renew = delivery_log.SqlDeliveryRepository.renew
 
         def renew_or_fail(repo: Any, *args: Any) -> bool:
             if self.left > 0:
@@ -46,7 +46,7 @@ class FullDisk:
                 )
             return renew(repo, *args)
 
-        monkeypatch.setattr(repositories.SqlDeliveryRepository, "renew", renew_or_fail)
+        monkeypatch.setattr(delivery_log.SqlDeliveryRepository, "renew", renew_or_fail)
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_a_bug_while_composing_still_uses_up_the_attempts(
     def broken(*args: Any) -> bool:
         raise RuntimeError("a bug, not the database")
 
-    monkeypatch.setattr(repositories.SqlDeliveryRepository, "renew", broken)
+    monkeypatch.setattr(delivery_log.SqlDeliveryRepository, "renew", broken)
 
     driver.run_until(THU_0900_BERLIN + timedelta(hours=1), step=timedelta(minutes=1))
 

@@ -283,10 +283,11 @@ def test_delivery_history_is_in_schedule_order_and_per_member(
         assert ana.id is not None
         history = uow.deliveries.history(ana.id)
 
-    assert [(h["kind"], h["scheduled_for"], h["status"]) for h in history] == [
-        ("nudge", "2026-11-26T09:00:00+00:00", "pending"),
-        ("recap", "2026-11-30T09:00:00+00:00", "pending"),
+    assert [(h.kind, h.scheduled_for, h.status) for h in history] == [
+        ("nudge", datetime(2026, 11, 26, 9, 0, tzinfo=UTC), "pending"),
+        ("recap", datetime(2026, 11, 30, 9, 0, tzinfo=UTC), "pending"),
     ]
+    assert all(h.scheduled_for.tzinfo is not None for h in history)
 
 
 ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Sydney")
