@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from habits.model import DeliveryStatus, DueDelivery, LoggedDelivery
+from habits.model import DeliveryKind, DeliveryStatus, DueDelivery, LoggedDelivery
 from habits.ports import Planner
 from storage import sweep
 from storage.tables import deliveries, members
@@ -32,9 +32,9 @@ class SqlDeliveryRepository:
         nudge_grace: timedelta,
         recap_grace: timedelta,
     ) -> int:
-        return sweep.sweep_batch(
-            self.session, now, platforms, planner, batch_size, nudge_grace, recap_grace
-        )
+        grace = {DeliveryKind.NUDGE: nudge_grace, DeliveryKind.RECAP: recap_grace}
+        connection = self.session.connection()
+        return sweep.sweep_batch(connection, now, platforms, planner, batch_size, grace)
 
     def anything_due(self, now: datetime, platforms: Sequence[str]) -> bool:
         return sweep.anything_due(self.session, now, platforms)

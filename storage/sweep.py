@@ -4,7 +4,7 @@ advanced to their next slots, in a handful of statements."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,13 +32,12 @@ from storage.tables import UTCDateTime, deliveries, members
 
 
 def sweep_batch(
-    session: Session,
+    connection: Connection,
     now: datetime,
     platforms: Sequence[str],
     planner: Planner,
     batch_size: int,
-    nudge_grace: timedelta,
-    recap_grace: timedelta,
+    grace: Mapping[DeliveryKind, timedelta],
 ) -> int:
     """One batch: claim due members, log their slots and advance them in a few statements.
 
@@ -46,12 +45,11 @@ def sweep_batch(
     or stale, so the common row costs a few tuple look-ups in Python: no datetime is read,
     and a schedule is planned (or its plan looked up) once per batch.
     """
-    connection = session.connection()
     params: dict[str, Any] = {
         "now": now,
         "platforms": list(platforms),
-        "nudge_fresh_since": now - nudge_grace,
-        "recap_fresh_since": now - recap_grace,
+        "nudge_fresh_since": now - grace[DeliveryKind.NUDGE],
+        "recap_fresh_since": now - grace[DeliveryKind.RECAP],
     }
     rows: list[Any] = []
     for query in _DUE_BATCH.values():
@@ -60,7 +58,7 @@ def sweep_batch(
             rows.extend(connection.execute(query, params))
     if not rows:
         return 0
-    batch = _SweepBatch(now, _RawValues(connection.dialect), planner, nudge_grace, recap_grace)
+    batch = _SweepBatch(now, _RawValues(connection.dialect), planner, grace)
     batch.classify(rows)
     batch.write(connection)
     return len(rows)
@@ -215,13 +213,12 @@ class _SweepBatch:
         now: datetime,
         raw: _RawValues,
         planner: Planner,
-        nudge_grace: timedelta,
-        recap_grace: timedelta,
+        grace: Mapping[DeliveryKind, timedelta],
     ):
         self.now = now
         self.raw = raw
         self.planner = planner
-        self.grace = {DeliveryKind.NUDGE: nudge_grace, DeliveryKind.RECAP: recap_grace}
+        self.grace = grace
         # Fresh slots by (kind, reason skipped): copied from the member rows in SQL.
         self.fresh: dict[tuple[DeliveryKind, str | None], list[int]] = {
             (DeliveryKind.RECAP, None): [],
