@@ -20,8 +20,9 @@ import tzlocal
 from bot.runtime import Runtime
 from bot.settings import data_dir
 from habits import timekeeping as tk
+from habits.catalogue import Form, M
 from habits.delivery import Outcome, SendResult
-from habits.messages import Notice, Reply
+from habits.messages import PLAIN, CommandRef, MemberText, Notice, Reply, render, render_body, say
 from habits.model import MemberRef, Platform
 
 QUIT_WORDS = {"quit", "exit", ":q", "/quit", "/exit"}
@@ -53,11 +54,13 @@ class ConsoleSender:
         self.prompt = prompt
 
     async def send(self, notice: Notice) -> SendResult:
-        title = "Weekly check-in" if notice.kind == "recap" else "Nudge"
+        title = render(notice.title, PLAIN)
         lines = [f"\n🔔 {title} for {notice.member.display_name or notice.member.user_id}"]
-        lines += [f"   {line}" for line in notice.text.splitlines()]
+        lines += [f"   {line}" for line in render_body(notice.body, PLAIN).splitlines()]
         if notice.actions:
-            hints = " · ".join(f"{a.label}: {a.command}" for a in notice.actions)
+            hints = " · ".join(
+                f"{render(a.label, PLAIN)}: {a.command.typed}" for a in notice.actions
+            )
             lines.append(f"   ({hints})")
         self.out.write("\n".join(lines) + "\n" + self.prompt)
         self.out.flush()
@@ -83,13 +86,14 @@ def save_attachment(folder: Path, filename: str, content: bytes, now: datetime) 
 
 
 def render_reply(reply: Reply, export_dir: Path, now: datetime) -> str:
-    text = reply.text
+    text = render_body(reply.body, PLAIN)
     if reply.actions:
-        text += "\n" + " · ".join(f"[{a.label}: {a.command}]" for a in reply.actions)
+        hints = (f"[{render(a.label, PLAIN)}: {a.command.typed}]" for a in reply.actions)
+        text += "\n" + " · ".join(hints)
     if reply.attachment is not None:
         attachment = reply.attachment
         path = save_attachment(export_dir, attachment.filename, attachment.content, now)
-        text += f"\nSaved to {path}"
+        text += "\n" + render(say(M.CONSOLE_SAVED, path=str(path)), PLAIN)
     return text
 
 
@@ -107,10 +111,9 @@ async def run_console(
     sender = ConsoleSender(out, prompt)
     runtime.start_scheduler({Platform.CONSOLE: sender})
 
-    out.write(
-        f"Habit Coach console — you are “{name}”. Type /habit help for every command, "
-        "quit (or Ctrl-D) to leave.\n"
-    )
+    help_command = CommandRef.to(Form.HABIT_HELP)
+    out.write(render(say(M.CONSOLE_WELCOME, name=MemberText(name), help=help_command), PLAIN))
+    out.write("\n")
     out.write(prompt)
     out.flush()
 
@@ -134,6 +137,6 @@ async def run_console(
         reply = await runtime.call(runtime.coach.handle, member, line)
         out.write(render_reply(reply, export_dir, runtime.coach.now()) + "\n" + prompt)
         out.flush()
-    out.write("\nBye — start small, start now.\n")
+    out.write("\n" + render(say(M.CONSOLE_BYE), PLAIN) + "\n")
     out.flush()
     return 0

@@ -10,6 +10,8 @@ from functools import lru_cache
 
 import inflect
 
+from habits.catalogue import M, template
+
 
 class Phase(StrEnum):
     EARLY = "early"  # four days or more left in the week
@@ -20,44 +22,41 @@ class Phase(StrEnum):
 @dataclass(frozen=True)
 class Step:
     id: str
-    text: str
+    message: M  # its words, in the catalogue; ``{label}`` is the member's goal label
     minutes: int  # how long the step takes, roughly; "smaller step" picks the shortest
+
+    @property
+    def text(self) -> str:
+        """The step's English template."""
+        return template(self.message, {})
 
 
 STEPS: dict[Phase, tuple[Step, ...]] = {
     Phase.EARLY: (
-        Step("bullets", "Jot three bullet points for your next {label}.", 5),
-        Step("question", "Write down one question a reader asked you lately.", 3),
-        Step("headline", "Draft five possible headlines and circle the best one.", 10),
-        Step("notes", "Open your notes and pick the idea you keep coming back to.", 5),
-        Step("outline", "Sketch a three-line outline: opening, point, close.", 10),
-        Step("first-line", "Write just the first sentence.", 2),
+        Step("bullets", M.STEP_BULLETS, 5),
+        Step("question", M.STEP_QUESTION, 3),
+        Step("headline", M.STEP_HEADLINE, 10),
+        Step("notes", M.STEP_NOTES, 5),
+        Step("outline", M.STEP_OUTLINE, 10),
+        Step("first-line", M.STEP_FIRST_LINE, 2),
     ),
     Phase.MIDDLE: (
-        Step("fifteen", "Set a 15-minute timer and write the messy middle.", 15),
-        Step("one-para", "Write one paragraph — only one.", 10),
-        Step("voice", "Say your main point out loud, then type what you said.", 5),
-        Step("cut", "Cut the draft down to the one idea that matters most.", 10),
-        Step("first-line", "Write just the first sentence.", 2),
+        Step("fifteen", M.STEP_FIFTEEN, 15),
+        Step("one-para", M.STEP_ONE_PARA, 10),
+        Step("voice", M.STEP_VOICE, 5),
+        Step("cut", M.STEP_CUT, 10),
+        Step("first-line", M.STEP_FIRST_LINE, 2),
     ),
     Phase.LAST_DAY: (
-        Step("ship-short", "Publish the short version — done beats perfect.", 20),
-        Step("one-thing", "Share one thing you learned this week, in three sentences.", 10),
-        Step("repost", "Polish a note or thread you already wrote and publish it.", 15),
-        Step("hit-publish", "Give it a title, hit publish, tell one person.", 5),
+        Step("ship-short", M.STEP_SHIP_SHORT, 20),
+        Step("one-thing", M.STEP_ONE_THING, 10),
+        Step("repost", M.STEP_REPOST, 15),
+        Step("hit-publish", M.STEP_HIT_PUBLISH, 5),
     ),
 }
 
-ENCOURAGEMENT_MET = (
-    "Consistency beats intensity — and you just proved it.",
-    "Someone out there read you this week. Keep showing up.",
-    "That is how a body of work gets built: one week at a time.",
-)
-ENCOURAGEMENT_MISSED = (
-    "Weeks like this happen to every writer. This one is a fresh start.",
-    "No guilt, just the next small step. You've got this.",
-    "Missing a week is data, not a verdict. Start small, start now.",
-)
+ENCOURAGEMENT_MET = (M.CHEER_CONSISTENCY, M.CHEER_READ, M.CHEER_BODY_OF_WORK)
+ENCOURAGEMENT_MISSED = (M.CHEER_FRESH_START, M.CHEER_NO_GUILT, M.CHEER_DATA)
 
 
 def step_minutes(step_id: str | None) -> int | None:
@@ -171,9 +170,14 @@ def singular_label(label: str) -> str:
 def plural(count: int, label: str) -> str:
     """'1 post', '3 posts', '2 blog posts', '3 essays on gardening', '2 posts 🎉': the label's
     head noun grows (by inflect), or the label stays as it is."""
-    return f"{count} {label if count == 1 else _inflect_head(label, _plural_noun)}"
+    return f"{count} {plural_label(count, label)}"
 
 
-def encouragement(met: bool, salt: int) -> str:
+def plural_label(count: int, label: str) -> str:
+    """The label as ``count`` of it reads: 'post' for one, 'posts' for two."""
+    return label if count == 1 else _inflect_head(label, _plural_noun)
+
+
+def encouragement(met: bool, salt: int) -> M:
     lines = ENCOURAGEMENT_MET if met else ENCOURAGEMENT_MISSED
     return lines[salt % len(lines)]

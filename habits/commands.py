@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
+from habits.messages import PLAIN, CommandRef, Reply, Say, refusal, render
+
 
 @dataclass(frozen=True)
 class ShowGoal:
@@ -195,8 +197,21 @@ Command = (
 class ParseError:
     """What was wrong with the text, and a correct example to copy."""
 
-    message: str
-    example: str
+    said: Say
+    example_ref: CommandRef
+
+    def reply(self) -> Reply:
+        return refusal(self.said, self.example_ref)
+
+    @property
+    def message(self) -> str:
+        """What was wrong, in plain words."""
+        return render(self.said, PLAIN)
+
+    @property
+    def example(self) -> str:
+        """The example as typed."""
+        return self.example_ref.typed
 
     def __str__(self) -> str:
-        return f"{self.message}\nExample: {self.example}"
+        return self.reply().text

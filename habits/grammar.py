@@ -18,25 +18,29 @@ from url_normalize import url_normalize
 
 from habits import commands as c
 from habits import timekeeping as tk
+from habits.catalogue import DateStyle, Form, M
 from habits.coaching import singular_label
+from habits.messages import CommandRef, MemberText, Say, When, say
 from habits.model import MAX_LABEL, MAX_REST_WEEKS, MAX_TARGET, MAX_TITLE, MAX_URL, MIN_TARGET
 
 COMMAND_NAMES = ("goal", "published", "streak", "nudges", "timezone", "habit")
 
-EXAMPLES = {
-    "goal": "/goal 1 post",
-    "rest": "/goal rest 2",
-    "week": "/goal week sunday",
-    "published": "/published https://example.com/my-post My first post",
-    "backdate": "/published yesterday https://example.com/my-post My first post",
-    "list": "/published list",
-    "remove": "/published remove 2",
-    "nudges": "/nudges mon thu at 9:00",
-    "pause": "/nudges pause 2w",
-    "snooze": "/nudges snooze tomorrow",
-    "timezone": "/timezone Europe/Berlin",
-    "habit": "/habit help",
+_LINK, _TITLE = "https://example.com/my-post", "My first post"
+EXAMPLE_COMMANDS: dict[str, CommandRef] = {
+    "goal": CommandRef.to(Form.GOAL, count=1, label="post"),
+    "rest": CommandRef.to(Form.GOAL_REST_WEEKS, weeks=2),
+    "week": CommandRef.to(Form.GOAL_WEEK, day="sunday"),
+    "published": CommandRef.to(Form.PUBLISHED_LINK, url=_LINK, title=_TITLE),
+    "backdate": CommandRef.to(Form.PUBLISHED_ON, day="yesterday", url=_LINK, title=_TITLE),
+    "list": CommandRef.to(Form.PUBLISHED_LIST),
+    "remove": CommandRef.to(Form.PUBLISHED_REMOVE, number=2),
+    "nudges": CommandRef.to(Form.NUDGES_SCHEDULE, days="mon thu", time="9:00"),
+    "pause": CommandRef.to(Form.NUDGES_PAUSE, span="2w"),
+    "snooze": CommandRef.to(Form.NUDGES_SNOOZE, until="tomorrow"),
+    "timezone": CommandRef.to(Form.TIMEZONE, zone="Europe/Berlin"),
+    "habit": CommandRef.to(Form.HABIT_HELP),
 }
+EXAMPLES = {key: ref.typed for key, ref in EXAMPLE_COMMANDS.items()}  # as typed
 
 _WORD_NUMBERS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -78,17 +82,19 @@ def _clean(text: str) -> str:
 PAUSE_EXAMPLE_DAYS = 14
 
 
-def pause_until_example(today: date) -> str:
+def pause_until_example(today: date) -> CommandRef:
     """``/nudges pause until`` a date two weeks after ``today`` (the member's local date)."""
-    return f"/nudges pause until {(today + timedelta(days=PAUSE_EXAMPLE_DAYS)).isoformat()}"
+    until = When(today + timedelta(days=PAUSE_EXAMPLE_DAYS), DateStyle.ISO)
+    return CommandRef.to(Form.NUDGES_PAUSE_UNTIL, until=until)
 
 
-def _error(message: str, example_key: str) -> c.ParseError:
-    return c.ParseError(message, EXAMPLES[example_key])
+def _error(message: Say, example_key: str) -> c.ParseError:
+    return c.ParseError(message, EXAMPLE_COMMANDS[example_key])
 
 
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _short(text: str, limit: int = 40) -> MemberText:
+    """What the member typed, quoted back (the first ``limit`` characters)."""
+    return MemberText(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def parse(text: str, today: Callable[[], date] | None = None) -> c.Command | c.ParseError:
@@ -96,7 +102,7 @@ def parse(text: str, today: Callable[[], date] | None = None) -> c.Command | c.P
     date; without it such an example names none."""
     cleaned = _clean(text)
     if not cleaned:
-        return _error("Type a command.", "habit")
+        return _error(say(M.TYPE_A_COMMAND), "habit")
     head, _, rest = cleaned.partition(" ")
     name = head.lstrip("/").lower()
     if name in ("help", "?"):
@@ -115,7 +121,7 @@ def parse(text: str, today: Callable[[], date] | None = None) -> c.Command | c.P
     handler = handlers.get(name)
     if handler is None:
         known = ", ".join(f"/{n}" for n in COMMAND_NAMES)
-        return _error(f"I don't know “{_short(head)}”. The commands are {known}.", "habit")
+        return _error(say(M.UNKNOWN_COMMAND, typed=_short(head), known=known), "habit")
     return handler(rest.strip())
 
 
@@ -136,7 +142,10 @@ def _parse_goal(args: str) -> c.Command | c.ParseError:
     first, _, rest = args.partition(" ")
     keyword = first.lower()
     if keyword in ("off", "stop", "none"):
-        return c.GoalOff() if not rest else _error("“/goal off” takes nothing after it.", "goal")
+        if rest:
+            off = CommandRef.to(Form.GOAL_OFF)
+            return _error(say(M.TAKES_NOTHING_AFTER, command=off), "goal")
+        return c.GoalOff()
     if keyword == "rest":
         if rest.strip().lower() in ("off", "cancel", "end", "stop"):
             return c.EndRest()
@@ -146,23 +155,19 @@ def _parse_goal(args: str) -> c.Command | c.ParseError:
     target = _parse_target(first)
     if target is None:
         return _error(
-            f"The weekly goal is a number of publications from {MIN_TARGET} to {MAX_TARGET}, "
-            f"not “{_short(first)}”. Start small: one a week is a great goal.",
-            "goal",
+            say(M.GOAL_NOT_A_NUMBER, low=MIN_TARGET, high=MAX_TARGET, typed=_short(first)), "goal"
         )
     if not MIN_TARGET <= target <= MAX_TARGET:
         return _error(
-            f"The weekly goal must be from {MIN_TARGET} to {MAX_TARGET} publications; "
-            f"“{_short(first)}” is out of range. Start small: one a week is a great goal.",
-            "goal",
+            say(M.GOAL_OUT_OF_RANGE, low=MIN_TARGET, high=MAX_TARGET, typed=_short(first)), "goal"
         )
     label = " ".join(_PER_WEEK_RE.sub(" ", rest).split())
     if not label:
         return c.SetGoal(target, None)
     if len(label) > MAX_LABEL:
-        return _error(f"Keep the label short: at most {MAX_LABEL} characters.", "goal")
+        return _error(say(M.LABEL_TOO_LONG, limit=MAX_LABEL), "goal")
     if "://" in label:
-        return _error("The label says what you publish, like “post” or “newsletter”.", "goal")
+        return _error(say(M.LABEL_NOT_A_LINK), "goal")
     return c.SetGoal(target, singular_label(label))
 
 
@@ -172,11 +177,7 @@ def _parse_rest(args: str) -> c.Command | c.ParseError:
     word = args.lower().removesuffix("weeks").removesuffix("week").removesuffix("w").strip()
     weeks = _parse_target(word)
     if weeks is None or not 1 <= weeks <= MAX_REST_WEEKS:
-        return _error(
-            f"A rest is 1 to {MAX_REST_WEEKS} weeks, counting this one; "
-            f"“{_short(args)}” isn't one of those.",
-            "rest",
-        )
+        return _error(say(M.REST_WEEKS_RANGE, high=MAX_REST_WEEKS, typed=_short(args)), "rest")
     return c.Rest(weeks)
 
 
@@ -186,7 +187,7 @@ def _parse_week_start(args: str) -> c.Command | c.ParseError:
         return c.SetWeekStart(tk.MONDAY)
     if day in ("sunday", "sun"):
         return c.SetWeekStart(tk.SUNDAY)
-    return _error("A week can start on Monday or Sunday.", "week")
+    return _error(say(M.WEEK_START_DAYS), "week")
 
 
 # --- /published --------------------------------------------------------------------------------
@@ -410,9 +411,7 @@ def parse_past_day(word: str) -> c.PastDay | c.ParseError | None:
         return c.PastDay(on=date(year, month, day))
     except ValueError:
         return _error(
-            f"“{_short(word)}” isn't a date on the calendar. Name the day as yesterday, a "
-            f"weekday (mon, tue…) or YYYY-MM-DD, up to {c.MAX_DAYS_BACK} days back.",
-            "backdate",
+            say(M.NOT_A_CALENDAR_DATE, typed=_short(word), max_days=c.MAX_DAYS_BACK), "backdate"
         )
 
 
@@ -424,9 +423,11 @@ def _parse_published(args: str) -> c.Command | c.ParseError:
     keyword = first.lower()
     if keyword in ("undo", "list"):
         if rest:
+            command = CommandRef.to(
+                Form.PUBLISHED_LIST if keyword == "list" else Form.PUBLISHED_UNDO
+            )
             return _error(
-                f"“/published {keyword}” takes nothing after it. "
-                f"A title that starts with “{_short(first)}” goes in quotes.",
+                say(M.TITLE_NEEDS_QUOTES, command=command, typed=_short(first)),
                 keyword if keyword == "list" else "published",
             )
         return c.UndoPublication() if keyword == "undo" else c.ListPublications()
@@ -437,11 +438,7 @@ def _parse_published(args: str) -> c.Command | c.ParseError:
                 c.RemovePublication(number) if keyword == "remove" else c.RepeatPublication(number)
             )
         if keyword == "remove":
-            return _error(
-                "Which one? /published list shows your recent publications, numbered; remove "
-                "one by its number. A title that starts with “remove” goes in quotes.",
-                "remove",
-            )
+            return _error(say(M.REMOVE_WHICH, list=EXAMPLE_COMMANDS["list"]), "remove")
     day = parse_past_day(first)
     if isinstance(day, c.ParseError):
         return day
@@ -449,7 +446,7 @@ def _parse_published(args: str) -> c.Command | c.ParseError:
     if day is not None:
         if not rest:
             return c.LogPublication(day=day)
-        day_word = f"{first} "
+        day_word = first
         args = rest
         first, _, rest = args.partition(" ")
         rest = rest.strip()
@@ -468,13 +465,15 @@ def _parse_published(args: str) -> c.Command | c.ParseError:
             if link is None:
                 return _url_error(links[0], problem)
             words = " ".join(word for word in args.split(" ") if word != links[0])
-            example = f"/published {day_word}{link} {words}"
-            if len(example) > 120 or not isinstance(parse(example), c.LogPublication):
-                example = EXAMPLES["published"]
-            return c.ParseError(
-                "Put the link first, then the title: words before a link aren't a title.",
-                example,
+            example = (
+                CommandRef.to(Form.PUBLISHED_ON, day=day_word, url=link, title=MemberText(words))
+                if day_word
+                else CommandRef.to(Form.PUBLISHED_LINK, url=link, title=MemberText(words))
             )
+            typed = example.typed
+            if len(typed) > 120 or not isinstance(parse(typed), c.LogPublication):
+                example = EXAMPLE_COMMANDS["published"]
+            return c.ParseError(say(M.LINK_FIRST), example)
     return _publication(url, _unquote(title), day)
 
 
@@ -492,27 +491,18 @@ def _unquote(title: str) -> str:
     return inside.strip() or title
 
 
-FORM_LINK_EXAMPLE = "https://example.com/my-post"
+FORM_LINK_EXAMPLE = CommandRef.to(Form.LINK, url=_LINK)  # a field that takes a link
 
 
 def _url_error(
-    text: str, problem: str | None, example: str = EXAMPLES["published"]
+    text: str, problem: str | None, example: CommandRef = EXAMPLE_COMMANDS["published"]
 ) -> c.ParseError:
     if problem == _URL_TOO_LONG:
-        message = (
-            f"That link is too long: I keep links of up to {MAX_URL:,} characters "
-            "(bytes). Share a shorter link, or leave the link out."
-        )
+        message = say(M.LINK_TOO_LONG, limit=MAX_URL)
     elif problem == _URL_CREDENTIALS:
-        message = (
-            "Links with a username or password aren't accepted; "
-            "share the public link, or leave the link out."
-        )
+        message = say(M.LINK_CREDENTIALS)
     else:
-        message = (
-            f"“{_short(text)}” doesn't look like a web link. "
-            "Links start with http:// or https://; you can also leave the link out."
-        )
+        message = say(M.NOT_A_LINK, typed=_short(text))
     return c.ParseError(message, example)
 
 
@@ -531,8 +521,7 @@ def parse_publication_fields(
         found = parse_past_day(typed_day)
         if found is None:
             return _error(
-                f"“{_short(typed_day)}” isn't a day I can read. Name it as today, yesterday, "
-                f"a weekday (mon, tue…) or YYYY-MM-DD, up to {c.MAX_DAYS_BACK} days back.",
+                say(M.NOT_A_DAY_FIELD, typed=_short(typed_day), max_days=c.MAX_DAYS_BACK),
                 "backdate",
             )
         if isinstance(found, c.ParseError):
@@ -630,7 +619,7 @@ def _parse_nudges(args: str, today: Callable[[], date] | None = None) -> c.Comma
             return c.Snooze(c.SnoozeFor.LATER)
         if choice == "tomorrow":
             return c.Snooze(c.SnoozeFor.TOMORROW)
-        return _error("Snooze until “later” (today) or “tomorrow”.", "snooze")
+        return _error(say(M.SNOOZE_UNTIL), "snooze")
     if keyword in ("smaller", "smaller step"):
         return c.SmallerStep()
     return _parse_schedule(args)
@@ -655,52 +644,45 @@ def _parse_schedule(args: str) -> c.Command | c.ParseError:
     problems = []
     mask, bad_word = parse_days(day_part.split())
     if bad_word is not None:
-        problems.append(
-            f"“{_short(bad_word)}” isn't a day: use mon tue wed thu fri sat sun, "
-            "weekdays, weekends or daily."
-        )
+        problems.append(say(M.NOT_A_DAY, typed=_short(bad_word)))
     minute = None
     if time_part.strip():
         minute = parse_time(time_part.strip())
         if minute is None:
-            problems.append(
-                f"“{_short(time_part.strip())}” isn't a time of day: "
-                "use 24-hour 18:30 or 12-hour 9am / 6:30pm."
-            )
+            problems.append(say(M.NOT_A_TIME, typed=_short(time_part.strip())))
+    if len(problems) == 2:
+        return _error(say(M.PROBLEMS, first=problems[0], second=problems[1]), "nudges")
     if problems:
-        return _error(" ".join(problems), "nudges")
+        return _error(problems[0], "nudges")
     if mask is None and minute is None:
-        return _error("Tell me which days and what time to nudge you.", "nudges")
+        return _error(say(M.WHICH_DAYS_AND_TIME), "nudges")
     return c.SetNudges(days=mask, minute_of_day=minute)
 
 
 def _parse_pause(args: str, today: Callable[[], date] | None) -> c.Command | c.ParseError:
     text = re.sub(r"^for\s+", "", args.lower()).strip()  # "for 2 weeks", not "forever"
     if not text:
-        return _error(
-            "How long should I pause? Give a number of weeks (2w) or a date (until YYYY-MM-DD).",
-            "pause",
-        )
+        return _error(say(M.HOW_LONG_PAUSE), "pause")
     if text.startswith("until"):
         raw = text.removeprefix("until").strip()
         try:
             until = date.fromisoformat(raw)
         except ValueError:
-            problem = f"“{_short(raw)}” isn't a date I can read; use YYYY-MM-DD."
+            problem = say(M.PAUSE_DATE_UNREADABLE, typed=_short(raw))
             if today is None:
                 return _error(problem, "pause")
             return c.ParseError(problem, pause_until_example(today()))
         return c.PauseNudges(until=until)
     match = _DURATION_RE.match(text)
     if not match:
-        return _error(f"“{_short(text)}” isn't a length of time like 2w or 10 days.", "pause")
+        return _error(say(M.NOT_A_DURATION, typed=_short(text)), "pause")
     amount, unit = int(match.group(1)), match.group(2)
     if unit.startswith("w"):
         if not 1 <= amount <= 52:
-            return _error("A pause is 1 to 52 weeks.", "pause")
+            return _error(say(M.PAUSE_WEEKS_RANGE), "pause")
         return c.PauseNudges(weeks=amount)
     if not 1 <= amount <= 365:
-        return _error("A pause is 1 to 365 days.", "pause")
+        return _error(say(M.PAUSE_DAYS_RANGE), "pause")
     return c.PauseNudges(days=amount)
 
 
@@ -954,8 +936,10 @@ def search_zones(typed: str, limit: int = 25) -> list[str]:
     return found[:limit]
 
 
-def _or_list(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+def _or_list(names: list[str]) -> Say | str:
+    if len(names) == 1:
+        return names[0]
+    return say(M.OR_LIST, first=", ".join(names[:-1]), last=names[-1])
 
 
 def _parse_timezone(args: str) -> c.Command | c.ParseError:
@@ -967,30 +951,22 @@ def _parse_timezone(args: str) -> c.Command | c.ParseError:
     places = list(abbreviation_places(args))
     if places:
         if len(places) == 1:
-            typed = _short(args)
-            message = f"“{typed}” is an abbreviation, not a place — did you mean {places[0]}?"
+            message = say(M.ZONE_ABBREVIATION, typed=_short(args), place=places[0])
         else:
-            message = (
-                f"“{_short(args)}” is used by several time zones, so I won't guess — did you "
-                f"mean {_or_list(places)}? Set the place you live in."
-            )
-        return c.ParseError(message, f"/timezone {places[0]}")
+            message = say(M.ZONE_AMBIGUOUS, typed=_short(args), places=_or_list(places))
+        return c.ParseError(message, CommandRef.to(Form.TIMEZONE, zone=places[0]))
     offset = typed_offset(args)
     if offset is not None:
         places = places_at_offset(offset)
-        meant = f" — did you mean {_or_list(places)}?" if places else "."
-        return c.ParseError(
-            f"“{_short(args)}” is a fixed offset, which ignores daylight saving: your nudges "
-            f"would drift by an hour when clocks change. Set the place you live in{meant}",
-            f"/timezone {places[0] if places else 'Europe/Berlin'}",
-        )
+        if places:
+            message = say(M.ZONE_OFFSET_PLACES, typed=_short(args), places=_or_list(places))
+        else:
+            message = say(M.ZONE_OFFSET, typed=_short(args))
+        zone = places[0] if places else "Europe/Berlin"
+        return c.ParseError(message, CommandRef.to(Form.TIMEZONE, zone=zone))
     hints = suggest_zones(args)
-    hint = f" Did you mean {' or '.join(hints)}?" if hints else ""
-    return _error(
-        f"I don't know the time zone “{_short(args)}”.{hint} "
-        "Use an IANA name: Area/City, like Europe/Berlin or America/New_York.",
-        "timezone",
-    )
+    hint: Say | str = say(M.ZONE_HINTS, hints=" or ".join(hints)) if hints else ""
+    return _error(say(M.ZONE_UNKNOWN, typed=_short(args), hints=hint), "timezone")
 
 
 # --- /habit ------------------------------------------------------------------------------------
@@ -1004,6 +980,4 @@ def _parse_habit(args: str) -> c.Command | c.ParseError:
         return c.Export()
     if words[0] == "forget" and words[1:] in ([], ["confirm"], ["cancel"]):
         return c.Forget(confirmed=words[1:] == ["confirm"], cancelled=words[1:] == ["cancel"])
-    return _error(
-        f"“/habit {_short(args)}” isn't something I know. Try help, export or forget.", "habit"
-    )
+    return _error(say(M.UNKNOWN_HABIT, typed=_short(args)), "habit")

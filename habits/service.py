@@ -16,21 +16,34 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import singledispatchmethod
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from habits import coaching, export, grammar, scheduling, streaks
 from habits import commands as c
 from habits import timekeeping as tk
+from habits.catalogue import DateStyle, Form, M
 from habits.messages import (
     NUDGE_ACTIONS,
-    SMALLER_STEP,
-    SMALLEST_STEP,
+    OOPS_REPLY,
+    PLAIN,
     Action,
     ActionId,
     Attachment,
+    CommandRef,
     HelpCard,
+    MemberText,
     Notice,
     Overview,
+    Part,
     Reply,
+    Say,
+    StreakCard,
+    Value,
+    When,
+    counted,
+    refusal,
+    render_body,
+    say,
 )
 from habits.model import (
     MAX_DISPLAY_NAME,
@@ -66,7 +79,12 @@ LISTED_WEEKS = 4  # /published list: this week and the three before it
 MAX_LISTED = 20
 ZONE_SHIFT_MARGIN = timedelta(hours=26)  # the widest gap between two zones' clocks
 LAST_NUDGE_HOUR = 21  # a snooze "for later" that would land after this local hour waits a day
-OOPS = "Sorry — something went wrong on my side and nothing was changed. Please try again."
+OOPS = OOPS_REPLY.text  # its words as plain text
+# The example a first goal starts from.
+FIRST_GOAL = CommandRef.to(Form.GOAL, count=1, label="post")
+PUBLISH_EXAMPLE = CommandRef.to(
+    Form.PUBLISHED_LINK, url="https://example.com/my-post", title="My first post"
+)
 
 
 @dataclass(frozen=True)
@@ -149,7 +167,7 @@ class Coach:
         parsed = grammar.parse(text, today=lambda: self.today(ref, zone_hint))
         if isinstance(parsed, c.ParseError):
             self._observe(ref, "unknown", "refused")
-            return Reply(str(parsed), ok=False)
+            return parsed.reply()
         return self.execute(
             ref, parsed, zone_hint=zone_hint, source=source, request_key=request_key
         )
@@ -175,7 +193,7 @@ class Coach:
                 return Overview(*(ctx.show(query) for query in queries))
         except Exception:
             log.exception("overview failed for %s", ref.platform)
-            return Overview(*(Reply(OOPS, ok=False) for _ in queries))
+            return Overview(*(OOPS_REPLY for _ in queries))
 
     def publish_form(
         self,
@@ -194,7 +212,7 @@ class Coach:
         parsed = grammar.parse_publication_fields(url, title, when)
         if isinstance(parsed, c.ParseError):
             self._observe(ref, "published", "refused")
-            return Reply(str(parsed), ok=False)
+            return parsed.reply()
         return self.execute(
             ref, parsed, zone_hint=zone_hint, source=source, request_key=request_key
         )
@@ -225,7 +243,7 @@ class Coach:
         except Exception:
             log.exception("command %s failed for %s", type(command).__name__, ref.platform)
             self._observe(ref, kind, "error")
-            return Reply(OOPS, ok=False)
+            return OOPS_REPLY
         self._observe(ref, kind, "ok" if reply.ok else "refused")
         return reply
 
@@ -508,16 +526,14 @@ class _Context:
             timezone=zone or self.coach.default_zone,
         )
 
-    def day(self, day: date) -> str:
+    def day(self, day: date) -> When:
         """'Mon 07 Dec', with the year when it isn't this year's."""
-        shown = day.strftime("%a %d %b")
-        return shown if day.year == self.now.year else f"{shown} {day.year}"
+        return When(day, DateStyle.DAY, self.now.year)
 
-    def when(self, instant: datetime | None, member: Member) -> str:
+    def when(self, instant: datetime | None, member: Member) -> Value:
         if instant is None:
-            return "not scheduled"
-        local = instant.astimezone(member.tz)
-        return f"{self.day(local.date())} {local.strftime('%H:%M')}"
+            return say(M.NOT_SCHEDULED)
+        return When(instant.astimezone(member.tz), DateStyle.DAY_TIME, self.now.year)
 
     def member_id(self, member: Member) -> int:
         assert member.id is not None, "repositories assign ids on add"
@@ -589,20 +605,19 @@ class _Context:
                 checkin = scheduling.next_checkin(member, week_end)
         member.next_nudge_at, member.next_recap_at = nudge, checkin
 
-    def progress_line(self, member: Member) -> str:
+    def progress_line(self, member: Member) -> Say:
         week = self.this_week(member)
         label = member.goal_label
-        left = tk.humanize_left(self.now, self.week_end(member), member.tz)
         if week.state is WeekState.REST:
             if week.count == 0:
-                return "This is a rest week — nothing to chase, enjoy the break."
-            published = coaching.plural(week.count, label)
-            return f"This is a rest week, and you still published {published} — a bonus."
+                return say(M.PROGRESS_REST)
+            return say(M.PROGRESS_REST_BONUS, published=counted(week.count, label))
         if week.target is None:
-            return f"{coaching.plural(week.count, label)} logged this week."
+            return say(M.PROGRESS_NO_GOAL, published=counted(week.count, label))
         if week.state is WeekState.MET:
-            return f"{week.count} of {week.target} this week — goal met! 🎉"
-        return f"{week.count} of {week.target} this week, {left}."
+            return say(M.PROGRESS_MET, count=week.count, target=week.target)
+        left = time_left(self.now, self.week_end(member), member.tz)
+        return say(M.PROGRESS, count=week.count, target=week.target, left=left)
 
     def phase(self, member: Member) -> coaching.Phase:
         today = tk.local_date(self.now, member.tz)
@@ -615,39 +630,49 @@ class _Context:
         member.last_step = chosen.id
         return chosen
 
-    def step_text(self, member: Member) -> str:
-        return self.step(member).text.format(label=member.goal_label)
+    def step_text(self, member: Member) -> Say:
+        return step_words(self.step(member), member.goal_label)
 
-    def schedule_line(self, member: Member) -> str:
-        days = tk.describe_days(member.nudge_days)
+    def schedule_line(self, member: Member) -> Say:
+        days = describe_days(member.nudge_days)
         at = tk.describe_minute(member.nudge_minute)
-        base = f"{days} at {at} ({member.timezone})"
+        base = say(M.SCHEDULE, days=days, time=at, zone=member.timezone)
         if member.goal_target is None:
-            return f"Nudges: {base}, once you set a goal — try /goal 1 post."
+            return say(M.NUDGES_NEED_GOAL, schedule=base, goal=FIRST_GOAL)
         if not member.nudges_on:
-            return f"Nudges are off (they'd be {base}). Turn them on with /nudges resume."
+            resume = CommandRef.to(Form.NUDGES_RESUME)
+            return say(M.NUDGES_OFF_WOULD_BE, schedule=base, resume=resume)
         if member.unreachable:
-            return f"Nudges: {base}, but I couldn't reach you last time."
+            return say(M.NUDGES_UNREACHABLE, schedule=base)
         today = tk.local_date(self.now, member.tz)
-        paused = ""
+        paused: Value = ""
         if member.rest_until is not None and member.rest_until > today:
             if member.paused_until is not None and member.paused_until > member.rest_until:
-                paused = f" Paused until {self.day(member.paused_until)}."
+                paused = say(M.PAUSED_UNTIL, day=self.day(member.paused_until))
             else:
-                paused = f" Resting until {self.day(member.rest_until)}."
+                paused = say(M.RESTING_UNTIL, day=self.day(member.rest_until))
         elif member.paused_until is not None and member.paused_until > today:
-            paused = f" Paused until {self.day(member.paused_until)}."
-        checkin = ""
+            paused = say(M.PAUSED_UNTIL, day=self.day(member.paused_until))
+        checkin: Value = ""
         if member.next_recap_at is not None:
-            checkin = f" Weekly check-in: {self.when(member.next_recap_at, member)}."
+            checkin = say(M.WEEKLY_CHECKIN, when=self.when(member.next_recap_at, member))
             if tk.mask_days(member.nudge_days) == [member.week_starts_on]:
                 # The check-in is that day's one message and carries the week's first step.
                 first_day = "Sunday" if member.week_starts_on == tk.SUNDAY else "Monday"
-                return (
-                    f"Nudges: {base}.{paused} {first_day}'s message is the weekly check-in, "
-                    f"with your first tiny step: {self.when(member.next_recap_at, member)}."
+                return say(
+                    M.NUDGES_FIRST_DAY_ONLY,
+                    schedule=base,
+                    paused=paused,
+                    first_day=first_day,
+                    when=self.when(member.next_recap_at, member),
                 )
-        return f"Nudges: {base}.{paused} Next: {self.when(member.next_nudge_at, member)}.{checkin}"
+        return say(
+            M.NUDGES_NEXT,
+            schedule=base,
+            paused=paused,
+            when=self.when(member.next_nudge_at, member),
+            checkin=checkin,
+        )
 
     # --- dispatch ------------------------------------------------------------------------------
 
@@ -666,11 +691,7 @@ class _Context:
         ):
             member.unreachable = False
             self.replan(member)
-            note = (
-                "\n(I couldn't send you direct messages lately, so nudges stopped. "
-                "If you've opened your DMs, they start again now.)"
-            )
-            reply = replace(reply, text=reply.text + note)
+            reply = reply.then(say(M.DMS_REOPENED))
         return reply
 
     @singledispatchmethod
@@ -681,14 +702,12 @@ class _Context:
     def _show_goal(self, command: c.ShowGoal) -> Reply:
         member = self.preview()
         if member.goal_target is None:
-            return Reply(
-                "You have no weekly goal yet. Start small: /goal 1 post — one post a week."
-            )
-        goal = coaching.plural(member.goal_target, member.goal_label)
+            return Reply.of(say(M.NO_GOAL_YET, goal=FIRST_GOAL))
+        goal = counted(member.goal_target, member.goal_label)
         first_day = tk.DAY_NAMES[member.week_starts_on]
-        return Reply(
-            f"Your goal: {goal} a week (weeks start on {first_day}, {member.timezone}).\n"
-            f"{self.progress_line(member)}"
+        return Reply.of(
+            say(M.YOUR_GOAL, goal=goal, first_day=first_day, zone=member.timezone),
+            self.progress_line(member),
         )
 
     @_run.register
@@ -703,30 +722,27 @@ class _Context:
             GoalChange(self.member_id(member), today, command.target, member.goal_label, self.now)
         )
         self.replan(member)
-        goal = coaching.plural(command.target, member.goal_label)
-        lines = [f"Goal set: {goal} a week. {self.progress_line(member)}"]
+        goal = counted(command.target, member.goal_label)
+        lines: list[Part] = [say(M.GOAL_SET, goal=goal, progress=self.progress_line(member))]
         if first_goal and self.this_week(member).state is not WeekState.MET:
-            lines.append(f"Start small, start now: {self.step_text(member)}")
+            lines.append(say(M.START_NOW, step=self.step_text(member)))
         lines.append(self.schedule_line(member))
         if member.timezone == "UTC" and self.zone_hint is None:
-            lines.append("Weeks and nudges follow UTC — not your zone? /timezone Europe/Berlin")
-        return Reply("\n".join(lines))
+            lines.append(say(M.UTC_HINT, timezone=ZONE_EXAMPLE))
+        return Reply(tuple(lines))
 
     @_run.register
     def _goal_off(self, command: c.GoalOff) -> Reply:
         member = self.existing()
         if member is None or member.goal_target is None:
-            return Reply("You have no goal to turn off. Set one with /goal 1 post.")
+            return Reply.of(say(M.NO_GOAL_TO_TURN_OFF, goal=FIRST_GOAL))
         member.goal_target = None
         today = tk.local_date(self.now, member.tz)
         self.uow.history.add_goal_change(
             GoalChange(self.member_id(member), today, None, member.goal_label, self.now)
         )
         self.replan(member)
-        return Reply(
-            "Goal tracking is off and nudges have stopped. Your history is kept — "
-            "come back any time with /goal 1 post."
-        )
+        return Reply.of(say(M.GOAL_OFF, goal=FIRST_GOAL))
 
     @_run.register
     def _rest(self, command: c.Rest) -> Reply:
@@ -739,33 +755,27 @@ class _Context:
         until = weeks[-1] + timedelta(days=7)
         ongoing = member.rest_until if member.is_resting(week) else None
         if ongoing is not None and ongoing >= until:
-            return Reply(
-                f"You're already resting until {self.day(ongoing)} — nothing changed. "
-                "/goal rest off ends the rest early."
-            )
+            end = CommandRef.to(Form.GOAL_REST_OFF)
+            return Reply.of(say(M.ALREADY_RESTING, day=self.day(ongoing), end=end))
         self.uow.history.add_rest_weeks(self.member_id(member), weeks)
         member.rest_until = until
         self.replan(member)
-        safe = "your streak is safe: rest weeks neither break nor grow it."
+        safe = say(M.REST_SAFE)
         if ongoing is not None:
-            return Reply(
-                f"Your rest now runs until {self.day(until)} (it was until "
-                f"{self.day(ongoing)}). No nudges until then, and {safe}"
+            return Reply.of(
+                say(M.REST_EXTENDED, until=self.day(until), was=self.day(ongoing), safe=safe)
             )
-        span = "1 week" if command.weeks == 1 else f"{command.weeks} weeks"
+        span = say(M.REST_SPAN, count=command.weeks)
         if met:
-            return Reply(
-                f"This week is already met, so it stays met — your rest ({span}) starts "
-                f"next week. No nudges until {self.day(until)}, and {safe}"
-            )
-        span = "this week" if command.weeks == 1 else span
-        return Reply(f"Rest {span} — enjoy it. No nudges until {self.day(until)}, and {safe}")
+            return Reply.of(say(M.REST_AFTER_MET, span=span, until=self.day(until), safe=safe))
+        span = say(M.REST_THIS_WEEK) if command.weeks == 1 else span
+        return Reply.of(say(M.REST_STARTED, span=span, until=self.day(until), safe=safe))
 
     @_run.register
     def _end_rest(self, command: c.EndRest) -> Reply:
         member = self.existing()
         if member is None or member.id is None or not member.is_resting(member.week_of(self.now)):
-            return Reply("You're not resting right now, so there's no rest to end.")
+            return Reply.of(say(M.NOT_RESTING))
         week = member.week_of(self.now)
         planned = [
             day
@@ -776,9 +786,8 @@ class _Context:
         member.rest_until = None
         self._counts.clear()
         self.replan(member)
-        return Reply(
-            "Rest ended — your weeks count as usual again; your streak is as it was. "
-            f"{self.progress_line(member)}\n{self.schedule_line(member)}"
+        return Reply.of(
+            say(M.REST_ENDED, progress=self.progress_line(member)), self.schedule_line(member)
         )
 
     @_run.register
@@ -791,9 +800,9 @@ class _Context:
             last_rest_week = member.rest_until - timedelta(days=7)
             member.rest_until = tk.week_start(last_rest_week, command.starts_on) + timedelta(7)
         self.replan(member)
-        return Reply(
-            f"Your weeks now start on {tk.DAY_NAMES[command.starts_on]}. "
-            f"{self.progress_line(member)}"
+        first_day = tk.DAY_NAMES[command.starts_on]
+        return Reply.of(
+            say(M.WEEK_START_SET, first_day=first_day, progress=self.progress_line(member))
         )
 
     @_run.register
@@ -803,9 +812,7 @@ class _Context:
         if self.request_key is not None and self.uow.publications.has_request_key(
             member_id, self.request_key
         ):
-            return Reply(
-                f"Already logged — that was the same request again. {self.progress_line(member)}"
-            )
+            return Reply.of(say(M.ALREADY_LOGGED_REQUEST, progress=self.progress_line(member)))
         today = tk.local_date(self.now, member.tz)
         day = command.day.resolve(today) if command.day is not None else today
         refused = self.refuse_day(day, today)
@@ -814,25 +821,20 @@ class _Context:
         if command.url is not None and self.uow.publications.has_any_url(
             member_id, grammar.url_variants(command.url)
         ):
-            return Reply(
-                f"You already logged {command.url} — each link counts once. "
-                f"{self.progress_line(member)}"
+            url = MemberText(command.url)
+            return Reply.of(
+                say(M.ALREADY_LOGGED_LINK, url=url, progress=self.progress_line(member))
             )
         if command.url is None and command.title is not None:
             title = command.title.casefold()
             for earlier in self.uow.publications.recent(member_id, since=day):
                 same_title = earlier.title is not None and earlier.title.casefold() == title
                 if earlier.local_day == day and earlier.url is None and same_title:
-                    on = "today" if day == today else f"on {self.day(day)}"
-                    return Reply(
-                        f"You logged “{command.title}” {on} already — log it again?",
-                        actions=(
-                            Action(
-                                ActionId.PUBLISH_AGAIN,
-                                "Yes, log it again",
-                                f"/published again {earlier.id}",
-                            ),
-                        ),
+                    on = say(M.TODAY) if day == today else say(M.ON_DAY, day=self.day(day))
+                    again = CommandRef.to(Form.PUBLISHED_AGAIN, number=earlier.id or 0)
+                    return Reply.of(
+                        say(M.LOG_AGAIN_QUESTION, title=MemberText(command.title), on=on),
+                        actions=(Action(ActionId.PUBLISH_AGAIN, say(M.LOG_AGAIN_BUTTON), again),),
                     )
         return self.store_publication(
             member, day, command.url, command.title, command.title_shortened
@@ -840,18 +842,22 @@ class _Context:
 
     def refuse_day(self, day: date, today: date) -> Reply | None:
         """Why a publication cannot be logged (or removed) for ``day``, if it cannot."""
-        back = (today - timedelta(days=2)).isoformat()
-        example = f"\nExample: /published {back} https://example.com/my-post My first post"
+        back = When(today - timedelta(days=2), DateStyle.ISO)
+        example = CommandRef.to(
+            Form.PUBLISHED_ON, day=back, url="https://example.com/my-post", title="My first post"
+        )
         if day > today:
-            return Reply(
-                f"{self.day(day)} hasn't happened yet — log a publication once it's out." + example,
-                ok=False,
-            )
+            return refusal(say(M.DAY_IN_FUTURE, day=self.day(day)), example)
         if day < today - timedelta(days=c.MAX_DAYS_BACK):
-            return Reply(
-                f"{self.day(day)} is more than {c.MAX_DAYS_BACK} days back: I log publications "
-                f"from {self.day(today - timedelta(days=c.MAX_DAYS_BACK))} on." + example,
-                ok=False,
+            earliest = self.day(today - timedelta(days=c.MAX_DAYS_BACK))
+            return refusal(
+                say(
+                    M.DAY_TOO_FAR_BACK,
+                    day=self.day(day),
+                    max_days=c.MAX_DAYS_BACK,
+                    earliest=earliest,
+                ),
+                example,
             )
         return None
 
@@ -887,51 +893,52 @@ class _Context:
             )
         except DuplicatePublicationError:
             # Another replica logged the same request (or link) since the checks above.
-            what = (
-                "that was the same request again" if self.request_key else "each link counts once"
+            what = say(M.SAME_REQUEST if self.request_key else M.EACH_LINK_ONCE)
+            return Reply.of(
+                say(M.ALREADY_LOGGED_RACE, what=what, progress=self.progress_line(member))
             )
-            return Reply(f"Already logged — {what}. {self.progress_line(member)}")
         self.replan(member)
-        what = f"“{title}”" if title else (url or "your publication")
-        for_day = "" if day == today else f" for {self.day(day)}"
-        lines = [f"Logged {what}{for_day}. {self.progress_line(member)}"]
+        logged = described(title, url, say(M.YOUR_PUBLICATION))
+        progress = self.progress_line(member)
+        lines: list[Part | None] = [
+            say(M.LOGGED, what=logged, progress=progress)
+            if day == today
+            else say(M.LOGGED_FOR, what=logged, day=self.day(day), progress=progress)
+        ]
         if closed:
             lines.append(self.closed_week_news(member, week, weeks_before))
         after = self.this_week(member).state
         if after is WeekState.MET and before is not WeekState.MET:
-            current = self.streak(member).current
-            weeks = "week" if current == 1 else "weeks"
-            lines.append(f"Streak: {current} {weeks}. No more nudges this week — enjoy it.")
+            lines.append(say(M.STREAK_NOW, count=self.streak(member).current))
         if member.goal_target is None:
-            lines.append("Set a weekly goal to start a streak: /goal 1 post")
+            lines.append(say(M.SET_GOAL_FOR_STREAK, goal=FIRST_GOAL))
         if title_shortened:
-            lines.append("(The title was long, so I kept its first 200 characters.)")
-        return Reply("\n".join([line for line in lines if line]))
+            lines.append(say(M.TITLE_SHORTENED))
+        return Reply.of(*lines)
 
-    def closed_week_news(self, member: Member, week: date, before: list[WeekSummary]) -> str:
+    def closed_week_news(self, member: Member, week: date, before: list[WeekSummary]) -> Say | None:
         """What a publication logged in (or removed from) the closed ``week`` changed: the
         week's result and the streak, both by the streak's own rules."""
         after = self.weeks(member)
         old = next((w for w in before if w.start == week), None)
         new = next((w for w in after if w.start == week), None)
         last_week = member.week_of(self.now) - timedelta(days=7)
-        name = "Last week" if week == last_week else f"The week of {self.day(week)}"
+        name = say(M.LAST_WEEK) if week == last_week else say(M.WEEK_OF, day=self.day(week))
         if new is None or new.target is None or new.state is WeekState.REST:
-            return ""
+            return None
+        result: dict[str, Value] = {"week": name, "count": new.count, "target": new.target}
         if old is None or old.state is new.state:
-            return f"{name}: {new.count} of {new.target}."
+            return say(M.WEEK_RESULT, **result)
         streak_before, streak_now = streaks.current_streak(before), streaks.current_streak(after)
-        weeks = "week" if streak_now == 1 else "weeks"
         if new.state is WeekState.MET:
             if streak_now > streak_before:
-                return f"{name} is met now — your streak is back to {streak_now} {weeks}."
-            return f"{name} is met now ({new.count} of {new.target})."
+                return say(M.WEEK_MET_STREAK_BACK, week=name, count=streak_now)
+            return say(M.WEEK_MET, **result)
         if streak_now < streak_before:
-            return (
-                f"{name} is no longer met ({new.count} of {new.target}) — your streak is "
-                f"{streak_now} {weeks} now."
+            return say(
+                M.WEEK_UNMET_STREAK, week=name, done=new.count, target=new.target, count=streak_now
             )
-        return f"{name} is no longer met ({new.count} of {new.target})."
+        return say(M.WEEK_UNMET, **result)
 
     def recent_publications(self, member: Member) -> Sequence[Publication]:
         """This week's publications and those of the weeks just before, newest first: the
@@ -942,57 +949,63 @@ class _Context:
         return self.uow.publications.recent(member.id, since)[:MAX_LISTED]
 
     @staticmethod
-    def described(publication: Publication) -> str:
-        if publication.title:
-            return f"“{publication.title}”"
-        return publication.url or "a publication without a title"
+    def described(publication: Publication) -> Value:
+        return described(publication.title, publication.url, say(M.NO_TITLE_PUBLICATION))
 
     @_run.register
     def _list_publications(self, command: c.ListPublications) -> Reply:
         member = self.existing()
         listed = self.recent_publications(member) if member is not None else []
         if member is None or not listed:
-            return Reply(
-                "Nothing logged in the last few weeks. Log one with /published "
-                "https://example.com/my-post My first post"
-            )
-        lines = [f"Your publications this week and the {LISTED_WEEKS - 1} weeks before:"]
+            return Reply.of(say(M.NOTHING_LISTED, example=PUBLISH_EXAMPLE))
+        lines: list[Part] = [say(M.LIST_HEADING, weeks=LISTED_WEEKS - 1)]
         for number, publication in enumerate(listed, start=1):
-            parts = [f"{number}. {self.day(publication.local_day)}"]
+            parts: list[Value] = []
             if publication.title:
-                parts.append(f"“{publication.title}”")
+                parts.append(say(M.QUOTED, text=MemberText(publication.title)))
             if publication.url:
-                parts.append(publication.url)
-            if len(parts) == 1:
-                parts.append("(no title)")
-            lines.append(" — ".join(parts))
-        lines.append(
-            f"Remove one with /published remove N (up to {c.MAX_DAYS_BACK} days back); "
-            "log a past one with /published yesterday (or mon, or YYYY-MM-DD) and its link."
-        )
-        return Reply("\n".join(lines))
+                parts.append(MemberText(publication.url))
+            if not parts:
+                parts.append(say(M.LIST_NO_TITLE))
+            lines.append(
+                say(
+                    M.LIST_ITEM if len(parts) == 1 else M.LIST_ITEM_TWO,
+                    number=number,
+                    day=self.day(publication.local_day),
+                    **dict(zip(("first", "second"), parts, strict=False)),
+                )
+            )
+        remove = CommandRef.to(Form.PUBLISHED_REMOVE, number="N")
+        backdate = CommandRef.to(Form.PUBLISHED_DAY, day="yesterday")
+        lines.append(say(M.LIST_FOOTER, remove=remove, max_days=c.MAX_DAYS_BACK, backdate=backdate))
+        return Reply(tuple(lines))
 
     @_run.register
     def _remove_publication(self, command: c.RemovePublication) -> Reply:
         member = self.existing()
         listed = self.recent_publications(member) if member is not None else []
         if member is None or not listed:
-            return Reply("There's nothing to remove — nothing logged in the last few weeks.")
+            return Reply.of(say(M.NOTHING_TO_REMOVE))
         if command.number > len(listed):
-            only = "1" if len(listed) == 1 else f"1 to {len(listed)}"
-            return Reply(
-                f"There's no number {command.number}: /published list shows {only}.\n"
-                f"Example: /published remove {len(listed)}",
-                ok=False,
+            only = (
+                say(M.NUMBERS_ONE) if len(listed) == 1 else say(M.NUMBERS_RANGE, last=len(listed))
+            )
+            return refusal(
+                say(
+                    M.NO_SUCH_NUMBER,
+                    number=command.number,
+                    list=CommandRef.to(Form.PUBLISHED_LIST),
+                    numbers=only,
+                ),
+                CommandRef.to(Form.PUBLISHED_REMOVE, number=len(listed)),
             )
         chosen = listed[command.number - 1]
         today = tk.local_date(self.now, member.tz)
         what = self.described(chosen)
         if chosen.local_day < today - timedelta(days=c.MAX_DAYS_BACK):
-            return Reply(
-                f"{what} is from {self.day(chosen.local_day)}, more than {c.MAX_DAYS_BACK} days "
-                "back, so it stays.",
-                ok=False,
+            day = self.day(chosen.local_day)
+            return Reply.of(
+                say(M.TOO_OLD_TO_REMOVE, what=what, day=day, max_days=c.MAX_DAYS_BACK), ok=False
             )
         return self.remove(member, chosen)
 
@@ -1003,13 +1016,14 @@ class _Context:
         self._counts.clear()
         self.uow.publications.remove(publication)
         self.replan(member)
-        lines = [
-            f"Removed {self.described(publication)} (logged {self.day(publication.local_day)}). "
-            f"{self.progress_line(member)}"
-        ]
-        if closed:
-            lines.append(self.closed_week_news(member, week, weeks_before))
-        return Reply("\n".join([line for line in lines if line]))
+        removed = say(
+            M.REMOVED,
+            what=self.described(publication),
+            day=self.day(publication.local_day),
+            progress=self.progress_line(member),
+        )
+        news = self.closed_week_news(member, week, weeks_before) if closed else None
+        return Reply.of(removed, news)
 
     @_run.register
     def _repeat_publication(self, command: c.RepeatPublication) -> Reply:
@@ -1018,11 +1032,8 @@ class _Context:
         if member is not None and member.id is not None:
             found = self.uow.publications.find(member.id, command.publication_id)
         if member is None or found is None or found.url is not None or found.title is None:
-            return Reply(
-                "That publication isn't there any more, so I logged nothing. Log it anew with "
-                "/published and its title.",
-                ok=False,
-            )
+            published = CommandRef.to(Form.PUBLISHED)
+            return Reply.of(say(M.REPEAT_GONE, published=published), ok=False)
         refused = self.refuse_day(found.local_day, tk.local_date(self.now, member.tz))
         if refused is not None:
             return refused
@@ -1033,14 +1044,18 @@ class _Context:
         member = self.existing()
         latest = self.uow.publications.latest(member.id) if member and member.id else None
         if member is None or latest is None:
-            return Reply("There's nothing to undo — no publications logged yet.")
+            return Reply.of(say(M.NOTHING_TO_UNDO))
         what = self.described(latest)
         if tk.week_start(latest.local_day, member.week_starts_on) != member.week_of(self.now):
             # A closed week's result was already recapped; a stray tap must not rewrite it.
-            return Reply(
-                f"Your last publication, {what} (logged {self.day(latest.local_day)}), belongs "
-                "to a week that has closed, so it stays. Undo works for this week's publications; "
-                "/published list and /published remove N take out an older one on purpose.",
+            return Reply.of(
+                say(
+                    M.UNDO_CLOSED_WEEK,
+                    what=what,
+                    day=self.day(latest.local_day),
+                    list=CommandRef.to(Form.PUBLISHED_LIST),
+                    remove=CommandRef.to(Form.PUBLISHED_REMOVE, number="N"),
+                ),
                 ok=False,
             )
         return self.remove(member, latest)
@@ -1049,11 +1064,11 @@ class _Context:
     def _show_streak(self, command: c.ShowStreak) -> Reply:
         member = self.preview()
         streak = self.streak(member)
-        return Reply(render_streak(streak, member.goal_label), streak=streak)
+        return Reply.of(StreakCard(streak, member.goal_label))
 
     @_run.register
     def _show_nudges(self, command: c.ShowNudges) -> Reply:
-        return Reply(self.schedule_line(self.preview()))
+        return Reply.of(self.schedule_line(self.preview()))
 
     @_run.register
     def _set_nudges(self, command: c.SetNudges) -> Reply:
@@ -1064,7 +1079,7 @@ class _Context:
             member.nudge_minute = command.minute_of_day
         member.nudges_on = True
         self.replan(member)
-        return Reply(self.schedule_line(member))
+        return Reply.of(self.schedule_line(member))
 
     @_run.register
     def _pause(self, command: c.PauseNudges) -> Reply:
@@ -1072,25 +1087,18 @@ class _Context:
         today = tk.local_date(self.now, member.tz)
         if command.until is not None:
             until = command.until
+            example = grammar.pause_until_example(today)
             if until <= today:
-                return Reply(
-                    f"Pick a date after today ({today.isoformat()}).\n"
-                    f"Example: {grammar.pause_until_example(today)}",
-                    ok=False,
-                )
+                iso = When(today, DateStyle.ISO)
+                return refusal(say(M.PICK_DATE_AFTER_TODAY, today=iso), example)
             if until > today + timedelta(days=366):
-                return Reply(
-                    "A pause can last up to a year.\n"
-                    f"Example: {grammar.pause_until_example(today)}",
-                    ok=False,
-                )
+                return refusal(say(M.PAUSE_UP_TO_A_YEAR), example)
         else:
             until = today + timedelta(weeks=command.weeks or 0, days=command.days or 0)
         member.paused_until = until
         self.replan(member)
-        return Reply(
-            f"Nudges paused until {self.day(until)}. /nudges resume brings them back sooner."
-        )
+        resume = CommandRef.to(Form.NUDGES_RESUME)
+        return Reply.of(say(M.PAUSED, day=self.day(until), resume=resume))
 
     @_run.register
     def _resume(self, command: c.ResumeNudges) -> Reply:
@@ -1098,25 +1106,22 @@ class _Context:
         member.paused_until = None
         member.nudges_on = True
         self.replan(member)
-        return Reply(f"Resumed. {self.schedule_line(member)}")
+        return Reply.of(say(M.RESUMED, schedule=self.schedule_line(member)))
 
     @_run.register
     def _nudges_off(self, command: c.NudgesOff) -> Reply:
         member = self.member()
         member.nudges_on = False
         self.replan(member)
-        return Reply(
-            "Nudges are off. Your goal and streak still count, and the weekly recap still "
-            "comes. /nudges resume turns them back on."
-        )
+        return Reply.of(say(M.NUDGES_OFF, resume=CommandRef.to(Form.NUDGES_RESUME)))
 
     @_run.register
     def _snooze(self, command: c.Snooze) -> Reply:
         member = self.existing()
         if member is None or member.goal_target is None or not member.nudges_on:
-            return Reply("There's no nudge to snooze right now.")
+            return Reply.of(say(M.NOTHING_TO_SNOOZE))
         if self.this_week(member).state is not WeekState.IN_PROGRESS:
-            return Reply("Nothing to snooze — no more nudges this week.")
+            return Reply.of(say(M.NO_MORE_NUDGES_TO_SNOOZE))
         tz = member.tz
         today = tk.local_date(self.now, tz)
         tomorrow = tk.to_instant(
@@ -1138,44 +1143,46 @@ class _Context:
             for kind in (DeliveryKind.NUDGE, DeliveryKind.RECAP)
         )
         if not answers_a_nudge and (scheduled is None or scheduled >= at):
-            nothing = "Nothing to snooze: no nudge came lately"
             if scheduled is None:
-                return Reply(f"{nothing}, and none is planned this week.")
-            return Reply(
-                f"{nothing}, and the next one is {self.when(scheduled, member)}, no sooner than "
-                f"{self.when(at, member)}. Snooze pushes back a nudge you've just had."
-            )
+                return Reply.of(say(M.NO_RECENT_NUDGE))
+            next_one, earliest = self.when(scheduled, member), self.when(at, member)
+            return Reply.of(say(M.NO_RECENT_NUDGE_NEXT, next=next_one, at=earliest))
         member.next_nudge_at = at
-        return Reply(f"Snoozed — I'll nudge you again {self.when(at, member)}.")
+        return Reply.of(say(M.SNOOZED, at=self.when(at, member)))
 
     @_run.register
     def _smaller(self, command: c.SmallerStep) -> Reply:
         member = self.existing()  # an old button after /habit forget brings nobody back
         if member is None or member.goal_target is None:
-            return Reply("There's no goal yet, so no step to shrink. Start small: /goal 1 post")
+            return Reply.of(say(M.NO_STEP_TO_SHRINK, goal=FIRST_GOAL))
         state = self.this_week(member).state
         if state is WeekState.MET:
-            return Reply("Goal met this week — nothing to do but enjoy it. 🎉")
+            return Reply.of(say(M.MET_NOTHING_TO_DO))
         if state is WeekState.REST:
-            return Reply("It's a rest week — no steps needed. Enjoy the break.")
+            return Reply.of(say(M.REST_NO_STEPS))
         # Each answer is a rung below the last step given, down to the phase's smallest, which
         # then stays (on the last day that is publishing, even after a shorter mid-week step);
         # the next nudge or check-in brings a regular-sized step again.
         phase = self.phase(member)
         step = coaching.smaller_step(phase, member.last_step)
-        template = SMALLER_STEP
+        message = M.SMALLER_STEP
         if step is None:
-            step, template = coaching.smallest_step(phase), SMALLEST_STEP
+            step, message = coaching.smallest_step(phase), M.SMALLEST_STEP
         member.last_step = step.id
-        return Reply(template.format(step=step.text.format(label=member.goal_label)))
+        return Reply.of(say(message, step=step_words(step, member.goal_label)))
 
     @_run.register
     def _show_timezone(self, command: c.ShowTimezone) -> Reply:
         member = self.preview()
-        local = self.now.astimezone(member.tz).strftime("%a %H:%M")
-        return Reply(
-            f"Your time zone is {member.timezone} (it's {local} there). "
-            "Change it with /timezone Area/City, e.g. /timezone Europe/Berlin."
+        local = When(self.now.astimezone(member.tz), DateStyle.WEEKDAY_TIME)
+        return Reply.of(
+            say(
+                M.YOUR_ZONE,
+                zone=member.timezone,
+                local=local,
+                any=CommandRef.to(Form.TIMEZONE_ANY),
+                example=ZONE_EXAMPLE,
+            )
         )
 
     @_run.register
@@ -1183,21 +1190,21 @@ class _Context:
         member = self.member()
         member.timezone = command.name
         self.replan(member)
-        local = self.now.astimezone(member.tz).strftime("%a %H:%M")
-        return Reply(f"Time zone set to {command.name} — it's {local} there now.")
+        local = When(self.now.astimezone(member.tz), DateStyle.WEEKDAY_TIME)
+        return Reply.of(say(M.ZONE_SET, zone=command.name, local=local))
 
     @_run.register
     def _help(self, command: c.Help) -> Reply:
         today = tk.local_date(self.now, self.preview().tz)
         card = HelpCard(pause_until=today + timedelta(days=grammar.PAUSE_EXAMPLE_DAYS))
-        return Reply(help_text(card), help=card)
+        return Reply.of(card)
 
     @_run.register
     def _export(self, command: c.Export) -> Reply:
         member = self.existing()
         records = self.adapter_records()
         if (member is None or member.id is None) and not records:
-            return Reply("I have no data about you yet — nothing to export.")
+            return Reply.of(say(M.NOTHING_TO_EXPORT))
         data: dict[str, Any] = {"member": None, "publications": []}
         if member is not None:
             data = self.export_data(member)
@@ -1205,7 +1212,7 @@ class _Context:
         content = json.dumps(data, indent=2, ensure_ascii=False, default=str).encode()
         count = len(data["publications"])
         return Reply(
-            f"Here is everything I store about you ({count} publications).",
+            (say(M.EXPORTED, count=count),),
             attachment=Attachment("habit-coach-export.json", content),
         )
 
@@ -1268,18 +1275,22 @@ class _Context:
         member = self.existing()
         # Also for a "keep" clicked after a "delete" went through.
         if member is None and not self.adapter_records():
-            return Reply("I have no data about you — there's nothing to delete.")
+            return Reply.of(say(M.NOTHING_TO_DELETE))
         if command.cancelled:
-            return Reply("Kept — nothing was deleted.")
+            return Reply.of(say(M.KEPT))
         if not command.confirmed:
-            return Reply(
-                "This deletes your goal, streak, publications and settings, for good. "
-                "Are you sure? (/habit forget confirm)",
+            confirm = CommandRef.to(Form.HABIT_FORGET_CONFIRM)
+            # The typed confirmation only where no button does it.
+            typed = Say(M.CONFIRM_BY_TYPING, (("command", confirm),), typed_only=True)
+            return Reply.of(
+                say(M.FORGET_ASK, typed=typed),
                 actions=(
+                    Action(ActionId.FORGET_CONFIRM, say(M.FORGET_YES), confirm),
                     Action(
-                        ActionId.FORGET_CONFIRM, "Yes, delete everything", "/habit forget confirm"
+                        ActionId.FORGET_CANCEL,
+                        say(M.FORGET_NO),
+                        CommandRef.to(Form.HABIT_FORGET_CANCEL),
                     ),
-                    Action(ActionId.FORGET_CANCEL, "No, keep my data", "/habit forget cancel"),
                 ),
             )
         # In this unit of work: the member's rows and the records naming them go together.
@@ -1288,9 +1299,7 @@ class _Context:
         if member is not None:
             self.uow.members.delete(member)
         self._member = None
-        return Reply(
-            "Done — everything I stored about you is deleted. You can start fresh any time."
-        )
+        return Reply.of(say(M.FORGOTTEN))
 
     # --- notices -------------------------------------------------------------------------------
 
@@ -1302,8 +1311,8 @@ class _Context:
             return None
         if self.this_week(member).state is not WeekState.IN_PROGRESS:
             return None
-        text = f"{self.progress_line(member)}\nTiny next step: {self.step_text(member)}"
-        return Notice(self.ref, DeliveryKind.NUDGE, text, NUDGE_ACTIONS)
+        body = (self.progress_line(member), say(M.TINY_NEXT_STEP, step=self.step_text(member)))
+        return Notice(self.ref, DeliveryKind.NUDGE, body, NUDGE_ACTIONS)
 
     def checkin_notice(self, scheduled_for: datetime) -> Notice | None:
         """The week-opening message: last week's recap (if it had a goal) and a first step."""
@@ -1313,120 +1322,91 @@ class _Context:
         closed = scheduling.closed_week_of_checkin(member, scheduled_for)
         weeks = self.weeks(member)
         by_start = {w.start: w for w in weeks}
-        parts: list[str] = []
+        parts: list[Part] = []
         actions: tuple[Action, ...] = ()
         summary = by_start.get(closed)
         if summary is not None and summary.state is WeekState.REST:
             if not member.is_resting(closed + timedelta(days=7)):  # not while the rest goes on
-                parts.append("Welcome back from your rest week.")
+                parts.append(say(M.WELCOME_BACK))
         elif summary is not None and summary.state in (WeekState.MET, WeekState.MISSED):
             salt = closed.toordinal()
             streak = streaks.streak_through(weeks, closed)
             label = member.goal_label
+            result: dict[str, Value] = {"done": summary.count, "target": summary.target or 0}
             if summary.state is WeekState.MET:
-                parts.append(
-                    f"Last week: {summary.count} of {summary.target} — goal met! "
-                    f"Streak: {streak} {'week' if streak == 1 else 'weeks'}. "
-                    f"{coaching.encouragement(True, salt)}"
-                )
+                cheer = say(coaching.encouragement(True, salt))
+                parts.append(say(M.LAST_WEEK_MET, **result, count=streak, cheer=cheer))
             else:
-                parts.append(
-                    f"Last week: {summary.count} of {summary.target}. "
-                    f"{coaching.encouragement(False, salt)}"
-                )
+                cheer = say(coaching.encouragement(False, salt))
+                parts.append(say(M.LAST_WEEK_MISSED, **result, cheer=cheer))
                 closed_weeks = [w for w in weeks if w.start <= closed]
                 if streaks.missed_in_a_row(closed_weeks) >= 2 and member.goal_target:
                     if member.goal_target > 1:
                         smaller = member.goal_target - 1
-                        goal = coaching.plural(smaller, label)
-                        parts.append(f"Would a smaller goal help? Try {goal} a week.")
+                        goal = counted(smaller, label)
+                        parts.append(say(M.SMALLER_GOAL_HINT, goal=goal))
                         actions = (
                             Action(
-                                ActionId.SMALLER_GOAL, f"Make it {goal} a week", f"/goal {smaller}"
+                                ActionId.SMALLER_GOAL,
+                                say(M.SMALLER_GOAL_BUTTON, goal=goal),
+                                CommandRef.to(Form.GOAL_COUNT, count=smaller),
                             ),
                         )
                     else:
-                        parts.append(
-                            f"Make it smaller still: a 100-word {label} counts. "
-                            "Or take a breather with /goal rest."
-                        )
+                        rest = CommandRef.to(Form.GOAL_REST)
+                        parts.append(say(M.SMALLER_STILL, label=MemberText(label), rest=rest))
         if member.goal_target is not None and member.nudges_on:
             today = tk.local_date(self.now, member.tz)
             week = self.this_week(member)
             if not member.is_paused(today) and week.state is WeekState.IN_PROGRESS:
-                parts.append(
-                    f"{self.progress_line(member)}\nFirst tiny step: {self.step_text(member)}"
-                )
+                parts.append(self.progress_line(member))
+                parts.append(say(M.FIRST_TINY_STEP, step=self.step_text(member)))
                 actions = actions + NUDGE_ACTIONS
         if not parts:
             return None
-        return Notice(self.ref, DeliveryKind.RECAP, "\n".join(parts), actions)
+        return Notice(self.ref, DeliveryKind.RECAP, tuple(parts), actions)
 
 
 def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-STATE_MARKS = {
-    WeekState.MET: "✅",
-    WeekState.MISSED: "▫️",
-    WeekState.REST: "💤",
-    WeekState.IN_PROGRESS: "⏳",
-    WeekState.OFF: "·",
-}
-STATE_LEGEND = {
-    WeekState.MET: "met",
-    WeekState.MISSED: "missed",
-    WeekState.REST: "rest",
-    WeekState.IN_PROGRESS: "this week",
-    WeekState.OFF: "no goal",
-}
+ZONE_EXAMPLE = CommandRef.to(Form.TIMEZONE, zone="Europe/Berlin")
+
+
+def described(title: str | None, url: str | None, otherwise: Say) -> Value:
+    """A publication as a reply names it: its title in quotes, else its link."""
+    if title:
+        return say(M.QUOTED, text=MemberText(title))
+    return MemberText(url) if url else otherwise
+
+
+def step_words(step: coaching.Step, label: str) -> Say:
+    """A coaching step's words, the member's goal label in them."""
+    return say(step.message, label=MemberText(label))
+
+
+def describe_days(mask: int) -> Value:
+    days = tk.mask_days(mask)
+    if days == list(range(7)):
+        return say(M.EVERY_DAY)
+    if days == list(range(5)):
+        return say(M.WEEKDAYS)
+    if days == [5, 6]:
+        return say(M.WEEKENDS)
+    return " ".join(tk.DAY_NAMES[d] for d in days)
+
+
+def time_left(now: datetime, end: datetime, tz: ZoneInfo) -> Say:
+    """'3 days left', '5 hours left', 'less than an hour left' (see ``tk.humanize_left``)."""
+    days, hours = tk.left_until(now, end, tz)
+    if days:
+        return say(M.DAYS_LEFT, count=days)
+    if hours:
+        return say(M.HOURS_LEFT, count=hours)
+    return say(M.LESS_THAN_AN_HOUR_LEFT)
 
 
 def render_streak(streak: Streak, label: str) -> str:
-    """The streak card as plain text; adapters may render richer cards from ``Reply.streak``."""
-    week = streak.this_week
-    weeks = "week" if streak.current == 1 else "weeks"
-    lines = [f"🔥 Streak: {streak.current} {weeks} (longest: {streak.longest})"]
-    if week.state is WeekState.REST:
-        lines.append("This week: rest 💤")
-    elif week.target is None:
-        lines.append(
-            f"This week: {coaching.plural(week.count, label)} (no goal set — /goal 1 post)"
-        )
-    else:
-        done = " — goal met! 🎉" if week.state is WeekState.MET else f", {streak.time_left}"
-        lines.append(f"This week: {week.count} of {week.target}{done}")
-    lines.append(f"Total published: {streak.total_publications}")
-    if len(streak.recent) > 1:
-        marks = " ".join(STATE_MARKS[w.state] for w in streak.recent)
-        shown = {w.state for w in streak.recent}  # every mark shown is explained, no other
-        legend = " ".join(
-            f"{mark} {STATE_LEGEND[state]}" for state, mark in STATE_MARKS.items() if state in shown
-        )
-        lines.append(f"Recent weeks: {marks}  ({legend})")
-    return "\n".join(lines)
-
-
-# The help as a template: its examples that name a date are filled from the member's today.
-HELP = """\
-Habit Coach — start small, start now. Set a modest weekly goal, log what you publish, and I'll
-nudge you with one tiny next step at your own local time.
-
-/goal — show your goal · /goal 1 post — set N a week (1–21) · /goal off
-/goal rest [N weeks] — a break that leaves your streak alone · /goal rest off — end it early
-/goal week sunday — weeks start on Sunday (or monday)
-/published [link] [title] — log a publication now · /published undo — undo the last one
-/published yesterday [link] [title] — or mon, or YYYY-MM-DD: up to 14 days back
-/published list — your recent publications, numbered · /published remove 2 — remove one
-/streak — your streak card
-/nudges — show the schedule · /nudges mon thu at 9:00 · /nudges weekdays at 18:30
-/nudges pause 2w · /nudges pause until {until} · /nudges resume · /nudges off
-/nudges snooze later|tomorrow · /nudges smaller — an even smaller next step
-/timezone — show · /timezone Europe/Berlin — set your IANA time zone
-/habit help · /habit export — all your data as JSON · /habit forget — delete it all"""
-
-
-def help_text(card: HelpCard) -> str:
-    """The help as text, with the card's dates."""
-    return HELP.format(until=card.pause_until.isoformat())
+    """The streak card as plain text (the console's)."""
+    return render_body((StreakCard(streak, label),), PLAIN)

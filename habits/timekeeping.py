@@ -277,15 +277,20 @@ def humanize_left(now: datetime, end: datetime, tz: ZoneInfo | None = None) -> s
     With ``tz`` (and ``end`` a local midnight) days are counted on the local calendar, so a
     week with a 25-hour day never shows "8 days left".
     """
+    days, hours = left_until(now, end, tz)
+    if days:
+        return f"{days} days left" if days != 1 else "1 day left"
+    if hours:
+        return f"{hours} hours left" if hours != 1 else "1 hour left"
+    return "less than an hour left"
+
+
+def left_until(now: datetime, end: datetime, tz: ZoneInfo | None = None) -> tuple[int, int]:
+    """What is left until ``end``: (days, 0) from a day on, else (0, whole hours)."""
     remaining = end - now
     if remaining >= timedelta(days=1):
         if tz is not None:
             last_day = (end - timedelta(microseconds=1)).astimezone(tz).date()
-            days = (last_day - local_date(now, tz)).days + 1
-        else:
-            days = remaining.days + (1 if remaining.seconds else 0)
-        return f"{days} days left" if days != 1 else "1 day left"
-    hours = int(remaining.total_seconds() // 3600)
-    if hours >= 1:
-        return f"{hours} hours left" if hours != 1 else "1 hour left"
-    return "less than an hour left"
+            return (last_day - local_date(now, tz)).days + 1, 0
+        return remaining.days + (1 if remaining.seconds else 0), 0
+    return 0, max(int(remaining.total_seconds() // 3600), 0)

@@ -16,18 +16,22 @@ from discord import app_commands
 
 from habits import grammar
 from habits import timekeeping as tk
+from habits.catalogue import Form, M
 from habits.commands import MAX_DAYS_BACK, ParseError
+from habits.messages import CommandRef, Reply, Say, say
 from habits.model import MAX_LABEL, MAX_REST_WEEKS, MAX_TARGET, MAX_TITLE, MAX_URL, MIN_TARGET
 
 MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
 MAX_OPTION_LENGTH = 6000  # Discord's limit for a string option
+REST_EXAMPLE = CommandRef.to(Form.GOAL_REST_WEEKS, weeks=2)
+PAUSE_EXAMPLE = CommandRef.to(Form.NUDGES_PAUSE, span="2w")
 
 
 class OptionError(ValueError):
     """Options that cannot go together; the text says why and shows an example, in the
     engine's own format (:class:`habits.commands.ParseError`)."""
 
-    def __init__(self, message: str, example: str):
+    def __init__(self, message: Say, example: CommandRef):
         self.error = ParseError(message, example)
         super().__init__(str(self.error))
 
@@ -47,7 +51,7 @@ class CommandHandler(Protocol):
     ) -> None:
         """Log a publication from separate link, title and day options and answer."""
 
-    async def refuse(self, interaction: discord.Interaction, message: str) -> None:
+    async def refuse(self, interaction: discord.Interaction, message: Reply) -> None:
         """Answer privately that the options were wrong; nothing is stored."""
 
     def now(self) -> datetime: ...
@@ -63,23 +67,22 @@ def _words(*parts: object) -> str:
 def goal_text(count: int | None, label: str | None, change: str | None, weeks: int | None) -> str:
     if change is None:
         if weeks is not None:
-            raise OptionError("“weeks” goes with change: rest.", "/goal change:rest weeks:2")
+            raise OptionError(say(M.OPTION_WEEKS_WITH_REST), REST_EXAMPLE)
         if label is not None and count is None:
             # The engine would read the label as the count ("not “newsletter”").
             raise OptionError(
-                "A label goes with a count: how many a week? Start small: one a week is a "
-                "great goal.",
-                "/goal count:1 label:newsletter",
+                say(M.OPTION_LABEL_NEEDS_COUNT),
+                CommandRef.to(Form.GOAL, count=1, label="newsletter"),
             )
         return _words("/goal", count, label)
     if count is not None or label is not None:
         raise OptionError(
-            f"Pick either a count (and label) or change: {change}, not both.", "/goal count:1"
+            say(M.OPTION_COUNT_OR_CHANGE, change=change), CommandRef.to(Form.GOAL_COUNT, count=1)
         )
     if change == "rest":
         return _words("/goal rest", weeks)
     if weeks is not None:
-        raise OptionError("“weeks” goes with change: rest.", "/goal change:rest weeks:2")
+        raise OptionError(say(M.OPTION_WEEKS_WITH_REST), REST_EXAMPLE)
     return _words("/goal", change)
 
 
@@ -95,7 +98,7 @@ def published_text(undo: bool | None, list_: bool | None = None, remove: int | N
         if given
     ]
     if len(chosen) > 1:
-        raise OptionError("Pick one of undo, list and remove.", "/published list:True")
+        raise OptionError(say(M.OPTION_ONE_OF_UNDO_LIST_REMOVE), CommandRef.to(Form.PUBLISHED_LIST))
     return chosen[0] if chosen else "/published"
 
 
@@ -104,23 +107,18 @@ def nudges_text(
 ) -> str:
     if change is None:
         if pause_for is not None:
-            raise OptionError(
-                "“pause_for” goes with change: pause.", "/nudges change:pause pause_for:2w"
-            )
+            raise OptionError(say(M.OPTION_PAUSE_FOR_WITH_PAUSE), PAUSE_EXAMPLE)
         if days is None and time is None:
             return "/nudges"
         return _words("/nudges", days, "at" if time else None, time)
     if days is not None or time is not None:
         raise OptionError(
-            f"Pick either days and time or change: {change}, not both.",
-            "/nudges days:mon thu time:9:00",
+            say(M.OPTION_DAYS_OR_CHANGE, change=change), grammar.EXAMPLE_COMMANDS["nudges"]
         )
     if change == "pause":
         return _words("/nudges pause", pause_for)
     if pause_for is not None:
-        raise OptionError(
-            "“pause_for” goes with change: pause.", "/nudges change:pause pause_for:2w"
-        )
+        raise OptionError(say(M.OPTION_PAUSE_FOR_WITH_PAUSE), PAUSE_EXAMPLE)
     return _words("/nudges", change)
 
 
@@ -214,7 +212,7 @@ def _commands(handler: CommandHandler) -> Iterable[app_commands.Command | app_co
         try:
             text = build()
         except OptionError as exc:
-            await handler.refuse(interaction, str(exc))
+            await handler.refuse(interaction, exc.error.reply())
             return
         await handler.run_text(interaction, text)
 
@@ -259,9 +257,10 @@ def _commands(handler: CommandHandler) -> Iterable[app_commands.Command | app_co
     ) -> None:
         if undo or list_ or remove is not None:
             if url is not None or title is not None or when is not None:
-                example = "/published list:True" if list_ else "/published undo:True"
-                problem = ParseError("Undo, list and remove take no link, title or day.", example)
-                await handler.refuse(interaction, str(problem))
+                form = Form.PUBLISHED_LIST if list_ else Form.PUBLISHED_UNDO
+                alone = say(M.OPTION_UNDO_LIST_REMOVE_ALONE)
+                problem = ParseError(alone, CommandRef.to(form))
+                await handler.refuse(interaction, problem.reply())
                 return
             await refuse_or_run(interaction, lambda: published_text(undo, list_, remove))
             return

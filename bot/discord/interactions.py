@@ -13,7 +13,6 @@ refuses with 40060 ("already acknowledged"), is only logged.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -25,34 +24,26 @@ from discord import app_commands
 from bot.discord import render
 from bot.runtime import Runtime
 from habits import grammar
+from habits.catalogue import M
 from habits.commands import ParseError
-from habits.messages import ActionId, Reply
+from habits.messages import OOPS_REPLY, ActionId, CommandRef, MemberText, Reply, say
 from habits.model import MemberRef, Source
-from habits.service import OOPS
 
 log = logging.getLogger(__name__)
 
 DEFER_AFTER = 2.0  # seconds; Discord drops an interaction not answered within 3
 ALREADY_ACKNOWLEDGED = 40060  # "Interaction has already been acknowledged"
-HELP_EXAMPLE = grammar.EXAMPLES["habit"]
-STALE_COMMAND = ParseError(
-    "That command is out of date. Type / to see the current ones.", HELP_EXAMPLE
-)
-STALE_BUTTON = ParseError(
-    "That button is out of date: it comes from an older message. Type / to see the commands.",
-    HELP_EXAMPLE,
-)
-STALE_FORM = ParseError(
-    "That form is out of date, so nothing was stored. Type / to see the commands.",
-    HELP_EXAMPLE,
-)
+HELP_EXAMPLE = grammar.EXAMPLE_COMMANDS["habit"]
+STALE_COMMAND = ParseError(say(M.STALE_COMMAND), HELP_EXAMPLE).reply()
+STALE_BUTTON = ParseError(say(M.STALE_BUTTON), HELP_EXAMPLE).reply()
+STALE_FORM = ParseError(say(M.STALE_FORM), HELP_EXAMPLE).reply()
 
 
-def command_example(interaction: discord.Interaction) -> str:
+def command_example(interaction: discord.Interaction) -> CommandRef:
     """The engine's example for the slash command of ``interaction`` (``/habit help`` if none)."""
     command = interaction.command
     name = command.qualified_name.partition(" ")[0] if command is not None else ""
-    return grammar.EXAMPLES.get(name, HELP_EXAMPLE)
+    return grammar.EXAMPLE_COMMANDS.get(name, HELP_EXAMPLE)
 
 
 class InteractionRouter:
@@ -104,13 +95,11 @@ class InteractionRouter:
         """The engine's form answer, its link example (a bare link, for the form's field) shown
         as the slash command's options instead."""
         reply = self.runtime.coach.publish_form(*args, **kwargs)
-        form_example = f"\nExample: {grammar.FORM_LINK_EXAMPLE}"
-        if reply.ok or not reply.text.endswith(form_example):
+        if reply.ok or reply.example() != grammar.FORM_LINK_EXAMPLE:
             return reply
-        example = f"\nExample: {render.DISCORD_EXAMPLES['published']}"
-        return dataclasses.replace(reply, text=reply.text.removesuffix(form_example) + example)
+        return reply.with_example(grammar.EXAMPLE_COMMANDS["published"])
 
-    async def refuse(self, interaction: discord.Interaction, message: str) -> None:
+    async def refuse(self, interaction: discord.Interaction, message: Reply) -> None:
         await self.say(interaction, message)
 
     async def on_command_error(
@@ -119,15 +108,15 @@ class InteractionRouter:
         """The tree's error handler: a bad option value or a bug, never a stack trace."""
         if isinstance(error, (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch)):
             # Discord still shows a command from before the last sync (clients cache them).
-            await self.say(interaction, str(STALE_COMMAND))
+            await self.say(interaction, STALE_COMMAND)
             return
         if isinstance(error, app_commands.TransformerError):
             # A value Discord's form should not have let through (e.g. not one of the choices).
-            problem = f"“{str(error.value)[:60]}” isn't one of the values that option takes."
-            await self.say(interaction, str(ParseError(problem, command_example(interaction))))
+            problem = say(M.NOT_AN_OPTION_VALUE, typed=MemberText(str(error.value)[:60]))
+            await self.say(interaction, ParseError(problem, command_example(interaction)).reply())
             return
         log.error("slash command failed", exc_info=error)
-        await self.say(interaction, OOPS)
+        await self.say(interaction, OOPS_REPLY)
 
     # --- buttons and the form ----------------------------------------------------------------
 
@@ -146,13 +135,13 @@ class InteractionRouter:
                 click = render.parse_custom_id(custom_id)
                 if click is None:
                     log.info("a click on an unknown button %r", custom_id[:100])
-                    await self.say(interaction, str(STALE_BUTTON))
+                    await self.say(interaction, STALE_BUTTON)
                 else:
                     await self.click(interaction, click)
             elif interaction.type is discord.InteractionType.modal_submit:
                 if custom_id != render.PUBLISH_FORM_ID:
                     log.info("a submit of an unknown form %r", custom_id[:100])
-                    await self.say(interaction, str(STALE_FORM))
+                    await self.say(interaction, STALE_FORM)
                     return
                 fields = render.submitted_fields(data)
                 await self.answer(
@@ -167,7 +156,7 @@ class InteractionRouter:
             self._unanswered(interaction, exc)
         except Exception:
             log.exception("serving %s %s failed", interaction.type, custom_id)
-            await self.say(interaction, OOPS)
+            await self.say(interaction, OOPS_REPLY)
 
     async def click(self, interaction: discord.Interaction, click: render.Click) -> None:
         if ActionId(click.action).opens_form:
@@ -206,7 +195,7 @@ class InteractionRouter:
                 reply = await job
         except Exception:
             log.exception("engine call for interaction %s failed", interaction.id)
-            reply = Reply(OOPS, ok=False)
+            reply = OOPS_REPLY
         if deferred is None:
             return  # answered before (a replayed interaction): the engine's work is done
         try:
@@ -233,16 +222,17 @@ class InteractionRouter:
             return None if exc.code == ALREADY_ACKNOWLEDGED else False
         return True
 
-    async def say(self, interaction: discord.Interaction, text: str) -> None:
+    async def say(self, interaction: discord.Interaction, reply: Reply) -> None:
         """A private message, as the first answer or as a follow-up."""
+        text = render.clip_reply(reply)
         try:
             if interaction.response.is_done():
                 await interaction.followup.send(
-                    render.clip(text), ephemeral=True, allowed_mentions=render.NO_MENTIONS
+                    text, ephemeral=True, allowed_mentions=render.NO_MENTIONS
                 )
             else:
                 await interaction.response.send_message(
-                    render.clip(text), ephemeral=True, allowed_mentions=render.NO_MENTIONS
+                    text, ephemeral=True, allowed_mentions=render.NO_MENTIONS
                 )
         except discord.HTTPException as exc:
             self._unanswered(interaction, exc)

@@ -9,16 +9,29 @@ nothing per message.
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import discord
 
-from habits.grammar import EXAMPLES
-from habits.messages import NUDGE_ACTIONS, Action, ActionId, HelpCard, Notice, Reply
-from habits.model import MAX_TITLE, MAX_URL, DeliveryKind
-from habits.service import help_text
+from habits.catalogue import Form, M
+from habits.grammar import EXAMPLE_COMMANDS
+from habits.messages import (
+    NUDGE_ACTIONS,
+    PLAIN,
+    Action,
+    ActionId,
+    CommandRef,
+    HelpCard,
+    Notice,
+    Part,
+    Reply,
+    fill,
+    render,
+    render_lines,
+    say,
+)
+from habits.model import MAX_TITLE, MAX_URL
 
 CUSTOM_ID_PREFIX = "habit:"
 PUBLISH_FORM_ID = "habit:form:published"
@@ -32,9 +45,9 @@ STREAK_COLOUR = discord.Colour.orange()
 
 # Actions whose command never varies; any other action carries its command in the custom_id.
 FIXED_COMMANDS: dict[str, str] = {
-    **{action.id.value: action.command for action in NUDGE_ACTIONS},
-    ActionId.FORGET_CONFIRM.value: "/habit forget confirm",
-    ActionId.FORGET_CANCEL.value: "/habit forget cancel",
+    **{action.id.value: action.command.typed for action in NUDGE_ACTIONS},
+    ActionId.FORGET_CONFIRM.value: CommandRef.to(Form.HABIT_FORGET_CONFIRM).typed,
+    ActionId.FORGET_CANCEL.value: CommandRef.to(Form.HABIT_FORGET_CANCEL).typed,
 }
 
 BUTTON_STYLES = {
@@ -44,6 +57,66 @@ BUTTON_STYLES = {
     ActionId.FORGET_CONFIRM: discord.ButtonStyle.danger,
     ActionId.PUBLISH_AGAIN: discord.ButtonStyle.primary,
 }
+
+# Each command a message refers to as a member fills in Discord's options.
+OPTION_FORMS: dict[Form, str] = {
+    Form.GOAL_SHOW: "/goal",
+    Form.GOAL: "/goal count:{count} label:{label}",
+    Form.GOAL_COUNT: "/goal count:{count}",
+    Form.GOAL_OFF: "/goal change:off",
+    Form.GOAL_REST: "/goal change:rest",
+    Form.GOAL_REST_WEEKS: "/goal change:rest weeks:{weeks}",
+    Form.GOAL_REST_OFF: "/goal change:rest off",
+    Form.GOAL_WEEK: "/goal change:week {day}",
+    Form.PUBLISHED: "/published",
+    Form.PUBLISHED_LINK: "/published url:{url} title:{title}",
+    Form.PUBLISHED_ON: "/published when:{day} url:{url} title:{title}",
+    Form.PUBLISHED_DAY: "/published when:{day}",
+    Form.PUBLISHED_UNDO: "/published undo:True",
+    Form.PUBLISHED_LIST: "/published list:True",
+    Form.PUBLISHED_REMOVE: "/published remove:{number}",
+    Form.PUBLISHED_AGAIN: "/published again {number}",  # a button only: never shown
+    Form.LINK: "{url}",
+    Form.STREAK: "/streak",
+    Form.NUDGES_SHOW: "/nudges",
+    Form.NUDGES_SCHEDULE: "/nudges days:{days} time:{time}",
+    Form.NUDGES_PAUSE: "/nudges change:pause pause_for:{span}",
+    Form.NUDGES_PAUSE_UNTIL: "/nudges change:pause pause_for:until {until}",
+    Form.NUDGES_RESUME: "/nudges change:resume",
+    Form.NUDGES_OFF: "/nudges change:off",
+    Form.NUDGES_SNOOZE: "/nudges change:snooze {until}",
+    Form.NUDGES_SMALLER: "/nudges change:smaller",
+    Form.TIMEZONE_SHOW: "/timezone",
+    Form.TIMEZONE: "/timezone zone:{zone}",
+    Form.TIMEZONE_ANY: "/timezone zone:",  # the member picks a zone from the list as they type
+    Form.HABIT_HELP: "/habit help",
+    Form.HABIT_EXPORT: "/habit export",
+    Form.HABIT_FORGET: "/habit forget",
+    Form.HABIT_FORGET_CONFIRM: "/habit forget confirm",
+    Form.HABIT_FORGET_CANCEL: "/habit forget cancel",
+}
+
+
+class DiscordSpelling:
+    """Discord's markdown: the member's words escaped (no formatting, no mentions), commands
+    in option syntax, and no typed confirmations where a button does it."""
+
+    typed_hints = False
+
+    def words(self, text: str) -> str:
+        return text
+
+    def member(self, text: str) -> str:
+        return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+    def command(self, ref: CommandRef) -> str:
+        return fill(OPTION_FORMS[ref.form], ref, self)
+
+
+DISCORD = DiscordSpelling()
+
+# The engine's examples (one per grammar form) as a member fills in Discord's options.
+DISCORD_EXAMPLES = {key: DISCORD.command(ref) for key, ref in EXAMPLE_COMMANDS.items()}
 
 
 @dataclass(frozen=True)
@@ -58,7 +131,7 @@ def custom_id_for(action: Action) -> str:
     base = f"{CUSTOM_ID_PREFIX}{action.id.value}"
     if action.id.value in FIXED_COMMANDS:
         return base
-    return f"{base}:{action.command}"[:MAX_CUSTOM_ID]
+    return f"{base}:{action.command.typed}"[:MAX_CUSTOM_ID]
 
 
 def parse_custom_id(custom_id: str) -> Click | None:
@@ -75,25 +148,6 @@ def parse_custom_id(custom_id: str) -> Click | None:
         return Click(action, command)
     return None
 
-
-# The engine's examples (one per grammar form) as a member fills in Discord's options.
-DISCORD_EXAMPLES = {
-    "goal": "/goal count:1 label:post",
-    "rest": "/goal change:rest weeks:2",
-    "week": "/goal change:week sunday",
-    "published": "/published url:https://example.com/my-post title:My first post",
-    "backdate": "/published when:yesterday url:https://example.com/my-post title:My first post",
-    "list": "/published list:True",
-    "remove": "/published remove:2",
-    "nudges": "/nudges days:mon thu time:9:00",
-    "pause": "/nudges change:pause pause_for:2w",
-    "snooze": "/nudges change:snooze tomorrow",
-    "timezone": "/timezone zone:Europe/Berlin",
-    "habit": "/habit help",
-}
-_EXAMPLE_LINES = {
-    f"Example: {EXAMPLES[key]}": f"Example: {form}" for key, form in DISCORD_EXAMPLES.items()
-}
 
 # The help as a template, filled from the engine's help card like the engine's own.
 DISCORD_HELP = """\
@@ -113,104 +167,27 @@ nudge you with one tiny next step at your own local time. Fill in a command's op
 /habit help · /habit export — all your data as a JSON file · /habit forget — delete it all"""
 
 
-# The engine's inline mentions of typed commands ("try /goal 1 post") as Discord options, most
-# specific first: at each position the first rule that matches wins, so "/goal 1 post" is never
-# half-rewritten as "/goal count:1 post". A rule never matches text already in option syntax.
-_END = r"(?![\w:-])"
-_TYPED_COMMANDS: tuple[tuple[str, str], ...] = (
-    # The button is the way to confirm; the typed confirmation only makes sense when typing.
-    (r" ?\(/habit forget confirm\)", ""),
-    (
-        r"/published (?P<url>https://example\.com/my-post) (?P<title>My first post)",
-        r"/published url:\g<url> title:\g<title>",
-    ),
-    (
-        r"/published (?P<day>yesterday|today|\d{4}-\d{2}-\d{2}) "
-        r"(?P<url>https://example\.com/my-post) "
-        r"(?P<title>My first post)",
-        r"/published when:\g<day> url:\g<url> title:\g<title>",
-    ),
-    (r"/published undo", "/published undo:True"),
-    (r"/published list", "/published list:True"),
-    (r"/published remove (?P<n>\d{1,3}|N)", r"/published remove:\g<n>"),
-    (r"/published (?P<day>yesterday|today)", r"/published when:\g<day>"),
-    (r"/goal (?P<n>\d{1,2}) (?P<label>[^\W\d_][\w-]*)", r"/goal count:\g<n> label:\g<label>"),
-    (r"/goal (?P<n>\d{1,2})", r"/goal count:\g<n>"),
-    (r"/goal rest (?P<n>\d{1,2})(?: weeks?)?", r"/goal change:rest weeks:\g<n>"),
-    (r"/goal rest off", "/goal change:rest off"),
-    (r"/goal (?P<change>rest|off)", r"/goal change:\g<change>"),
-    (r"/goal week (?P<day>sunday|monday)", r"/goal change:week \g<day>"),
-    (
-        r"/nudges pause (?P<span>until \d{4}-\d{2}-\d{2}|\d{1,3} ?(?:w|wks?|weeks?|d|days?))",
-        r"/nudges change:pause pause_for:\g<span>",
-    ),
-    (r"/nudges snooze later\|tomorrow", "/nudges change:snooze later (or snooze tomorrow)"),
-    (r"/nudges snooze (?P<when>later|tomorrow)", r"/nudges change:snooze \g<when>"),
-    (r"/nudges (?P<change>pause|resume|off|smaller)", r"/nudges change:\g<change>"),
-    (
-        r"/nudges (?P<days>[a-z]+(?: [a-z]+)*?) at (?P<time>\d{1,2}(?:[:.]\d{2})?(?: ?[ap]m)?)",
-        r"/nudges days:\g<days> time:\g<time>",
-    ),
-    # The placeholder: the member picks a zone from the list as they type.
-    (r"/timezone Area/City", "/timezone zone:"),
-    (r"/timezone (?P<zone>UTC|[A-Z][\w+-]*(?:/[\w+-]+)+)", r"/timezone zone:\g<zone>"),
-)
-_TYPED_RULES = tuple(
-    (re.compile(pattern + _END), template) for pattern, template in _TYPED_COMMANDS
-)
-# One scan for all rules (their group names made anonymous, as they repeat), in their order.
-_TYPED = re.compile(
-    "|".join(re.sub(r"\(\?P<\w+>", "(?:", pattern) + _END for pattern, _ in _TYPED_COMMANDS)
-)
-# Text the engine quotes back (titles, labels, what the member typed) sits between “ and ”.
-_QUOTED = re.compile(r"“([^”\n]*)”")
-
-
-def _as_options(match: re.Match[str]) -> str:
-    typed = match.group(0)
-    for rule, template in _TYPED_RULES:
-        found = rule.fullmatch(typed)
-        if found is not None:
-            return found.expand(template)
-    return typed  # pragma: no cover - the combined pattern only matches what a rule matches
-
-
-def _escaped(match: re.Match[str]) -> str:
-    """Quoted member text shown as typed: no markdown, and mentions that cannot ping."""
-    quoted = discord.utils.escape_mentions(discord.utils.escape_markdown(match.group(1)))
-    return f"“{quoted}”"
-
-
-def discord_text(text: str) -> str:
-    """The engine's words as Discord shows them: its examples and inline command mentions in
-    Discord's option syntax, and the member's own text it quotes escaped so it shows as typed.
-    """
-    if "Example: " in text:
-        lines = text.split("\n")
-        text = "\n".join(_EXAMPLE_LINES.get(line, line) for line in lines)
-    text = _TYPED.sub(_as_options, text)
-    return _QUOTED.sub(_escaped, text)
-
-
 def discord_help(card: HelpCard) -> str:
     return DISCORD_HELP.format(until=card.pause_until.isoformat())
 
 
+def body_text(body: tuple[Part, ...]) -> str:
+    """A message's parts as Discord shows them, a line each; the help is Discord's own."""
+    lines: list[str] = []
+    for part in body:
+        if isinstance(part, HelpCard):
+            lines.append(discord_help(part))
+        else:
+            lines.extend(render_lines(part, DISCORD))
+    return "\n".join(lines)
+
+
 def reply_text(reply: Reply) -> str:
-    """A reply's text as Discord shows it; the help (the reply says it is one) is Discord's own,
-    followed by whatever the engine added after it."""
-    if reply.help is None:
-        return discord_text(reply.text)
-    after = reply.text.removeprefix(help_text(reply.help))
-    return discord_help(reply.help) + discord_text(after)
+    return body_text(reply.body)
 
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def clip(text: str, limit: int = MAX_CONTENT) -> str:
-    return _cut(discord_text(text), limit)
 
 
 def clip_reply(reply: Reply, limit: int = MAX_CONTENT) -> str:
@@ -226,7 +203,7 @@ def action_view(actions: tuple[Action, ...]) -> discord.ui.View:
     for action in actions[:25]:  # five rows of five buttons at most
         view.add_item(
             discord.ui.Button(
-                label=action.label[:80],
+                label=render(action.label, PLAIN)[:80],  # a label shows no markdown
                 custom_id=custom_id_for(action),
                 style=BUTTON_STYLES.get(action.id, discord.ButtonStyle.secondary),
             )
@@ -238,11 +215,11 @@ def action_view(actions: tuple[Action, ...]) -> discord.ui.View:
 def streak_embed(reply: Reply) -> discord.Embed:
     assert reply.streak is not None
     embed = discord.Embed(
-        title="Your writing streak",
+        title=render(say(M.STREAK_TITLE), DISCORD),
         description=clip_reply(reply, MAX_EMBED_DESCRIPTION),
         colour=STREAK_COLOUR,
     )
-    embed.set_footer(text="Start small, start now.")
+    embed.set_footer(text=render(say(M.STREAK_FOOTER), DISCORD))
     return embed
 
 
@@ -279,10 +256,10 @@ MAX_NONCE = 25
 
 
 def notice_message(notice: Notice) -> dict[str, Any]:
-    """Keyword arguments for ``Messageable.send`` that show a nudge or recap as a DM."""
-    heading = "**Weekly check-in**" if notice.kind == DeliveryKind.RECAP else "**Nudge**"
+    """Keyword arguments for ``Messageable.send`` that show a nudge or check-in as a DM."""
+    heading = render(notice.title, DISCORD)
     kwargs: dict[str, Any] = {
-        "content": clip(f"{heading}\n{notice.text}"),
+        "content": _cut(f"**{heading}**\n{body_text(notice.body)}", MAX_CONTENT),
         "allowed_mentions": NO_MENTIONS,
     }
     if notice.key:

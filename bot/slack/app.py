@@ -31,17 +31,28 @@ from bot.slack.blocks import (
 )
 from bot.slack.text import unescape_command_text
 from habits import grammar
+from habits.catalogue import Form, M
 from habits.commands import ParseError
-from habits.messages import NUDGE_ACTIONS, Attachment, Reply
+from habits.messages import (
+    NUDGE_ACTIONS,
+    OOPS_REPLY,
+    PLAIN,
+    Attachment,
+    CommandRef,
+    Reply,
+    Say,
+    render,
+    render_body,
+    say,
+)
 from habits.model import MemberRef, Source
-from habits.service import OOPS
 
 log = logging.getLogger(__name__)
 
 COMMANDS = ("/goal", "/published", "/streak", "/nudges", "/timezone", "/habit")
 COMMAND_PATTERN = re.compile("^(" + "|".join(re.escape(c) for c in COMMANDS) + ")$")
 BUTTON_PATTERN = re.compile("^" + re.escape(ACTION_PREFIX))
-NUDGE_COMMANDS = {action.id: action.command for action in NUDGE_ACTIONS}
+NUDGE_COMMANDS = {action.id: action.command.typed for action in NUDGE_ACTIONS}
 MAX_CACHED_PROFILES = 10_000
 SLACK_FAILURES = (SlackApiError, SlackRequestError, aiohttp.ClientError, TimeoutError)
 
@@ -82,7 +93,9 @@ def _field(values: dict[str, Any], block: str) -> str | None:
 async def apologise(respond: AsyncRespond) -> None:
     """The friendly OOPS, ephemerally; if even that fails, the log has it."""
     try:
-        await respond(text=OOPS, response_type="ephemeral", replace_original=False)
+        await respond(
+            text=fallback_text(OOPS_REPLY.body), response_type="ephemeral", replace_original=False
+        )
     except Exception:
         log.exception("could not tell the member something went wrong")
 
@@ -178,7 +191,7 @@ class SlackListeners:
         if reply.attachment is not None:
             reply = await self._send_export(client, ref, reply, reply.attachment)
         await respond(
-            text=fallback_text(reply.text),
+            text=fallback_text(reply.body),
             blocks=reply_blocks(reply),
             response_type="ephemeral",
             replace_original=replace_original,
@@ -196,19 +209,17 @@ class SlackListeners:
                 channel=channel,
                 filename=attachment.filename,
                 content=attachment.content,
-                title="Your Habit Coach data",
-                initial_comment="Everything I store about you, as JSON.",
+                title=render(say(M.EXPORT_FILE_TITLE), PLAIN),
+                initial_comment=render(say(M.EXPORT_FILE_COMMENT), PLAIN),
             )
         except SLACK_FAILURES as exc:
             log.warning("export upload for %s failed: %s", ref.user_id, exc)
-            return replace(
-                reply,
-                text="Sorry — I couldn't send you the export file just now. "
-                "Please try /habit export again in a minute.",
-                ok=False,
-                attachment=None,
-            )
-        return replace(reply, text=f"{reply.text} I've sent it to our direct messages as a file.")
+            again = CommandRef.to(Form.HABIT_EXPORT)
+            return Reply.of(say(M.EXPORT_NOT_SENT, command=again), ok=False)
+        first, rest = reply.body[0], reply.body[1:]
+        if isinstance(first, Say):  # the export's sentence, then where the file went
+            return replace(reply, body=(say(M.EXPORT_SENT_AS_FILE, exported=first), *rest))
+        return reply
 
     # --- buttons ---------------------------------------------------------------------------------
 
@@ -279,7 +290,8 @@ class SlackListeners:
         # The grammar is pure and instant, so a bad link is shown on the field, in the ack.
         parsed = grammar.parse_publication_fields(url, title)
         if isinstance(parsed, ParseError):
-            await ack(response_action="errors", errors={LINK_BLOCK: str(parsed)})
+            problem = render_body(parsed.reply().body, PLAIN)  # a field's error is plain text
+            await ack(response_action="errors", errors={LINK_BLOCK: problem})
             return
         await ack()
         user, name = user_of(body)
@@ -306,7 +318,7 @@ class SlackListeners:
         try:
             user, name = user_of(body)
             ref = MemberRef.slack(team_of(body, context), user, name)
-            await self.direct_message(client, ref, Reply(OOPS, ok=False))
+            await self.direct_message(client, ref, OOPS_REPLY)
         except Exception:
             log.exception("could not tell the member something went wrong")
 
@@ -314,7 +326,7 @@ class SlackListeners:
         try:
             await client.chat_postMessage(
                 channel=ref.user_id,
-                text=fallback_text(reply.text),
+                text=fallback_text(reply.body),
                 blocks=reply_blocks(reply),
                 unfurl_links=False,
             )
@@ -341,8 +353,7 @@ class SlackListeners:
     async def publish_home(self, client: AsyncWebClient, ref: MemberRef, zone: str | None) -> None:
         # Read-only: looking at the Home tab neither creates a member nor counts as activity.
         overview = await self.runtime.call(self.coach.overview, ref, zone_hint=zone)
-        card = overview.streak.text if overview.streak.streak is not None else None
-        view = home_view(card, overview.goal.text, overview.nudges.text, overview.timezone.text)
+        view = home_view(overview)
         try:
             await client.views_publish(user_id=ref.user_id, view=view)
         except SLACK_FAILURES as exc:

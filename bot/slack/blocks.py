@@ -8,8 +8,27 @@ from __future__ import annotations
 from typing import Any
 
 from bot.slack.text import escape_mrkdwn
-from habits.messages import Action, ActionId, Notice, Reply
-from habits.model import MAX_TITLE, MAX_URL
+from habits.catalogue import TYPED, Form, M
+from habits.messages import (
+    PLAIN,
+    Action,
+    ActionId,
+    CommandRef,
+    MemberText,
+    Notice,
+    Overview,
+    Part,
+    Reply,
+    Say,
+    StreakCard,
+    Value,
+    fill,
+    render,
+    render_body,
+    say,
+    streak_lines,
+)
+from habits.model import MAX_TITLE, MAX_URL, DeliveryKind
 
 Block = dict[str, Any]
 
@@ -22,10 +41,58 @@ MAX_SECTION = 3000  # Slack refuses a section text longer than this
 MAX_INPUT = 3000  # Slack's limit for a plain_text_input's max_length
 MAX_FALLBACK = 3900  # chat.postMessage's `text` is cut by Slack past 4,000 characters
 
-TITLES = {"nudge": ":seedling: *A tiny nudge*", "recap": ":sunrise: *Your weekly check-in*"}
-
-
 escape = escape_mrkdwn
+
+
+class SlackSpelling:
+    """Slack's text: ``&``, ``<`` and ``>`` escaped once in everything the coach writes, the
+    member's words included; commands as typed."""
+
+    typed_hints = True
+
+    def words(self, text: str) -> str:
+        return escape(text)
+
+    def member(self, text: str) -> str:
+        return escape(text)
+
+    def command(self, ref: CommandRef) -> str:
+        return fill(TYPED[ref.form], ref, self)
+
+
+SLACK = SlackSpelling()
+
+
+def has_member_text(item: Part | Value) -> bool:
+    """Whether the member's own words are anywhere in ``item``: mrkdwn would read ``*bold*``
+    in them as formatting, so such text goes in a plain_text object, which Slack shows as is."""
+    if isinstance(item, MemberText | StreakCard):
+        return True
+    if isinstance(item, Say):
+        return any(has_member_text(v) for _, v in item.values)
+    if isinstance(item, CommandRef):
+        return any(has_member_text(v) for _, v in item.args)
+    return False
+
+
+def text_object(body: tuple[Part, ...]) -> dict[str, Any]:
+    """``body`` as mrkdwn, or as plain_text when it holds the member's words; escaped exactly
+    once either way."""
+    text = clip(render_body(body, SLACK), MAX_SECTION)
+    if any(has_member_text(part) for part in body):
+        return {"type": "plain_text", "text": text, "emoji": False}
+    return {"type": "mrkdwn", "text": text}
+
+
+def body_blocks(body: tuple[Part, ...], heading: str | None = None) -> list[Block]:
+    """``body`` under a mrkdwn ``heading``: one section, or the heading's own section above
+    a plain_text one when the body holds the member's words."""
+    shown = text_object(body)
+    if heading is None:
+        return [{"type": "section", "text": shown}]
+    if shown["type"] == "plain_text":
+        return [_section(heading), {"type": "section", "text": shown}]
+    return [_section(f"{heading}\n{shown['text']}")]
 
 
 def action_id(action: ActionId) -> str:
@@ -65,8 +132,8 @@ def button(action: Action) -> Block:
     element: Block = {
         "type": "button",
         "action_id": action_id(action.id),
-        "text": _plain(action.label[:75]),
-        "value": action.command,
+        "text": _plain(render(action.label, PLAIN)[:75]),
+        "value": action.command.typed,
     }
     if action.id is ActionId.PUBLISHED:
         element["style"] = "primary"
@@ -83,55 +150,59 @@ def actions_block(actions: tuple[Action, ...]) -> list[Block]:
     ]
 
 
-def _labelled(line: str) -> tuple[str, str] | None:
-    label, sep, value = line.partition(": ")
-    return (label, value) if sep and label and len(label) <= 20 else None
+def _field(name: Say, shown: Value) -> Block:
+    body = (say(M.STREAK_FIELD_VALUE, value=shown),)
+    if has_member_text(shown):
+        text = f"{render(name, SLACK)}\n{render_body(body, SLACK)}"
+        return {"type": "plain_text", "text": text, "emoji": False}
+    return {"type": "mrkdwn", "text": f"*{render(name, SLACK)}*\n{render_body(body, SLACK)}"}
 
 
-def streak_blocks(card: str) -> list[Block]:
-    """The engine's streak card (``habits.service.render_streak``) laid out as Block Kit.
-
-    The words are the engine's, so Slack says what every other platform says: the first line
-    is the heading, "Label: value" lines become fields, and the recent weeks a context line.
-    """
-    lines = [line for line in card.splitlines() if line.strip()]
-    if not lines:
-        return []
-    heading, rest = lines[0], lines[1:]
-    fields: list[Block] = []
-    notes: list[str] = []
-    recent: list[str] = []
-    for line in rest:
-        labelled = _labelled(line)
-        if line.startswith("Recent weeks"):
-            recent.append(escape(line))
-        elif labelled is not None and len(fields) < 10:  # Slack allows 10 fields
-            label, value = labelled
-            fields.append({"type": "mrkdwn", "text": f"*{escape(label)}*\n{escape(value)}"})
-        else:
-            notes.append(escape(line))
-    section = _section("\n".join([f"*{escape(heading)}*", *notes]))
-    if fields:
-        section["fields"] = fields
+def streak_blocks(card: StreakCard) -> list[Block]:
+    """The streak card laid out as Block Kit from the :class:`Streak` itself: a heading, a
+    field per figure, and the recent weeks as a context line."""
+    heading, fields, recent = streak_lines(card)
+    section = _section(f"*{render(heading, SLACK)}*")
+    section["fields"] = [_field(name, shown) for name, shown in fields[:10]]  # Slack allows 10
     blocks: list[Block] = [section]
-    if recent:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": recent[0]}]})
+    if recent is not None:
+        line = render(say(M.STREAK_FIELD, label=say(M.RECENT_WEEKS), value=recent), SLACK)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
     return blocks
 
 
 def reply_blocks(reply: Reply) -> list[Block]:
-    body = streak_blocks(reply.text) if reply.streak is not None else [_section(escape(reply.text))]
-    return body + actions_block(reply.actions)
+    blocks: list[Block] = []
+    rest: list[Part] = []
+    for part in reply.body:
+        if isinstance(part, StreakCard):
+            if rest:
+                blocks += body_blocks(tuple(rest))
+                rest = []
+            blocks += streak_blocks(part)
+        else:
+            rest.append(part)
+    if rest:
+        blocks += body_blocks(tuple(rest))
+    return blocks + actions_block(reply.actions)
 
 
-def fallback_text(text: str) -> str:
+def fallback_text(body: tuple[Part, ...]) -> str:
     """The notification and screen-reader text that goes with blocks (mrkdwn: escaped once)."""
-    return clip(escape(text), MAX_FALLBACK)
+    return clip(render_body(body, SLACK), MAX_FALLBACK)
+
+
+# Slack's own headings for a notice, after the notice's kind.
+TITLES = {
+    DeliveryKind.NUDGE: (":seedling:", M.SLACK_NUDGE_TITLE),
+    DeliveryKind.RECAP: (":sunrise:", M.SLACK_CHECKIN_TITLE),
+}
 
 
 def notice_blocks(notice: Notice) -> list[Block]:
-    title = TITLES.get(notice.kind, "*Habit Coach*")
-    return [_section(f"{title}\n{escape(notice.text)}"), *actions_block(notice.actions)]
+    emoji, title = TITLES[notice.kind]
+    heading = f"{emoji} *{render(say(title), SLACK)}*"
+    return [*body_blocks(notice.body, heading), *actions_block(notice.actions)]
 
 
 def publish_modal(private_metadata: str = "") -> Block:
@@ -173,18 +244,18 @@ def publish_modal(private_metadata: str = "") -> Block:
     }
 
 
-def home_view(streak: str | None, goal: str, nudges: str, zone: str) -> Block:
-    """The App Home tab: the streak card (the engine's text, None when it could not be read),
-    then the member's goal, nudges and time zone."""
+def home_view(overview: Overview) -> Block:
+    """The App Home tab: the streak card (when it could be read), then the member's goal,
+    nudges and time zone."""
     blocks: list[Block] = [
-        {"type": "header", "text": _plain("Habit Coach")},
+        {"type": "header", "text": _plain(render(say(M.APP_NAME), PLAIN))},
         {
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": "Start small, start now."}],
+            "elements": [{"type": "mrkdwn", "text": render(say(M.STREAK_FOOTER), SLACK)}],
         },
     ]
-    if streak is not None:
-        blocks += streak_blocks(streak)
+    if overview.streak.streak is not None:
+        blocks += reply_blocks(overview.streak)
     blocks += [
         {
             "type": "actions",
@@ -193,26 +264,36 @@ def home_view(streak: str | None, goal: str, nudges: str, zone: str) -> Block:
                 {
                     "type": "button",
                     "action_id": action_id(ActionId.PUBLISHED),
-                    "text": _plain("I published"),
-                    "value": "/published",
+                    "text": _plain(render(say(M.BUTTON_PUBLISHED), PLAIN)),
+                    "value": CommandRef.to(Form.PUBLISHED).typed,
                     "style": "primary",
                 }
             ],
         },
         {"type": "divider"},
-        _section(f"*Goal*\n{escape(goal)}"),
-        _section(f"*Nudges*\n{escape(nudges)}"),
-        _section(f"*Time zone*\n{escape(zone)}"),
+        *body_blocks(overview.goal.body, f"*{render(say(M.HOME_GOAL), SLACK)}*"),
+        *body_blocks(overview.nudges.body, f"*{render(say(M.HOME_NUDGES), SLACK)}*"),
+        *body_blocks(overview.timezone.body, f"*{render(say(M.HOME_ZONE), SLACK)}*"),
         {
             "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": "Change anything with a command: `/goal 2 posts`, "
-                    "`/nudges mon thu at 9:00`, `/timezone Europe/Berlin`. "
-                    "Every command: `/habit help`.",
-                }
-            ],
+            "elements": [{"type": "mrkdwn", "text": render(HOME_HINT, SLACK_CODE)}],
         },
     ]
     return {"type": "home", "blocks": blocks}
+
+
+class SlackCodeSpelling(SlackSpelling):
+    """Commands as inline code, for the App Home's hint."""
+
+    def command(self, ref: CommandRef) -> str:
+        return f"`{super().command(ref)}`"
+
+
+SLACK_CODE = SlackCodeSpelling()
+HOME_HINT = say(
+    M.HOME_HINT,
+    goal=CommandRef.to(Form.GOAL, count=2, label="posts"),
+    nudges=CommandRef.to(Form.NUDGES_SCHEDULE, days="mon thu", time="9:00"),
+    timezone=CommandRef.to(Form.TIMEZONE, zone="Europe/Berlin"),
+    help=CommandRef.to(Form.HABIT_HELP),
+)

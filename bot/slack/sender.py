@@ -378,7 +378,7 @@ class SlackSender:
         try:
             await client.chat_postMessage(
                 channel=member.user_id,
-                text=fallback_text(notice.text),
+                text=fallback_text(notice.body),
                 blocks=notice_blocks(notice),
                 unfurl_links=False,
                 metadata=notice_metadata(notice.key) if notice.key else None,

@@ -333,8 +333,8 @@ def test_recap_offers_a_smaller_goal_after_two_missed_weeks(
     last = recaps[1].notice
     assert "Would a smaller goal help? Try 1 post a week." in last.text
     offer = next(a for a in last.actions if a.id is ActionId.SMALLER_GOAL)
-    assert offer.command == "/goal 1"
-    assert coach.handle(ANA, offer.command).ok
+    assert offer.command.typed == "/goal 1"
+    assert coach.handle(ANA, offer.command.typed).ok
 
 
 def test_recap_for_a_goal_of_one_suggests_an_even_smaller_step(

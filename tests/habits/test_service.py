@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from habits import coaching
-from habits.messages import ActionId, HelpCard, Reply
+from habits.messages import OOPS_REPLY, ActionId, HelpCard, Reply
 from habits.model import ManualClock, MemberRef, Streak, WeekState, WeekSummary
 from habits.service import OOPS, Coach, render_streak
 from storage import repositories
@@ -903,7 +903,7 @@ def test_habit_forget_asks_for_confirmation_first(coach: Coach, engine: Engine) 
     reply = ok(coach, "/habit forget")
 
     assert [a.id for a in reply.actions] == [ActionId.FORGET_CONFIRM, ActionId.FORGET_CANCEL]
-    assert reply.actions[0].command == "/habit forget confirm"
+    assert reply.actions[0].command.typed == "/habit forget confirm"
     assert snapshot(engine) == before
 
 
@@ -998,7 +998,7 @@ def test_failure_after_the_first_write_stores_nothing(
 
     reply = coach.handle(ANA, "/goal 1 post")
 
-    assert reply == Reply(OOPS, ok=False)
+    assert reply == OOPS_REPLY
     assert "Traceback" not in reply.text
     assert count_rows(engine, members) == 0
 

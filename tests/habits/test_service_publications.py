@@ -219,11 +219,14 @@ def test_the_same_title_twice_on_one_day_asks_first_and_a_confirm_logs_it(
     assert "You logged “morning pages” today already — log it again?" in ask.text
     [action] = ask.actions
     first = rows_of(engine, publications, member_row(engine).id)[0]
-    assert (action.id, action.command) == (ActionId.PUBLISH_AGAIN, f"/published again {first.id}")
+    assert (action.id, action.command.typed) == (
+        ActionId.PUBLISH_AGAIN,
+        f"/published again {first.id}",
+    )
     assert action.id.answers_in_place
     assert snapshot(engine) == before
 
-    done = ok(coach, action.command)
+    done = ok(coach, action.command.typed)
 
     assert "Logged “Morning pages”. 2 of 3 this week" in done.text
     assert pubs(engine) == [(date(2026, 11, 23), "Morning pages", None)] * 2
@@ -251,7 +254,7 @@ def test_a_backdated_title_twice_asks_about_that_day(
     ok(coach, "/published mon Notes")
 
     ask = ok(coach, "/published 2026-11-23 Notes")
-    done = ok(coach, ask.actions[0].command)
+    done = ok(coach, ask.actions[0].command.typed)
 
     assert "on Mon 23 Nov already — log it again?" in ask.text
     assert "for Mon 23 Nov" in done.text
@@ -268,7 +271,7 @@ def test_log_it_again_for_a_publication_that_is_gone_or_someone_elses_stores_not
     bens = rows_of(engine, publications, member_row(engine, BEN).id)[0]
     before = snapshot(engine)
 
-    gone = coach.handle(ANA, ask.actions[0].command)
+    gone = coach.handle(ANA, ask.actions[0].command.typed)
     not_hers = coach.handle(ANA, f"/published again {bens.id}")
 
     assert not gone.ok

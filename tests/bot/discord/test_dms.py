@@ -13,9 +13,10 @@ from typing import Any
 from bot.discord import DiscordAdapter
 from bot.discord.sender import MAX_RATELIMIT_WAIT, SEND_TIMEOUT
 from bot.runtime import Runtime
+from habits.catalogue import M
 from habits.delivery import DeliverySettings, Dispatcher, Outcome
-from habits.messages import NUDGE_ACTIONS, Notice
-from habits.model import MAX_TITLE, MAX_URL, ManualClock, MemberRef
+from habits.messages import NUDGE_ACTIONS, Notice, say
+from habits.model import MAX_TITLE, MAX_URL, DeliveryKind, ManualClock, MemberRef
 from tests.bot.discord.conftest import ANA, BEN, Harness, Store
 from tests.fakes.discord_server import FakeDiscord, Recorded, custom_ids
 
@@ -27,6 +28,8 @@ NUDGE_BUTTONS = [
     "habit:snooze_tomorrow",
     "habit:smaller_step",
 ]
+
+HELLO = (say(M.WELCOME_BACK),)
 
 
 def buttons(message: dict[str, Any]) -> list[str]:
@@ -255,14 +258,14 @@ async def test_an_unknown_user_is_unreachable_and_a_direct_send_reports_it(
     fake: FakeDiscord, adapter: DiscordAdapter
 ) -> None:
     fake.fail("POST", "/users/@me/channels", 404, 10013, "Unknown User")
-    notice = Notice(MemberRef.discord(BEN), "nudge", "hello", NUDGE_ACTIONS)
+    notice = Notice(MemberRef.discord(BEN), DeliveryKind.NUDGE, HELLO, NUDGE_ACTIONS)
 
     result = await adapter.sender.send(notice)
 
     assert result.outcome is Outcome.UNREACHABLE
     assert "10013" in result.detail
     fake.close_dms(ANA)
-    closed = await adapter.sender.send(Notice(MemberRef.discord(ANA), "nudge", "hi"))
+    closed = await adapter.sender.send(Notice(MemberRef.discord(ANA), DeliveryKind.NUDGE, HELLO))
     assert closed.outcome is Outcome.UNREACHABLE
     assert "50007" in closed.detail
 
@@ -294,7 +297,7 @@ async def test_a_long_429_goes_back_to_the_delivery_loop_with_its_retry_after(
     store: Store,
 ) -> None:
     await fake.slash(ANA, "goal", {"count": 1})
-    notice = Notice(MemberRef.discord(ANA), "nudge", "hello", NUDGE_ACTIONS)
+    notice = Notice(MemberRef.discord(ANA), DeliveryKind.NUDGE, HELLO, NUDGE_ACTIONS)
     fake.rate_limit("/channels/", retry_after=120.0)
 
     result = await adapter.sender.send(notice)
@@ -317,7 +320,7 @@ async def test_a_429_longer_than_5_s_is_not_waited_in_place(
 ) -> None:
     assert adapter.client is not None
     assert adapter.client.http.max_ratelimit_timeout == MAX_RATELIMIT_WAIT <= 5
-    notice = Notice(MemberRef.discord(ANA), "nudge", "hello", NUDGE_ACTIONS)
+    notice = Notice(MemberRef.discord(ANA), DeliveryKind.NUDGE, HELLO, NUDGE_ACTIONS)
     fake.rate_limit("/channels/", retry_after=6.0)
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -335,7 +338,7 @@ async def test_a_retried_send_of_one_delivery_shows_once(
     fake: FakeDiscord, adapter: DiscordAdapter
 ) -> None:
     # The same delivery sent twice, as after an answer lost to a timeout: same nonce, one DM.
-    notice = Notice(MemberRef.discord(ANA), "nudge", "hello", key="nudge-41")
+    notice = Notice(MemberRef.discord(ANA), DeliveryKind.NUDGE, HELLO, key="nudge-41")
 
     first = await adapter.sender.send(notice)
     again = await adapter.sender.send(notice)
@@ -356,7 +359,7 @@ async def test_a_send_that_hangs_is_cut_off_and_retried_later(
     loop = asyncio.get_running_loop()
     started = loop.time()
 
-    result = await adapter.sender.send(Notice(MemberRef.discord(ANA), "nudge", "hello"))
+    result = await adapter.sender.send(Notice(MemberRef.discord(ANA), DeliveryKind.NUDGE, HELLO))
 
     assert loop.time() - started < 2
     assert result.outcome is Outcome.RETRY

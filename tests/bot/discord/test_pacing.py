@@ -12,9 +12,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.discord import DiscordAdapter
 from bot.discord.sender import DiscordPacing, DiscordSender
 from bot.runtime import Runtime
+from habits.catalogue import M
 from habits.delivery import Outcome, SendResult
-from habits.messages import Notice
-from habits.model import MemberRef
+from habits.messages import Notice, say
+from habits.model import DeliveryKind, MemberRef
 from tests.bot.discord.conftest import Harness
 from tests.fakes.discord_server import FakeDiscord
 
@@ -28,7 +29,7 @@ def sender_of(adapter: DiscordAdapter) -> DiscordSender:
 
 
 def nudge(user_id: int) -> Notice:
-    return Notice(MemberRef.discord(user_id), "nudge", "Time to write?")
+    return Notice(MemberRef.discord(user_id), DeliveryKind.NUDGE, (say(M.WELCOME_BACK),))
 
 
 async def send_all(sender: DiscordSender, users: range) -> list[SendResult]:

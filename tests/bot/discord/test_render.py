@@ -1,110 +1,95 @@
-"""The engine's words as Discord shows them (pure functions, no fake needed)."""
+"""The engine's messages as Discord shows them (pure functions, no fake needed)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 
 import pytest
 
-from bot.discord.render import DISCORD_EXAMPLES, DISCORD_HELP, discord_text, reply_text
-from habits.grammar import EXAMPLES
-from habits.messages import HelpCard, Reply
-from habits.service import help_text
+from bot.discord.render import DISCORD, DISCORD_EXAMPLES, DISCORD_HELP, reply_text
+from habits.catalogue import Form, M
+from habits.grammar import EXAMPLE_COMMANDS
+from habits.messages import CommandRef, HelpCard, MemberText, Reply, render, say
 
 ZWSP = "\u200b"
 
 
 @pytest.mark.parametrize(
-    ("engine", "discord"),
+    ("ref", "discord"),
     [
+        (CommandRef.to(Form.GOAL, count=1, label="post"), "/goal count:1 label:post"),
+        (CommandRef.to(Form.GOAL, count=3, label="newsletters"), "/goal count:3 label:newsletters"),
+        (CommandRef.to(Form.GOAL_COUNT, count=2), "/goal count:2"),
+        (CommandRef.to(Form.GOAL_REST), "/goal change:rest"),
+        (CommandRef.to(Form.GOAL_REST_WEEKS, weeks=2), "/goal change:rest weeks:2"),
+        (CommandRef.to(Form.GOAL_OFF), "/goal change:off"),
+        (CommandRef.to(Form.GOAL_WEEK, day="sunday"), "/goal change:week sunday"),
+        (CommandRef.to(Form.PUBLISHED_UNDO), "/published undo:True"),
+        (CommandRef.to(Form.PUBLISHED_REMOVE, number="N"), "/published remove:N"),
+        (CommandRef.to(Form.PUBLISHED_DAY, day="yesterday"), "/published when:yesterday"),
+        (CommandRef.to(Form.NUDGES_RESUME), "/nudges change:resume"),
+        (CommandRef.to(Form.NUDGES_SMALLER), "/nudges change:smaller"),
+        (CommandRef.to(Form.NUDGES_SNOOZE, until="later"), "/nudges change:snooze later"),
         (
-            "Start small: /goal 1 post — one post a week.",
-            "Start small: /goal count:1 label:post — one post a week.",
-        ),
-        ("(no goal set — /goal 1 post)", "(no goal set — /goal count:1 label:post)"),
-        ("Try /goal 3 newsletters.", "Try /goal count:3 label:newsletters."),
-        ("Try /goal 2.", "Try /goal count:2."),
-        ("Or take a breather with /goal rest.", "Or take a breather with /goal change:rest."),
-        ("/goal rest 2", "/goal change:rest weeks:2"),
-        ("/goal rest 3 weeks", "/goal change:rest weeks:3"),
-        ("“/goal off” takes nothing after it.", "“/goal change:off” takes nothing after it."),
-        ("/goal week sunday", "/goal change:week sunday"),
-        ("/goal week monday", "/goal change:week monday"),
-        ("“/published undo” takes nothing", "“/published undo:True” takes nothing"),
-        ("Turn them on with /nudges resume.", "Turn them on with /nudges change:resume."),
-        ("/nudges off", "/nudges change:off"),
-        ("/nudges smaller", "/nudges change:smaller"),
-        ("/nudges snooze later", "/nudges change:snooze later"),
-        ("/nudges snooze tomorrow", "/nudges change:snooze tomorrow"),
-        (
-            "/nudges snooze later|tomorrow",
-            "/nudges change:snooze later (or snooze tomorrow)",
-        ),
-        ("/nudges pause 2w", "/nudges change:pause pause_for:2w"),
-        ("/nudges pause 10 days", "/nudges change:pause pause_for:10 days"),
-        (
-            "Example: /nudges pause until 2026-12-07",
-            "Example: /nudges change:pause pause_for:until 2026-12-07",
-        ),
-        ("/nudges weekdays at 18:30", "/nudges days:weekdays time:18:30"),
-        ("/nudges mon thu at 9:00", "/nudges days:mon thu time:9:00"),
-        (
-            "Change it with /timezone Area/City, e.g. /timezone Europe/Berlin.",
-            "Change it with /timezone zone:, e.g. /timezone zone:Europe/Berlin.",
+            CommandRef.to(Form.NUDGES_PAUSE, span="10 days"),
+            "/nudges change:pause pause_for:10 days",
         ),
         (
-            "/timezone America/Argentina/Buenos_Aires",
+            CommandRef.to(Form.NUDGES_SCHEDULE, days="weekdays", time="18:30"),
+            "/nudges days:weekdays time:18:30",
+        ),
+        (CommandRef.to(Form.TIMEZONE_ANY), "/timezone zone:"),
+        (
+            CommandRef.to(Form.TIMEZONE, zone="America/Argentina/Buenos_Aires"),
             "/timezone zone:America/Argentina/Buenos_Aires",
         ),
-        ("/timezone UTC", "/timezone zone:UTC"),
-        ("Are you sure? (/habit forget confirm)", "Are you sure?"),
-        # Already Discord's syntax, or nothing to rewrite: left alone.
-        ("/goal count:1 label:post", "/goal count:1 label:post"),
-        ("/nudges change:pause pause_for:2w", "/nudges change:pause pause_for:2w"),
-        ("/published undo:True", "/published undo:True"),
-        ("/timezone zone:Europe/Berlin", "/timezone zone:Europe/Berlin"),
-        ("/goal, /nudges, /streak and /timezone", "/goal, /nudges, /streak and /timezone"),
-        ("/goal offset", "/goal offset"),
-        ("/habit help", "/habit help"),
-        # What the member typed, quoted back: markdown and mentions shown as typed.
-        (
-            "Logged “**Big** news _today_ <@123> @everyone”.",
-            rf"Logged “\*\*Big\*\* news \_today\_ <@123> @{ZWSP}everyone”.",
-        ),
-        (
-            "“<@400000000000000001>” and “@here”",
-            f"“<@{ZWSP}400000000000000001>” and “@{ZWSP}here”",
-        ),
-        ("Logged “https://example.com/a_b”", "Logged “https://example.com/a_b”"),
-        ("**Nudge** outside quotes stays bold", "**Nudge** outside quotes stays bold"),
+        (CommandRef.to(Form.HABIT_HELP), "/habit help"),
     ],
 )
-def test_discord_text(engine: str, discord: str) -> None:
-    assert discord_text(engine) == discord
+def test_a_command_is_spelt_as_discords_options(ref: CommandRef, discord: str) -> None:
+    assert DISCORD.command(ref) == discord
 
 
-@pytest.mark.parametrize("key", sorted(EXAMPLES))
-def test_every_example_line_becomes_its_discord_form(key: str) -> None:
-    assert (
-        discord_text(f"Bad.\nExample: {EXAMPLES[key]}") == f"Bad.\nExample: {DISCORD_EXAMPLES[key]}"
+@pytest.mark.parametrize("key", sorted(EXAMPLE_COMMANDS))
+def test_every_example_is_spelt_in_options_from_the_same_reference(key: str) -> None:
+    refusal = Reply.of(say(M.TYPE_A_COMMAND), say(M.EXAMPLE, example=EXAMPLE_COMMANDS[key]))
+    assert reply_text(refusal).endswith(f"\nExample: {DISCORD_EXAMPLES[key]}")
+    assert DISCORD_EXAMPLES[key] != EXAMPLE_COMMANDS[key].typed or key == "habit"
+
+
+def test_a_sentence_names_a_command_in_options() -> None:
+    said = say(M.NO_GOAL_YET, goal=CommandRef.to(Form.GOAL, count=1, label="post"))
+    assert render(said, DISCORD) == (
+        "You have no weekly goal yet. Start small: /goal count:1 label:post — one post a week."
     )
-    assert discord_text(EXAMPLES[key]) == DISCORD_EXAMPLES[key]  # inline, the same form
+
+
+def test_the_typed_confirmation_is_left_to_the_button() -> None:
+    confirm = CommandRef.to(Form.HABIT_FORGET_CONFIRM)
+    typed = say(M.CONFIRM_BY_TYPING, command=confirm)
+    asked = say(M.FORGET_ASK, typed=type(typed)(typed.id, typed.values, typed_only=True))
+    assert render(asked, DISCORD).endswith("Are you sure?")
+
+
+def test_the_members_words_are_shown_as_typed_and_never_ping() -> None:
+    title = "**Big** news _today_ <@123> @everyone /goal 1 post"
+    logged = say(M.QUOTED, text=MemberText(title))
+    assert render(logged, DISCORD) == (
+        rf"“\*\*Big\*\* news \_today\_ <@123> @{ZWSP}everyone /goal 1 post”"
+    )
+
+
+def test_a_link_the_member_gave_is_left_a_link() -> None:
+    assert DISCORD.member("https://example.com/a_b") == "https://example.com/a_b"
 
 
 def test_the_help_is_discords_own_with_the_cards_date() -> None:
     card = HelpCard(pause_until=date(2027, 1, 4))
-    reply = Reply(help_text(card), help=card)
+    reply = Reply.of(card)
 
     assert reply_text(reply) == DISCORD_HELP.format(until="2027-01-04")
     assert "pause_for:2w (or until 2027-01-04)" in reply_text(reply)
-    noted = replace(reply, text=help_text(card) + "\n\nYour goal: /goal 1 post")
-    assert reply_text(noted) == reply_text(reply) + "\n\nYour goal: /goal count:1 label:post"
-
-
-def test_the_help_is_known_by_the_reply_not_by_its_words() -> None:
-    card = HelpCard(pause_until=date(2027, 1, 4))
-    words_only = Reply(help_text(card))  # the same text, not marked as the help
-
-    assert reply_text(words_only) == discord_text(help_text(card))
-    assert "Fill in a command's options as you type" not in reply_text(words_only)
+    noted = reply.then(say(M.NO_GOAL_TO_TURN_OFF, goal=EXAMPLE_COMMANDS["goal"]))
+    assert reply_text(noted) == (
+        reply_text(reply) + "\nYou have no goal to turn off. Set one with /goal count:1 label:post."
+    )

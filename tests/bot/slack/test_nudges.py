@@ -22,9 +22,10 @@ from bot.slack.sender import (
     SlackPacing,
     SlackSender,
 )
+from habits.catalogue import M
 from habits.delivery import DeliverySettings, Outcome
-from habits.messages import NUDGE_ACTIONS, Notice, Reply
-from habits.model import MAX_TITLE, MAX_URL, MemberRef
+from habits.messages import NUDGE_ACTIONS, Notice, Reply, say
+from habits.model import MAX_TITLE, MAX_URL, DeliveryKind, MemberRef
 from habits.service import OOPS
 from storage.database import make_engine
 from storage.tables import deliveries, members
@@ -33,6 +34,8 @@ from tests.fakes.slack_server import wait_until
 
 # Thursday 09:00 in Berlin, when a member who set a goal on Monday gets the first nudge.
 THURSDAY_NINE_BERLIN = datetime(2026, 11, 26, 8, 0, 30, tzinfo=UTC)
+
+PROGRESS = (say(M.PROGRESS, count=0, target=1, left=say(M.DAYS_LEFT, count=3)),)
 
 
 async def nudged(slack: Harness, user: str = "U1") -> dict[str, Any]:
@@ -62,14 +65,18 @@ async def test_a_nudge_arrives_as_a_dm_with_its_buttons(slack: Harness) -> None:
     assert message["channel"] == "U1"  # chat.postMessage to the user id: the app's DM
     assert message["text"].startswith("0 of 1 this week, ")
     assert "Tiny next step:" in message["text"]
-    assert message["blocks"][0]["text"]["text"].startswith(":seedling: *A tiny nudge*\n0 of 1")
+    # The heading in mrkdwn, then the body (the step names the member's label: plain text).
+    assert message["blocks"][0]["text"]["text"] == ":seedling: *A tiny nudge*"
+    assert message["blocks"][1]["text"]["text"].startswith("0 of 1")
     assert list(buttons(message)) == [
         "habit_published",
         "habit_snooze_later",
         "habit_snooze_tomorrow",
         "habit_smaller_step",
     ]
-    assert [b["value"] for b in buttons(message).values()] == [a.command for a in NUDGE_ACTIONS]
+    assert [b["value"] for b in buttons(message).values()] == [
+        a.command.typed for a in NUDGE_ACTIONS
+    ]
     assert [row.status for row in delivery_rows(slack)][-1] == "sent"
 
 
@@ -187,7 +194,7 @@ async def test_a_long_429_is_retried_after_retry_after(slack: Harness) -> None:
     sender.pacing = SlackPacing(clock=lambda: slack.clock.now().timestamp())
     await slack.command("/goal", "1 post")
     slack.fake.rate_limits.append(120)
-    notice = Notice(MemberRef.slack("T1", "U1"), "nudge", "0 of 1 this week", NUDGE_ACTIONS)
+    notice = Notice(MemberRef.slack("T1", "U1"), DeliveryKind.NUDGE, PROGRESS, NUDGE_ACTIONS)
 
     result = await slack.adapter.sender.send(notice)
 
@@ -325,7 +332,7 @@ async def test_a_send_that_hangs_is_given_up_well_inside_the_lease(slack: Harnes
     sender = slack.adapter.sender
     assert isinstance(sender, SlackSender)
     sender.timeout = 0.2
-    notice = Notice(MemberRef.slack("T1", "U1"), "nudge", "0 of 1 this week", NUDGE_ACTIONS)
+    notice = Notice(MemberRef.slack("T1", "U1"), DeliveryKind.NUDGE, PROGRESS, NUDGE_ACTIONS)
 
     try:
         result = await sender.send(notice)

@@ -13,11 +13,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.bootstrap import bootstrap
 from bot.slack import SlackAdapter
 from bot.slack.sender import SlackPacing, SlackSender, make_client
+from habits.catalogue import M
 from habits.delivery import Outcome, SendResult
-from habits.messages import NUDGE_ACTIONS, Notice
-from habits.model import MemberRef
+from habits.messages import NUDGE_ACTIONS, Notice, say
+from habits.model import DeliveryKind, MemberRef
 from tests.bot.slack.conftest import slack_settings
 from tests.fakes.slack_server import FakeSlack
+
+PROGRESS = (say(M.PROGRESS, count=0, target=1, left=say(M.DAYS_LEFT, count=3)),)
 
 
 class Sending:
@@ -38,7 +41,7 @@ class Sending:
         return self.clients[team_id]
 
     async def send(self, user: str, team: str = "T1") -> SendResult:
-        notice = Notice(MemberRef.slack(team, user), "nudge", "0 of 1 this week", NUDGE_ACTIONS)
+        notice = Notice(MemberRef.slack(team, user), DeliveryKind.NUDGE, PROGRESS, NUDGE_ACTIONS)
         return await self.sender.send(notice)
 
     @property

@@ -6,8 +6,9 @@ import pytest
 
 from bot.slack.blocks import MAX_FALLBACK, clip, fallback_text, notice_blocks, reply_blocks
 from bot.slack.text import escape_mrkdwn, unescape_command_text
-from habits.messages import Notice, Reply
-from habits.model import MemberRef
+from habits.catalogue import M
+from habits.messages import MemberText, Notice, Reply, say
+from habits.model import DeliveryKind, MemberRef
 from tests.fakes.slack_server import rendered, slack_escape
 
 
@@ -73,15 +74,23 @@ def test_links_slack_makes_with_should_escape_come_back_as_links(typed: str, rea
 
 
 @pytest.mark.parametrize("text", ["Q&A", "a <b> & c", "&amp; stays &amp;", "<https://x|y>"])
-def test_outgoing_mrkdwn_is_escaped_exactly_once(text: str) -> None:
-    reply = Reply(f"Logged “{text}”.")
+def test_outgoing_text_is_escaped_exactly_once(text: str) -> None:
+    reply = Reply.of(say(M.LOGGED, what=say(M.QUOTED, text=MemberText(text)), progress=""))
     [section] = reply_blocks(reply)
 
+    assert section["text"]["type"] == "plain_text"  # the member's words: never formatted
     assert section["text"]["text"] == escape_mrkdwn(reply.text)
     assert rendered(section["text"]["text"]) == reply.text
-    assert rendered(fallback_text(reply.text)) == reply.text
-    notice = Notice(MemberRef.slack("T1", "U1"), "nudge", text)
-    assert rendered(notice_blocks(notice)[0]["text"]["text"]).endswith("\n" + text)
+    assert rendered(fallback_text(reply.body)) == reply.text
+    notice = Notice(MemberRef.slack("T1", "U1"), DeliveryKind.NUDGE, reply.body)
+    assert rendered(notice_blocks(notice)[1]["text"]["text"]) == reply.text
+
+
+def test_engine_words_alone_stay_mrkdwn() -> None:
+    reply = Reply.of(say(M.NOTHING_TO_UNDO))
+    [section] = reply_blocks(reply)
+
+    assert section["text"] == {"type": "mrkdwn", "text": reply.text}
 
 
 def test_clipping_never_cuts_an_entity_in_half() -> None:
@@ -90,4 +99,5 @@ def test_clipping_never_cuts_an_entity_in_half() -> None:
 
     assert len(clipped) <= MAX_FALLBACK
     assert clipped.endswith("x&amp;…")
-    assert len(fallback_text("&" * 5000)) <= MAX_FALLBACK
+    body = (say(M.QUOTED, text=MemberText("&" * 5000)),)
+    assert len(fallback_text(body)) <= MAX_FALLBACK
