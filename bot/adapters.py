@@ -9,11 +9,14 @@ from typing import Protocol
 
 from habits.delivery import Sender
 
-# The longest one notice's send may take (open the DM, post it, retries), for every adapter.
+# The longest one notice's send may take (open the DM, post it, retries), for every adapter;
+# SEND_TIMEOUT_SECONDS may only shorten it.
 # It must stay well inside the delivery lease (60 s by default), or another worker may claim
 # the same delivery and the member gets it twice; a shutdown waits this long plus a database
 # write for a send in flight to be recorded (bot.runtime.DRAIN_GRACE_SECONDS).
 SEND_TIMEOUT_SECONDS = 20.0
+# What recording a send's outcome may take on a healthy database, on top of the send.
+RECORD_WRITE_SECONDS = 5.0
 
 
 class AdapterError(RuntimeError):

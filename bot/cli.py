@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.bootstrap import NotMigratedError, bootstrap, database_timeouts
 from bot.logs import CHATTY_SDK_LOGGERS, configure_logging, redact, secret_values
-from bot.settings import Settings
+from bot.settings import Settings, refusals
 from storage.database import current_revision, head_revision, make_engine, upgrade
 
 # The exit status of a program interrupted by Ctrl-C, as shells report it (128 + SIGINT).
@@ -49,13 +49,12 @@ log = logging.getLogger("habit_coach")
 
 
 def _settings(**overrides: str) -> Settings:
+    """The settings, or exit 1 naming each one refused (in doctor's words) and its fix."""
     try:
         return Settings(**{k: v for k, v in overrides.items() if v})  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        )
-        raise SystemExit(redact(f"habit-coach: configuration problem — {problems}")) from None
+        problems = "".join(f"\n  {refusal}" for refusal in refusals(exc))
+        raise SystemExit(redact(f"habit-coach: configuration problem —{problems}")) from None
 
 
 def _logging_for(settings: Settings) -> None:

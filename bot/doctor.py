@@ -1,8 +1,9 @@
 """`habit-coach doctor`: what is wrong with this installation, one line per check, with a fix.
 
-It reads the settings as `run` would, refuses placeholder and malformed secrets, names settings
-that clash, checks the database is reachable and migrated, asks each platform whether it accepts
-its token, and says what `run` would start. Secrets are shown by their last 4 characters only.
+It reads the settings as `run` would (what `run` refuses, it reports in the same words), names
+malformed secrets and settings that clash, checks the database is reachable and migrated, asks
+each platform whether it accepts its token, and says what `run` would start. Secrets are shown
+by their last 4 characters only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import string
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
 
 import aiohttp
 from pydantic import SecretStr, ValidationError
@@ -22,28 +23,13 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.adapters import SEND_TIMEOUT_SECONDS
 from bot.bootstrap import database_timeouts
 from bot.logs import configure_logging, redact, secret_values
-from bot.settings import Settings
+from bot.settings import SECRET_SOURCES, Settings, refusals
 from storage.database import current_revision, head_revision, is_sqlite, make_engine
 
-# The dispatcher extends a batch's leases once a third of the lease has passed, so one send
-# (its pacing wait included, at most SEND_TIMEOUT_SECONDS) must fit in two thirds of it.
-MIN_SAFE_LEASE_SECONDS = 1.5 * SEND_TIMEOUT_SECONDS
 MIN_SQLITE = (3, 33, 0)  # UPDATE … FROM, which the sweep uses
 PLATFORM_TIMEOUT = 10.0  # seconds each platform may take to answer about a token
-PLACEHOLDERS = frozenset(
-    {
-        "changeme", "change-me", "change_me", "changethis", "secret", "password", "token",
-        "your-token-here", "your_token_here", "yourtoken", "placeholder", "example", "todo",
-        "xxx", "none", "null", "test", "dummy", "fixme", "replace-me", "replaceme",
-    }
-)  # fmt: skip
-_PLACEHOLDER_SHAPES = re.compile(
-    r"^<.*>$|^\$\{.*\}$|^\.\.\.$|^x+$|your[-_ ]?.*[-_ ]?here|change[-_ ]?me|replace[-_ ]?me",
-    re.IGNORECASE,
-)
 _DISCORD_PART = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -78,79 +64,42 @@ def _value(secret: SecretStr | None) -> str | None:
 
 
 def load_settings() -> tuple[Settings | None, list[Check]]:
-    """The settings `run` would read, or one sentence per variable pydantic refused."""
+    """The settings `run` would read, or each one it refuses, in the words `run` uses."""
     try:
         return Settings(), [Check("settings load", True, "from the environment and .env")]
     except ValidationError as exc:
-        return None, [_sentence(error) for error in exc.errors()]
-
-
-def _sentence(error: Any) -> Check:
-    """A pydantic error as a sentence naming the variable; the value is not repeated (it may
-    be a secret)."""
-    variable = "_".join(str(part) for part in error["loc"]).upper() or "settings"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return Check(
-        f"setting {variable}",
-        False,
-        f"{variable} is not valid: {message}",
-        f"correct {variable} in the environment or .env (see .env.example)",
-    )
+        return None, [
+            Check(f"setting {refusal.variable}", False, refusal.problem, refusal.fix)
+            for refusal in refusals(exc)
+        ]
 
 
 # --- secrets -------------------------------------------------------------------------------------
 
 
-def is_placeholder(value: str) -> bool:
-    folded = value.strip().lower()
-    return folded in PLACEHOLDERS or bool(_PLACEHOLDER_SHAPES.search(folded))
-
-
 def secret_checks(settings: Settings) -> list[Check]:
+    """Whether each secret is shaped like what the platform issues (Settings has already
+    refused placeholders)."""
     checks: list[Check] = []
-    shapes: dict[str, tuple[str | None, Callable[[str], str | None], str]] = {
-        "DISCORD_TOKEN": (
-            _value(settings.discord_token),
-            _discord_shape,
-            "copy the bot token from the Developer Portal (your application → Bot → Reset Token)",
-        ),
+    shapes: dict[str, tuple[str | None, Callable[[str], str | None]]] = {
+        "DISCORD_TOKEN": (_value(settings.discord_token), _discord_shape),
         "SLACK_BOT_TOKEN": (
             _value(settings.slack_bot_token),
             _prefix_shape("xoxb-", "a bot token", {"xapp-": "SLACK_APP_TOKEN"}),
-            "copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions",
         ),
         "SLACK_APP_TOKEN": (
             _value(settings.slack_app_token),
             _prefix_shape("xapp-", "an app-level token", {"xoxb-": "SLACK_BOT_TOKEN"}),
-            "create an app-level token (xapp-…) with connections:write under Basic Information",
         ),
-        "SLACK_SIGNING_SECRET": (
-            _value(settings.slack_signing_secret),
-            _hex_shape,
-            "copy the Signing Secret from Basic Information → App Credentials",
-        ),
-        "SLACK_CLIENT_SECRET": (
-            _value(settings.slack_client_secret),
-            _hex_shape,
-            "copy the Client Secret from Basic Information → App Credentials",
-        ),
+        "SLACK_SIGNING_SECRET": (_value(settings.slack_signing_secret), _hex_shape),
+        "SLACK_CLIENT_SECRET": (_value(settings.slack_client_secret), _hex_shape),
     }
-    for name, (value, shape, fix) in shapes.items():
+    for name, (value, shape) in shapes.items():
         if value is None:
             continue
-        problem = "is a placeholder" if is_placeholder(value) else shape(value)
+        problem = shape(value)
         detail = f"{shown(value)} {problem}" if problem else f"{shown(value)} looks right"
-        checks.append(Check(name, problem is None, detail, fix))
-    password = _database_password(settings.database_url)
-    if password is not None and is_placeholder(password):
-        checks.append(
-            Check(
-                "DATABASE_URL password",
-                False,
-                "the password in DATABASE_URL is a placeholder",
-                "use the database user's real password",
-            )
-        )
+        checks.append(Check(name, problem is None, detail, SECRET_SOURCES[name]))
     return checks
 
 
@@ -179,13 +128,6 @@ def _hex_shape(value: str) -> str | None:
     if len(value) < 16 or not all(ch in string.hexdigits for ch in value):
         return "is not a Slack secret (those are 32 hexadecimal characters)"
     return None
-
-
-def _database_password(url: str) -> str | None:
-    try:
-        return make_url(url).password
-    except ValueError:
-        return None
 
 
 # --- clashes -------------------------------------------------------------------------------------
@@ -267,24 +209,6 @@ def _clashes(settings: Settings) -> Iterator[Check]:
             "to start (exit 2)",
             "set DISCORD_TOKEN, or SLACK_BOT_TOKEN (or the OAuth pair); "
             "`habit-coach console` needs none",
-        )
-    shortest = MIN_SAFE_LEASE_SECONDS
-    if settings.delivery_lease_seconds < shortest:
-        yield Check(
-            "DELIVERY_LEASE_SECONDS",
-            False,
-            f"{settings.delivery_lease_seconds:g} s is shorter than a send may take (up to "
-            f"{SEND_TIMEOUT_SECONDS:g} s with its pacing): another replica could take a "
-            "delivery over while it is being sent, and send it again",
-            f"set it to {shortest:g} or more (default 60)",
-        )
-    shard_ids = getattr(settings, "discord_shard_ids", None)
-    if shard_ids is not None and getattr(settings, "discord_shard_count", None) is None:
-        yield Check(
-            "DISCORD_SHARD_IDS without DISCORD_SHARD_COUNT",
-            False,
-            "shard ids count out of a total",
-            "set DISCORD_SHARD_COUNT too",
         )
 
 
@@ -418,8 +342,8 @@ def plan(settings: Settings) -> list[str]:
     """What `habit-coach run` would start with these settings, for people."""
     lines = []
     if settings.discord_configured:
-        count = getattr(settings, "discord_shard_count", None)
-        ids = getattr(settings, "discord_shard_ids", None)
+        count = settings.discord_shard_count
+        ids = settings.discord_shard_ids
         shards = ""
         if count is not None:
             held = ", ".join(str(i) for i in ids) if ids else "all"

@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
-from bot.adapters import SEND_TIMEOUT_SECONDS
+from bot.adapters import RECORD_WRITE_SECONDS, SEND_TIMEOUT_SECONDS
 from bot.metrics import Metrics
 from bot.settings import Settings
 from habits.delivery import DeliveryObserver, DeliverySettings, Dispatcher, Sender
@@ -30,7 +30,6 @@ T = TypeVar("T")
 # A shutdown lets a tick in flight finish the sends it is in (at most SEND_TIMEOUT_SECONDS each,
 # side by side) and record them; cut shorter, those notices are sent again once their lease
 # expires.
-RECORD_WRITE_SECONDS = 5.0
 DRAIN_GRACE_SECONDS = SEND_TIMEOUT_SECONDS + RECORD_WRITE_SECONDS
 
 

@@ -1,15 +1,106 @@
-"""Every setting the coach reads, from the environment or a .env file: the only place that does."""
+"""Every setting the coach reads, from the environment or a .env file: the only place that does.
+
+Settings that `run` cannot work with are refused here, at start-up, for every command: a
+placeholder where a secret belongs, a delivery lease a send could outlast. :func:`refusals`
+words each refusal once, for the command line and for `habit-coach doctor` alike.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.adapters import RECORD_WRITE_SECONDS, SEND_TIMEOUT_SECONDS
 from habits import timekeeping as tk
+
+# The error type of a setting refused for what it means (not for how it is written).
+REFUSED = "refused_setting"
+
+PLACEHOLDERS = frozenset(
+    {
+        "changeme", "change-me", "change_me", "changethis", "secret", "password", "token",
+        "your-token-here", "your_token_here", "yourtoken", "placeholder", "example", "todo",
+        "xxx", "none", "null", "test", "dummy", "fixme", "replace-me", "replaceme",
+    }
+)  # fmt: skip
+_PLACEHOLDER_SHAPES = re.compile(
+    r"^<.*>$|^\$\{.*\}$|^\.\.\.$|^x+$|your[-_ ]?.*[-_ ]?here|change[-_ ]?me|replace[-_ ]?me",
+    re.IGNORECASE,
+)
+
+# Where each secret comes from: the fix for a placeholder here, and for a malformed one in doctor.
+SECRET_SOURCES = {
+    "DISCORD_TOKEN": "copy the bot token from the Developer Portal "
+    "(your application → Bot → Reset Token)",
+    "SLACK_BOT_TOKEN": "copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions",
+    "SLACK_APP_TOKEN": "create an app-level token (xapp-…) with connections:write under "
+    "Basic Information",
+    "SLACK_SIGNING_SECRET": "copy the Signing Secret from Basic Information → App Credentials",
+    "SLACK_CLIENT_SECRET": "copy the Client Secret from Basic Information → App Credentials",
+}
+
+
+def is_placeholder(value: str) -> bool:
+    folded = value.strip().lower()
+    return folded in PLACEHOLDERS or bool(_PLACEHOLDER_SHAPES.search(folded))
+
+
+def shortest_safe_lease(send_timeout: float) -> float:
+    """The shortest delivery lease no send outlasts. The dispatcher extends a batch's leases
+    once a third of the lease has passed, so one send (its pacing wait included) and the
+    recording of its outcome must fit in the other two thirds."""
+    return 1.5 * (send_timeout + RECORD_WRITE_SECONDS)
+
+
+def _refused(problem: str, fix: str) -> PydanticCustomError:
+    return PydanticCustomError(REFUSED, "{problem}", {"problem": problem, "fix": fix})
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A setting the coach cannot start with: which, what is wrong, what to do."""
+
+    variable: str
+    problem: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.variable}: {self.problem} — fix: {self.fix}"
+
+
+def refusals(error: ValidationError) -> list[Refusal]:
+    """Each setting refused, named by its variable; never its value (it may be a secret)."""
+    found = []
+    for item in error.errors():
+        variable = "_".join(str(part) for part in item["loc"]).upper() or "settings"
+        context = item.get("ctx") or {}
+        if item["type"] == REFUSED:
+            found.append(Refusal(variable, str(item["msg"]), str(context["fix"])))
+            continue
+        message = str(item["msg"]).removeprefix("Value error, ")
+        found.append(
+            Refusal(
+                variable,
+                f"{variable} is not valid: {message}",
+                f"correct {variable} in the environment or .env (see .env.example)",
+            )
+        )
+    return found
 
 
 def data_dir() -> Path:
@@ -35,6 +126,11 @@ class Settings(BaseSettings):
     sweep_batch_size: int = Field(default=1000, ge=1, le=100_000)
     nudge_grace_hours: float = Field(default=6.0, gt=0)
     recap_grace_hours: float = Field(default=48.0, gt=0)
+    # The longest one notice's send may take, its wait for the platform's pacing included;
+    # only ever shorter than the adapters' own bound. The lease must outlast it.
+    send_timeout_seconds: float = Field(
+        default=SEND_TIMEOUT_SECONDS, ge=0.5, le=SEND_TIMEOUT_SECONDS
+    )
     delivery_lease_seconds: float = Field(default=60.0, gt=0)
     delivery_concurrency: int = Field(default=8, ge=1, le=64)  # notices being sent at once
     db_threads: int = Field(default=4, ge=1, le=64)
@@ -127,6 +223,48 @@ class Settings(BaseSettings):
         if value.startswith("postgresql://") or value.startswith("postgres://"):
             # The driver we ship is psycopg 3; accept the common short form.
             value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        try:
+            password = urlsplit(value).password
+        except ValueError:  # unparseable: the database check says so, with the reason
+            password = None
+        if password is not None and is_placeholder(password):
+            raise _refused(
+                "the password in DATABASE_URL is a placeholder",
+                "use the database user's real password",
+            )
+        return value
+
+    @field_validator(
+        "discord_token",
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "slack_client_secret",
+    )
+    @classmethod
+    def _not_a_placeholder(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None and is_placeholder(value.get_secret_value()):
+            variable = str(info.field_name).upper()
+            raise _refused(
+                f"{variable} is a placeholder, not the real secret", SECRET_SOURCES[variable]
+            )
+        return value
+
+    @field_validator("delivery_lease_seconds")
+    @classmethod
+    def _lease_outlasts_a_send(cls, value: float, info: ValidationInfo) -> float:
+        send_timeout = info.data.get("send_timeout_seconds")
+        if send_timeout is None:
+            return value  # the send timeout itself was refused; that error names it
+        shortest = shortest_safe_lease(send_timeout)
+        if value < shortest:
+            raise _refused(
+                f"DELIVERY_LEASE_SECONDS is {value:g} s, but a send may take up to "
+                f"{send_timeout:g} s with its pacing and recording it {RECORD_WRITE_SECONDS:g} s "
+                "more, which must fit in two thirds of the lease: another replica could take a "
+                "delivery over while it is being sent, and send it again",
+                f"set it to {shortest:g} or more (default 60), or lower SEND_TIMEOUT_SECONDS",
+            )
         return value
 
     @field_validator("default_timezone")

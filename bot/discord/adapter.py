@@ -32,7 +32,7 @@ from discord.gateway import DiscordWebSocket
 from bot.adapters import AdapterError
 from bot.discord.commands import build_tree
 from bot.discord.interactions import DEFER_AFTER, InteractionRouter
-from bot.discord.sender import MAX_RATELIMIT_WAIT, SEND_TIMEOUT, DiscordPacing, DiscordSender
+from bot.discord.sender import MAX_RATELIMIT_WAIT, DiscordPacing, DiscordSender
 from bot.runtime import Runtime
 from habits.delivery import Sender
 from habits.model import Platform
@@ -142,14 +142,14 @@ class DiscordAdapter:
         *,
         defer_after: float = DEFER_AFTER,
         connect_timeout: float = CONNECT_TIMEOUT,
-        send_timeout: float = SEND_TIMEOUT,
+        send_timeout: float | None = None,
     ):
         self.runtime = runtime
         self.connect_timeout = connect_timeout
         settings = runtime.settings
         share = settings.discord_pacing_share
         self._sender = DiscordSender(
-            send_timeout,
+            settings.send_timeout_seconds if send_timeout is None else send_timeout,
             pacing=DiscordPacing(
                 settings.discord_requests_per_second * share,
                 max(1, round(settings.discord_invalid_request_budget * share)),

@@ -98,6 +98,7 @@ class SlackAdapter:
         self.listeners = SlackListeners(runtime)
         self._sender = SlackSender(
             self._client_for,
+            settings.send_timeout_seconds,
             pacing=SlackPacing(settings.slack_workspace_messages_per_second),
             on_rate_limited=runtime.rate_limit_counter(Platform.SLACK),
         )

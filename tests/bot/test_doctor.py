@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.doctor import is_placeholder
+from bot.settings import is_placeholder
 from storage.database import upgrade
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.processes import run_env
@@ -101,7 +101,7 @@ async def test_a_broken_configuration_names_each_problem_and_its_fix(
         DISCORD_TOKEN=REFUSED_DISCORD_TOKEN,
         DISCORD_API_BASE_URL=discord.api_base_url,
         SLACK_BOT_TOKEN=slack.workspace("T1").bot_token,
-        SLACK_SIGNING_SECRET="changeme",
+        SLACK_SIGNING_SECRET="not-a-signing-secret-at-all",
         SLACK_API_BASE_URL=slack.base_url,
         HTTP_PORT="8080",
         SLACK_HTTP_PORT="3000",
@@ -112,7 +112,10 @@ async def test_a_broken_configuration_names_each_problem_and_its_fix(
     assert (
         f"✘ Discord accepts DISCORD_TOKEN: Discord refused …{REFUSED_DISCORD_TOKEN[-4:]}" in failed
     )
-    assert "✘ SLACK_SIGNING_SECRET: (too short to show) is a placeholder — fix: copy" in failed
+    assert (
+        "✘ SLACK_SIGNING_SECRET: …-all is not a Slack secret (those are 32 hexadecimal "
+        "characters) — fix: copy the Signing Secret" in failed
+    )
     assert (
         "✘ SLACK_HTTP_PORT and HTTP_PORT: they disagree (3000 and 8080); HTTP_PORT wins" in failed
     )
@@ -120,7 +123,7 @@ async def test_a_broken_configuration_names_each_problem_and_its_fix(
     assert "run `habit-coach db upgrade`" in failed
     assert "✔ Slack accepts SLACK_BOT_TOKEN" in out  # the one good token still passes
     assert REFUSED_DISCORD_TOKEN not in out + err
-    assert "changeme" not in out + err
+    assert "not-a-signing-secret" not in out + err
 
 
 @pytest.mark.parametrize(
@@ -135,7 +138,8 @@ async def test_a_broken_configuration_names_each_problem_and_its_fix(
         ),
         pytest.param(
             {"DISCORD_TOKEN": "your-token-here"},
-            "✘ DISCORD_TOKEN: …here is a placeholder",
+            "✘ setting DISCORD_TOKEN: DISCORD_TOKEN is a placeholder, not the real secret — "
+            "fix: copy the bot token from the Developer Portal",
             id="placeholder",
         ),
         pytest.param(
@@ -166,8 +170,14 @@ async def test_a_broken_configuration_names_each_problem_and_its_fix(
         ),
         pytest.param(
             {"DISCORD_TOKEN": DISCORD_TOKEN, "DELIVERY_LEASE_SECONDS": "10"},
-            "✘ DELIVERY_LEASE_SECONDS: 10 s is shorter than a send may take",
+            "✘ setting DELIVERY_LEASE_SECONDS: DELIVERY_LEASE_SECONDS is 10 s, but a send may "
+            "take up to 20 s",
             id="lease-shorter-than-a-send",
+        ),
+        pytest.param(
+            {"DATABASE_URL": "postgresql://coach:CHANGE-ME@db/coach"},
+            "✘ setting DATABASE_URL: the password in DATABASE_URL is a placeholder",
+            id="placeholder-database-password",
         ),
         pytest.param(
             {"HTTP_PORT": "not-a-port"},
@@ -185,7 +195,7 @@ async def test_each_kind_of_misconfiguration_is_refused(
     offline = {"DISCORD_API_BASE_URL": "http://127.0.0.1:9/api/v10",
                "SLACK_API_BASE_URL": "http://127.0.0.1:9/api/"}  # fmt: skip
 
-    code, out, _ = await doctor(tmp_path, DATABASE_URL=database_url, **offline, **settings)
+    code, out, _ = await doctor(tmp_path, **{"DATABASE_URL": database_url, **offline, **settings})
 
     assert code == 1
     assert expected in out, out

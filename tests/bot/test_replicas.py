@@ -36,7 +36,10 @@ SHARDS = 3
 # on what it queued, so with fewer due the first to claim could rightly take them all. With
 # more, the others' claims (every 0.2 s) find work while the first batch is in flight.
 MEMBERS = 2 * DeliverySettings().claim_limit + 40
-LEASE_SECONDS = 3
+# Short leases, so a killed replica's are soon taken over: the coach refuses a lease a send could
+# outlast, so sends are cut short too (the fake answers each within POST_STALL).
+SEND_TIMEOUT_SECONDS = 3
+LEASE_SECONDS = 12
 POST_STALL = 0.5  # seconds the fake holds every DM post: sends are in flight, leases matter
 FIRST_USER = 400_000_000_000_100_000  # Discord-sized user ids, one per member
 
@@ -94,6 +97,7 @@ class Replicas:
             DISCORD_GATEWAY_URL=self.fake.gateway_url,
             DISCORD_SHARD_COUNT=str(SHARDS),
             DISCORD_SHARD_IDS=str(shard),
+            SEND_TIMEOUT_SECONDS=str(SEND_TIMEOUT_SECONDS),
             DELIVERY_LEASE_SECONDS=str(LEASE_SECONDS),
             SWEEP_INTERVAL_SECONDS="0.2",
             SWEEP_BATCH_SIZE="10",  # replicas sweep side by side, a batch each
@@ -278,7 +282,10 @@ async def test_a_replica_killed_holding_leases_loses_nothing_and_shows_no_dm_twi
     await fake.wait_until(lambda: victim.shard not in fake.held_shards(SHARDS), within=5)
 
     await until(
-        lambda: all_sent(delivery_log), 35, "the survivors finish everything", replicas.logs()
+        lambda: all_sent(delivery_log),
+        LEASE_SECONDS + 32,
+        "the survivors finish everything",
+        replicas.logs(),
     )
 
     visible = visible_dms_per_member(fake)

@@ -18,10 +18,10 @@ from apscheduler.job import Job
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
-from bot.adapters import AdapterError
+from bot.adapters import RECORD_WRITE_SECONDS, AdapterError
 from bot.bootstrap import bootstrap
 from bot.discord.sender import DiscordSender
-from bot.runtime import RECORD_WRITE_SECONDS, EveryIntervalFromNow, Runtime
+from bot.runtime import EveryIntervalFromNow, Runtime
 from bot.serve import serve
 from bot.settings import Settings
 from bot.slack.sender import SlackSender

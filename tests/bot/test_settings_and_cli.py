@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 import sys
 import zoneinfo
 from functools import partial
@@ -10,10 +11,12 @@ from pathlib import Path
 
 import pytest
 import tzlocal
+from pydantic import ValidationError
 
 from bot import cli
 from bot.console import machine_zone
-from bot.settings import Settings
+from bot.settings import SECRET_SOURCES, Refusal, Settings, refusals, shortest_safe_lease
+from tests.fakes.processes import run_env
 
 
 def test_database_defaults_to_a_sqlite_file_in_the_user_data_directory(
@@ -87,6 +90,105 @@ def test_run_without_any_adapter_says_how_to_proceed(
     err = capsys.readouterr().err
     assert "no chat adapter is configured" in err
     assert "habit-coach console" in err
+
+
+# --- what run cannot run with ---------------------------------------------------------------------
+
+REFUSED_SETTINGS = [
+    pytest.param({"DELIVERY_LEASE_SECONDS": "30"}, "DELIVERY_LEASE_SECONDS", id="short-lease"),
+    pytest.param(
+        {"SEND_TIMEOUT_SECONDS": "10", "DELIVERY_LEASE_SECONDS": "22"},
+        "DELIVERY_LEASE_SECONDS",
+        id="lease-shorter-than-a-shortened-send",
+    ),
+    pytest.param({"DISCORD_TOKEN": "changeme"}, "DISCORD_TOKEN", id="placeholder-token"),
+    pytest.param(
+        {"SLACK_SIGNING_SECRET": "<your signing secret>"},
+        "SLACK_SIGNING_SECRET",
+        id="placeholder-signing-secret",
+    ),
+    pytest.param(
+        {"DATABASE_URL": "postgresql://coach:CHANGE-ME@db:5432/coach"},
+        "DATABASE_URL",
+        id="placeholder-database-password",
+    ),
+]
+
+
+def refusal_of(settings: dict[str, str]) -> Refusal:
+    """How Settings words its refusal of ``settings`` (doctor shows the same words)."""
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, **{k.lower(): v for k, v in settings.items()})  # type: ignore[arg-type]
+    (refusal,) = refusals(refused.value)
+    return refusal
+
+
+@pytest.mark.parametrize("command", [["run"], ["console", "--name", "ada"]])
+@pytest.mark.parametrize(("settings", "variable"), REFUSED_SETTINGS)
+def test_run_and_console_refuse_what_run_cannot_run_with(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    command: list[str],
+    settings: dict[str, str],
+    variable: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'coach.db'}")
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(command)
+
+    message = str(stopped.value)  # printed on stderr; the exit status is 1
+    refusal = refusal_of(settings)
+    assert refusal.variable == variable
+    assert f"\n  {refusal}" in message
+    assert "— fix: " in message
+    assert not (tmp_path / "coach.db").exists()  # refused before anything was opened
+    if variable in SECRET_SOURCES:  # a secret's value is never repeated, placeholder or not
+        assert settings[variable] not in message
+
+
+def test_the_lease_refusal_says_how_long_a_send_may_take_and_what_to_set() -> None:
+    refusal = refusal_of({"DELIVERY_LEASE_SECONDS": "30"})
+    assert refusal.problem.startswith(
+        "DELIVERY_LEASE_SECONDS is 30 s, but a send may take up to 20 s with its pacing and "
+        "recording it 5 s more, which must fit in two thirds of the lease"
+    )
+    assert refusal.fix == "set it to 37.5 or more (default 60), or lower SEND_TIMEOUT_SECONDS"
+
+
+@pytest.mark.parametrize(
+    ("send_timeout", "lease", "accepted"),
+    [(20, 37.5, True), (20, 37.4, False), (3, 12, True), (3, 11.9, False)],
+)
+def test_the_shortest_lease_follows_the_send_timeout(
+    send_timeout: float, lease: float, accepted: bool
+) -> None:
+    assert shortest_safe_lease(20) == 37.5
+    try:
+        Settings(_env_file=None, send_timeout_seconds=send_timeout, delivery_lease_seconds=lease)  # type: ignore[call-arg]
+    except ValidationError:
+        assert not accepted
+    else:
+        assert accepted
+
+
+def test_a_refused_setting_exits_1_with_the_message_on_stderr(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=tmp_path,  # no .env of the repository's
+        env=run_env(DATABASE_URL=f"sqlite:///{tmp_path / 'coach.db'}", DISCORD_TOKEN="changeme"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("habit-coach: configuration problem —\n  DISCORD_TOKEN: ")
+    assert str(refusal_of({"DISCORD_TOKEN": "changeme"})) in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_env_example_lists_every_setting() -> None:
@@ -202,7 +304,7 @@ def test_shard_ids_are_read_as_a_comma_separated_list(monkeypatch: pytest.Monkey
         ("3", "3", "shard 3 is out of range: with DISCORD_SHARD_COUNT=3 the shards are 0 to 2"),
         ("3", "1,1", "shard 1 is listed more than once"),
         ("3", "one", "expected shard numbers separated by commas, like 0,1"),
-        ("0", "", "DISCORD_SHARD_COUNT: Input should be greater than or equal to 1"),
+        ("0", "", "DISCORD_SHARD_COUNT is not valid: Input should be greater than or equal to 1"),
     ],
 )
 def test_bad_shard_settings_stop_start_up_with_the_setting_named(

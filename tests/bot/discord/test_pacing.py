@@ -181,6 +181,14 @@ async def test_a_process_holding_every_shard_paces_at_the_whole_budget(harness: 
     assert pacing.ceiling == pytest.approx(40.0)
 
 
+async def test_a_send_is_cut_off_at_the_send_timeout_setting(harness: Harness) -> None:
+    runtime = harness.runtime(send_timeout_seconds=4.0, delivery_lease_seconds=15.0)
+    sender = sender_of(DiscordAdapter(runtime))
+
+    assert sender.send_timeout == 4.0
+    assert sender.max_pacing_wait == 2.0  # half of it waits for tokens at most
+
+
 async def test_every_429_the_sender_sees_is_counted_in_the_metrics(
     fake: FakeDiscord, adapter: DiscordAdapter, runtime: Runtime
 ) -> None:

@@ -171,10 +171,19 @@ async def test_a_send_that_cannot_have_its_turn_in_time_goes_back_without_a_requ
 async def test_the_adapters_sender_paces_by_the_setting_and_counts_429s_in_the_metrics(
     tmp_path: Path, fake: FakeSlack
 ) -> None:
-    runtime = bootstrap(slack_settings(tmp_path, fake, slack_workspace_messages_per_second=6.0))
+    runtime = bootstrap(
+        slack_settings(
+            tmp_path,
+            fake,
+            slack_workspace_messages_per_second=6.0,
+            send_timeout_seconds=4.0,
+            delivery_lease_seconds=15.0,
+        )
+    )
     try:
         sender = SlackAdapter(runtime).sender
         assert isinstance(sender, SlackSender)
+        assert sender.timeout == 4.0  # SEND_TIMEOUT_SECONDS cuts each send off
         assert sender.pacing is not None
         assert sender.pacing.ceiling == pytest.approx(6.0)
         assert sender.on_rate_limited is not None
