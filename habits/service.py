@@ -18,7 +18,7 @@ from functools import singledispatchmethod
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from habits import coaching, export, grammar, scheduling, streaks
+from habits import coaching, export, grammar, links, scheduling, streaks
 from habits import commands as c
 from habits import timekeeping as tk
 from habits.catalogue import DateStyle, Form, M
@@ -819,7 +819,7 @@ class _Context:
         if refused is not None:
             return refused
         if command.url is not None and self.uow.publications.has_any_url(
-            member_id, grammar.url_variants(command.url)
+            member_id, links.url_variants(command.url)
         ):
             url = MemberText(command.url)
             return Reply.of(

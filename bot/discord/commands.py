@@ -14,7 +14,7 @@ from typing import Protocol
 import discord
 from discord import app_commands
 
-from habits import grammar
+from habits import grammar, zones
 from habits import timekeeping as tk
 from habits.catalogue import Form, M
 from habits.commands import MAX_DAYS_BACK, ParseError
@@ -136,7 +136,7 @@ def zone_choice(name: str, now: datetime) -> app_commands.Choice[str]:
 
 
 def zone_choices(typed: str, now: datetime) -> list[app_commands.Choice[str]]:
-    return [zone_choice(name, now) for name in grammar.search_zones(typed, MAX_CHOICES)]
+    return [zone_choice(name, now) for name in zones.search_zones(typed, MAX_CHOICES)]
 
 
 # --- day autocomplete -------------------------------------------------------------------------
