@@ -34,16 +34,22 @@ def database_timeouts(settings: Settings) -> DatabaseTimeouts:
     )
 
 
+def applied_revision(settings: Settings) -> str | None:
+    """The migration the configured database is at (None before the first); raises what
+    connecting raises."""
+    engine = make_engine(settings.database_url, pool_size=1, timeouts=database_timeouts(settings))
+    try:
+        return current_revision(engine)
+    finally:
+        engine.dispose()
+
+
 def prepare_database(settings: Settings, migrate: bool) -> None:
     """Apply migrations when asked (console on SQLite does), else insist they were applied."""
     if migrate:
         upgrade(settings.database_url)
         return
-    engine = make_engine(settings.database_url, pool_size=1, timeouts=database_timeouts(settings))
-    try:
-        revision = current_revision(engine)
-    finally:
-        engine.dispose()
+    revision = applied_revision(settings)
     head = head_revision()
     if revision != head:
         raise NotMigratedError(

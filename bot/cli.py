@@ -14,10 +14,11 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.bootstrap import NotMigratedError, bootstrap, database_timeouts
+from bot.bootstrap import NotMigratedError, applied_revision, bootstrap
 from bot.logs import CHATTY_SDK_LOGGERS, configure_logging, redact, secret_values
+from bot.runtime import Runtime
 from bot.settings import Settings, refusals
-from storage.database import current_revision, head_revision, make_engine, upgrade
+from storage.database import head_revision, upgrade
 
 # The exit status of a program interrupted by Ctrl-C, as shells report it (128 + SIGINT).
 INTERRUPTED = 128 + signal.SIGINT
@@ -70,13 +71,8 @@ def _console(args: argparse.Namespace) -> int:
     settings = _settings(database_url=args.database_url)
     _logging_for(settings)
     name = (args.name or _login_name()).strip()[:64] or "writer"
-    try:
-        runtime = bootstrap(settings, default_zone=machine_zone(settings.tz) or "UTC")
-    except NotMigratedError as exc:
-        print(f"habit-coach: {exc}", file=sys.stderr)
-        return 1
-    except (SQLAlchemyError, OSError, ValueError) as exc:
-        print(_database_problem(settings.database_url, exc), file=sys.stderr)
+    runtime = _bootstrap(settings, machine_zone(settings.tz) or "UTC")
+    if runtime is None:
         return 1
 
     async def main() -> int:
@@ -93,6 +89,17 @@ def _console(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nBye — start small, start now.")
         return INTERRUPTED
+
+
+def _bootstrap(settings: Settings, default_zone: str) -> Runtime | None:
+    """The wired runtime, or None once the reason it could not start is printed."""
+    try:
+        return bootstrap(settings, default_zone=default_zone)
+    except NotMigratedError as exc:
+        print(f"habit-coach: {exc}", file=sys.stderr)
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        print(_database_problem(settings.database_url, exc), file=sys.stderr)
+    return None
 
 
 def _database_problem(url: str, exc: BaseException) -> str:
@@ -130,13 +137,8 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    try:
-        runtime = bootstrap(settings, default_zone=settings.default_timezone or "UTC")
-    except NotMigratedError as exc:
-        print(f"habit-coach: {exc}", file=sys.stderr)
-        return 1
-    except (SQLAlchemyError, OSError, ValueError) as exc:
-        print(_database_problem(settings.database_url, exc), file=sys.stderr)
+    runtime = _bootstrap(settings, settings.default_timezone or "UTC")
+    if runtime is None:
         return 1
 
     async def main() -> int:
@@ -171,13 +173,7 @@ def _db(args: argparse.Namespace) -> int:
             upgrade(settings.database_url)
             print(f"Database is at migration {head_revision()}.")
             return 0
-        engine = make_engine(
-            settings.database_url, pool_size=1, timeouts=database_timeouts(settings)
-        )
-        try:
-            revision = current_revision(engine)
-        finally:
-            engine.dispose()
+        revision = applied_revision(settings)
     except (SQLAlchemyError, OSError, ValueError) as exc:
         print(_database_problem(settings.database_url, exc), file=sys.stderr)
         return 1

@@ -23,10 +23,10 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.bootstrap import database_timeouts
+from bot.bootstrap import applied_revision
 from bot.logs import configure_logging, redact, secret_values
 from bot.settings import SECRET_SOURCES, Settings, refusals
-from storage.database import current_revision, head_revision, is_sqlite, make_engine
+from storage.database import head_revision, is_sqlite
 
 MIN_SQLITE = (3, 33, 0)  # UPDATE … FROM, which the sweep uses
 PLATFORM_TIMEOUT = 10.0  # seconds each platform may take to answer about a token
@@ -218,13 +218,7 @@ def _clashes(settings: Settings) -> Iterator[Check]:
 def database_check(settings: Settings) -> Check:
     where = describe_database(settings.database_url)
     try:
-        engine = make_engine(
-            settings.database_url, pool_size=1, timeouts=database_timeouts(settings)
-        )
-        try:
-            applied = current_revision(engine)
-        finally:
-            engine.dispose()
+        applied = applied_revision(settings)
     except (SQLAlchemyError, OSError, ValueError) as exc:
         reason = getattr(exc, "orig", None) or exc
         first = (str(reason).splitlines() or [type(exc).__name__])[0]

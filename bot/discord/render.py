@@ -276,29 +276,22 @@ class PublishedForm(discord.ui.Modal):
 
     def __init__(self) -> None:
         super().__init__(title="I published!", custom_id=PUBLISH_FORM_ID, timeout=None)
+        link_limit = min(MAX_URL, MAX_TEXT_INPUT)
         self.add_item(
-            discord.ui.Label(
-                text="Link (optional)",
-                component=discord.ui.TextInput(
-                    custom_id=URL_FIELD,
-                    placeholder="https://example.com/my-post",
-                    required=False,
-                    max_length=min(MAX_URL, MAX_TEXT_INPUT),
-                ),
-            )
+            _optional_field("Link (optional)", URL_FIELD, "https://example.com/my-post", link_limit)
         )
-        self.add_item(
-            discord.ui.Label(
-                text="Title (optional)",
-                component=discord.ui.TextInput(
-                    custom_id=TITLE_FIELD,
-                    placeholder="My first post",
-                    required=False,
-                    max_length=MAX_TITLE,
-                ),
-            )
-        )
+        self.add_item(_optional_field("Title (optional)", TITLE_FIELD, "My first post", MAX_TITLE))
         self.stop()  # render only: nothing kept in discord.py's modal store
+
+
+def _optional_field(
+    label: str, custom_id: str, placeholder: str, limit: int
+) -> discord.ui.Label[Any]:
+    """A labelled one-line text field the member may leave empty."""
+    field: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        custom_id=custom_id, placeholder=placeholder, required=False, max_length=limit
+    )
+    return discord.ui.Label(text=label, component=field)
 
 
 def submitted_fields(data: object) -> dict[str, str]:
