@@ -28,8 +28,9 @@ from bench.idle import idle_tick
 from bench.measure import progress, settle
 from bench.population import BENCH_NOW, PLATFORMS, member_zones, populate, populate_members
 from bench.restart import jobs_restart, restart
+from habits.coach import Coach
 from habits.model import ManualClock
-from habits.service import Coach, SweepSettings
+from habits.outbox import Outbox, SweepSettings
 from storage.database import make_engine
 from storage.tables import deliveries
 from storage.uow import SqlUnitOfWorkFactory
@@ -232,7 +233,8 @@ def _small_phase(
     only, size = shared.only, shared.sizes["small"]
     url = target.fresh(f"members-{size}")
     engine = make_engine(url, pool_size=threads)
-    coach = Coach(SqlUnitOfWorkFactory(engine), ManualClock(BENCH_NOW))
+    uow_factory, clock = SqlUnitOfWorkFactory(engine), ManualClock(BENCH_NOW)
+    coach, outbox = Coach(uow_factory, clock), Outbox(uow_factory, clock)
     try:
         if "latency" in only:
             progress(f"{target.name}: populating {size:,} members with history")
@@ -252,7 +254,7 @@ def _small_phase(
             members = populate_members(engine, size, BENCH_NOW, seed)
             result.notes.append(f"populate {size:,} members: {members.seconds_total:.1f} s")
         if only & {"sweep", "memory"}:
-            _sweeps(target, engine, coach, result, settings, threads, size, BENCH_NOW, shared)
+            _sweeps(target, engine, outbox, result, settings, threads, size, BENCH_NOW, shared)
         if "sweep" in only:
             sample = min(shared.sizes["naive_sample"], size)
             progress(f"{target.name}: naive sweep, ORM commit per row, {sample:,} rows")
@@ -273,7 +275,7 @@ def _small_phase(
 def _sweeps(
     target: Target,
     engine: Engine,
-    coach: Coach,
+    outbox: Outbox,
     result: Results,
     settings: SweepSettings,
     threads: int,
@@ -284,11 +286,13 @@ def _sweeps(
     platforms = list(PLATFORMS)
     progress(f"{target.name}: sweep of {size:,} due, batches on a thread pool, loop probed")
     due_at = ours.due_instant(now, 0)
-    result.sweeps[size] = ours.loop_sweep(engine, coach, platforms, settings, due_at, size, threads)
+    result.sweeps[size] = ours.loop_sweep(
+        engine, outbox, platforms, settings, due_at, size, threads
+    )
     if "memory" in shared.only:
         progress(f"{target.name}: sweep of {size:,} due under tracemalloc")
         result.traced[size] = ours.timed_sweep(
-            engine, coach, platforms, settings, ours.due_instant(now, 1), size, "traced"
+            engine, outbox, platforms, settings, ours.due_instant(now, 1), size, "traced"
         )
 
 
@@ -317,14 +321,14 @@ def _large_phase(
             progress(f"{target.name}: restart after an hour down, {size:,} members")
             result.restart = restart(url, engine, list(PLATFORMS), BENCH_NOW, now)
             _settle_log(engine, now)
-        coach = Coach(SqlUnitOfWorkFactory(engine), ManualClock(now))
+        outbox = Outbox(SqlUnitOfWorkFactory(engine), ManualClock(now))
         if "idle" in only:
             progress(f"{target.name}: idle ticks over {size:,} members")
             result.idle = idle_tick(
-                engine, coach, list(PLATFORMS), settings, shared.sizes["idle_ticks"]
+                engine, outbox, list(PLATFORMS), settings, shared.sizes["idle_ticks"]
             )
         if only & {"sweep", "memory"}:
-            _sweeps(target, engine, coach, result, settings, threads, size, now, shared)
+            _sweeps(target, engine, outbox, result, settings, threads, size, now, shared)
     finally:
         engine.dispose()
         target.discard(url)

@@ -23,10 +23,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from habits.coach import Coach
 from habits.delivery import Dispatcher, Outcome, SendResult
 from habits.messages import Notice
 from habits.model import ManualClock, MemberRef
-from habits.service import Coach
+from habits.outbox import Outbox
 from storage import database
 from storage.uow import SqlUnitOfWorkFactory
 
@@ -50,7 +51,8 @@ def run(args: argparse.Namespace, mount: Path) -> None:
     database.upgrade(url)
     engine = database.make_engine(url, pool_size=1)
     clock = ManualClock(START)
-    coach = Coach(SqlUnitOfWorkFactory(engine), clock)
+    uow_factory = SqlUnitOfWorkFactory(engine)
+    coach = Coach(uow_factory, clock)
     for i in range(args.members):
         coach.handle(MemberRef.console(f"member{i:04d}"), "/goal 3 post")
     stat = os.statvfs(mount)
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace, mount: Path) -> None:
     async def direct(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return func(*args, **kwargs)
 
-    dispatcher = Dispatcher(coach, {"console": sender}, direct)
+    dispatcher = Dispatcher(Outbox(uow_factory, clock), {"console": sender}, direct)
     loop = asyncio.new_event_loop()
     errors = 0
     first_error: datetime | None = None

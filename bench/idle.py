@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, event
 
 from bench.measure import Latency, time_calls
-from habits.service import Coach, SweepSettings
+from habits.outbox import Outbox, SweepSettings
 
 _EXPLAINABLE = re.compile(r"^\s*(SELECT|UPDATE|DELETE|WITH|INSERT)\b", re.IGNORECASE)
 _TABLES = ("members", "deliveries")
@@ -49,33 +49,33 @@ class IdleTick:
         return bool(self.plans) and all(plan.ok for plan in self.plans)
 
 
-def _tick(coach: Coach, platforms: list[str], settings: SweepSettings) -> int:
+def _tick(outbox: Outbox, platforms: list[str], settings: SweepSettings) -> int:
     """What ``Dispatcher.tick`` asks of the database: the probe of the due indexes, and only
     when it says so a sweep and a claim (so with nothing due, the probe alone)."""
-    if not coach.anything_due(platforms):
+    if not outbox.anything_due(platforms):
         return 0
-    swept = coach.sweep(platforms, settings)
-    claimed = coach.claim(platforms, "bench-idle", timedelta(seconds=60), 100)
+    swept = outbox.sweep(platforms, settings)
+    claimed = outbox.claim(platforms, "bench-idle", timedelta(seconds=60), 100)
     return swept + len(claimed)
 
 
 def idle_tick(
-    engine: Engine, coach: Coach, platforms: list[str], settings: SweepSettings, count: int
+    engine: Engine, outbox: Outbox, platforms: list[str], settings: SweepSettings, count: int
 ) -> IdleTick:
     for _ in range(10):  # warm the statement cache and the page cache
-        _tick(coach, platforms, settings)
+        _tick(outbox, platforms, settings)
     found = 0
 
     def tick(_: int) -> None:
         nonlocal found
-        found += _tick(coach, platforms, settings)
+        found += _tick(outbox, platforms, settings)
 
     latency = Latency.of(time_calls(tick, count))
-    return IdleTick(latency, found, explain_tick(engine, coach, platforms, settings))
+    return IdleTick(latency, found, explain_tick(engine, outbox, platforms, settings))
 
 
 def explain_tick(
-    engine: Engine, coach: Coach, platforms: list[str], settings: SweepSettings
+    engine: Engine, outbox: Outbox, platforms: list[str], settings: SweepSettings
 ) -> list[Plan]:
     """The query plan of every statement one idle tick sends, on members or deliveries."""
     sent: list[tuple[str, Any]] = []
@@ -88,7 +88,7 @@ def explain_tick(
 
     event.listen(engine, "before_cursor_execute", record)
     try:
-        _tick(coach, platforms, settings)
+        _tick(outbox, platforms, settings)
     finally:
         event.remove(engine, "before_cursor_execute", record)
     plans = []

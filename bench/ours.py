@@ -1,4 +1,4 @@
-"""Our design, measured through the engine's own entry points: Coach.handle and Coach.sweep."""
+"""Our design, measured through the engine's own entry points: Coach.handle and Outbox.sweep."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, func, select, update
 
 from bench.measure import LagProbe, Latency, PeakRss, Traced, peak_rss, time_calls, traced
+from habits.coach import Coach
 from habits.model import MemberRef, Platform
-from habits.service import Coach, SweepSettings
+from habits.outbox import Outbox, SweepSettings
 from storage.tables import deliveries, members
 
 
@@ -118,14 +119,14 @@ def verify_sweep(
 
 def timed_sweep(
     engine: Engine,
-    coach: Coach,
+    outbox: Outbox,
     platforms: list[str],
     settings: SweepSettings,
     due_at: datetime,
     population: int,
     memory: str = "rss",
 ) -> SweepRun:
-    """Make every member due at ``due_at``, then time one ``Coach.sweep`` until nothing is due.
+    """Make every member due at ``due_at``, then time one ``Outbox.sweep`` until nothing is due.
 
     ``memory`` is "rss" (the kernel's peak RSS over the sweep, timing unaffected) or "traced"
     (tracemalloc's peak; slows Python down, so that run's time is not a headline figure).
@@ -137,21 +138,21 @@ def timed_sweep(
     if memory == "traced":
         with traced() as trace:
             started = time.perf_counter()
-            swept = coach.sweep(platforms, settings)
+            swept = outbox.sweep(platforms, settings)
             seconds = time.perf_counter() - started
     else:
         with peak_rss() as rss:
             started = time.perf_counter()
-            swept = coach.sweep(platforms, settings)
+            swept = outbox.sweep(platforms, settings)
             seconds = time.perf_counter() - started
     added = _count(engine) - before
-    duplicates, missed, still_due = verify_sweep(engine, due_at, coach.now(), population)
+    duplicates, missed, still_due = verify_sweep(engine, due_at, outbox.now(), population)
     return SweepRun(seconds, swept, added, duplicates, missed, still_due, rss, trace)
 
 
 def loop_sweep(
     engine: Engine,
-    coach: Coach,
+    outbox: Outbox,
     platforms: list[str],
     settings: SweepSettings,
     due_at: datetime,
@@ -168,14 +169,14 @@ def loop_sweep(
     before = _count(engine)
     gc.collect()
     with peak_rss() as rss:
-        seconds, swept, lag = asyncio.run(_sweep_on_loop(coach, platforms, settings, threads))
+        seconds, swept, lag = asyncio.run(_sweep_on_loop(outbox, platforms, settings, threads))
     added = _count(engine) - before
-    duplicates, missed, still_due = verify_sweep(engine, due_at, coach.now(), population)
+    duplicates, missed, still_due = verify_sweep(engine, due_at, outbox.now(), population)
     return SweepRun(seconds, swept, added, duplicates, missed, still_due, rss, None, lag)
 
 
 async def _sweep_on_loop(
-    coach: Coach, platforms: list[str], settings: SweepSettings, threads: int
+    outbox: Outbox, platforms: list[str], settings: SweepSettings, threads: int
 ) -> tuple[float, int, Latency]:
     loop = asyncio.get_running_loop()
     probe = LagProbe()
@@ -183,7 +184,7 @@ async def _sweep_on_loop(
         probe.start()
         await asyncio.sleep(0.05)  # the probe is running before the first batch
         started = time.perf_counter()
-        run = coach.start_sweep(platforms, settings)
+        run = outbox.start_sweep(platforms, settings)
         while await loop.run_in_executor(executor, run.batch):
             pass
         seconds = time.perf_counter() - started
@@ -193,7 +194,7 @@ async def _sweep_on_loop(
 
 def profile_sweep(
     engine: Engine,
-    coach: Coach,
+    outbox: Outbox,
     platforms: list[str],
     settings: SweepSettings,
     due_at: datetime,
@@ -203,7 +204,7 @@ def profile_sweep(
     make_all_due(engine, due_at)
     profiler = cProfile.Profile()
     profiler.enable()
-    coach.sweep(platforms, settings)
+    outbox.sweep(platforms, settings)
     profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
@@ -212,15 +213,17 @@ def profile_sweep(
     return out.getvalue()
 
 
-def idle_ticks(coach: Coach, platforms: list[str], settings: SweepSettings, count: int) -> Latency:
+def idle_ticks(
+    outbox: Outbox, platforms: list[str], settings: SweepSettings, count: int
+) -> Latency:
     """A sweep with nothing due, ``count`` times: the cost of a tick on a quiet minute."""
     for _ in range(10):
-        coach.sweep(platforms, settings)
+        outbox.sweep(platforms, settings)
     swept = 0
 
     def tick(_: int) -> None:
         nonlocal swept
-        swept += coach.sweep(platforms, settings)
+        swept += outbox.sweep(platforms, settings)
 
     timings = time_calls(tick, count)
     assert swept == 0, f"idle ticks found {swept} due members"

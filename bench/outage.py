@@ -152,7 +152,7 @@ class Probe:
         sender = kind(self._client_for, self.send_timeout, paced=False)  # faults, not rate limits
         assert self.runtime is not None
         return Dispatcher(
-            self.runtime.coach,
+            self.runtime.outbox,
             {Platform.SLACK: sender},
             self.runtime.call,
             delivery=DeliverySettings(owner=owner),

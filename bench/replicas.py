@@ -1,6 +1,6 @@
 """Three replicas on one PostgreSQL database, one of them SIGKILLed in the middle of a batch.
 
-Each replica is a real process running the engine's tick loop (``Coach`` + ``Dispatcher``) with a
+Each replica is a real process running the engine's tick loop (``Outbox`` + ``Dispatcher``) with a
 slow recording sender: every send sleeps, then inserts the notice's key into ``bench_sends``,
 which has no unique key, so a message sent twice shows up twice. The lease is short so the
 survivors take the killed replica's claimed batch over quickly.
@@ -37,7 +37,7 @@ from bench.population import MEMBER_COLUMNS
 from habits.delivery import DeliverySettings, Dispatcher, Outcome, SendResult
 from habits.messages import Notice
 from habits.model import DEFAULT_NUDGE_DAYS, DEFAULT_NUDGE_MINUTE, SystemClock
-from habits.service import Coach, SweepSettings
+from habits.outbox import Outbox, SweepSettings
 from storage.database import make_engine
 from storage.tables import deliveries, members
 from storage.uow import SqlUnitOfWorkFactory
@@ -80,7 +80,7 @@ def record_send(engine: Engine, key: str, owner: str) -> None:
 async def run_replica(url: str, owner: str, lease: float, send_seconds: float) -> None:
     """Tick like ``habit-coach run`` (sweep, then claim and deliver) until killed."""
     engine = make_engine(url, pool_size=4)
-    coach = Coach(SqlUnitOfWorkFactory(engine), SystemClock())
+    outbox = Outbox(SqlUnitOfWorkFactory(engine), SystemClock())
     loop = asyncio.get_running_loop()
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"{owner}-db")
 
@@ -89,7 +89,7 @@ async def run_replica(url: str, owner: str, lease: float, send_seconds: float) -
 
     sender = RecordingSender(engine, owner, send_seconds, executor)
     dispatcher = Dispatcher(
-        coach,
+        outbox,
         {"discord": sender},
         run_sync,
         SweepSettings(batch_size=500),

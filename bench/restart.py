@@ -35,7 +35,7 @@ from bot.settings import Settings
 from habits.delivery import Outcome, SendResult
 from habits.messages import Notice
 from habits.model import ManualClock
-from habits.service import Coach, SweepRun
+from habits.outbox import Outbox, SweepRun
 from storage.tables import deliveries, members
 
 POLL_SECONDS = 0.05  # the count it polls competes with the sweep for the CPU
@@ -140,7 +140,7 @@ async def _restart(
     """Seconds from bootstrap to ready, ready to the first overdue slot logged, ready to all."""
     started = time.perf_counter()
     runtime = bootstrap(settings, clock=ManualClock(down_to))
-    batches = _time_sweep_batches(runtime.coach)
+    batches = _time_sweep_batches(runtime.outbox)
     senders = {platform: AcceptingSender() for platform in platforms}
     # APScheduler runs on the wall clock: the first tick is due right away, as in `run`.
     runtime.start_scheduler(senders)
@@ -159,10 +159,10 @@ async def _restart(
     return ready_at - started, first_at - ready_at, queued_at - ready_at
 
 
-def _time_sweep_batches(coach: Coach) -> list[tuple[float, bool]]:
+def _time_sweep_batches(outbox: Outbox) -> list[tuple[float, bool]]:
     """When each sweep batch committed, and whether more was left: (perf_counter, more)."""
     batches: list[tuple[float, bool]] = []
-    start_sweep = coach.start_sweep
+    start_sweep = outbox.start_sweep
 
     def timed_start_sweep(*args: Any, **kwargs: Any) -> SweepRun:
         run = start_sweep(*args, **kwargs)
@@ -176,7 +176,7 @@ def _time_sweep_batches(coach: Coach) -> list[tuple[float, bool]]:
         run.batch = timed_batch  # type: ignore[method-assign]
         return run
 
-    coach.start_sweep = timed_start_sweep  # type: ignore[method-assign]
+    outbox.start_sweep = timed_start_sweep  # type: ignore[method-assign]
     return batches
 
 

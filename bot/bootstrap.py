@@ -8,8 +8,9 @@ from bot.metrics import Metrics
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack.installations import InstallerRecords
+from habits.coach import Coach
 from habits.model import Clock, SystemClock
-from habits.service import Coach
+from habits.outbox import Outbox
 from storage.database import (
     DatabaseTimeouts,
     current_revision,
@@ -75,8 +76,9 @@ def bootstrap(
     )
     clock = clock or SystemClock()
     metrics = Metrics(clock.now)
+    uow_factory = SqlUnitOfWorkFactory(engine)
     coach = Coach(
-        SqlUnitOfWorkFactory(engine),
+        uow_factory,
         clock,
         default_zone=settings.default_timezone or default_zone,
         command_observer=metrics,
@@ -87,6 +89,7 @@ def bootstrap(
     return Runtime(
         settings,
         coach,
+        Outbox(uow_factory, clock),
         executor,
         SqlRecordStore(engine, coach.now),
         metrics=metrics,

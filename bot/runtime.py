@@ -21,8 +21,9 @@ from apscheduler.triggers.base import BaseTrigger
 from bot.adapters import RECORD_WRITE_SECONDS, SEND_TIMEOUT_SECONDS
 from bot.metrics import Metrics
 from bot.settings import Settings
+from habits.coach import Coach
 from habits.delivery import DeliveryObserver, DeliverySettings, Dispatcher, Sender
-from habits.service import Coach, SweepSettings
+from habits.outbox import Outbox, SweepSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -99,6 +100,7 @@ class Runtime:
         self,
         settings: Settings,
         coach: Coach,
+        outbox: Outbox,
         executor: ThreadPoolExecutor,
         records: RecordStore,
         *,
@@ -106,7 +108,8 @@ class Runtime:
         observer: DeliveryObserver | None = None,
     ):
         self.settings = settings
-        self.coach = coach
+        self.coach = coach  # what members ask for
+        self.outbox = outbox  # what the coach has to send, for the delivery loop
         self.executor = executor
         self.records = records
         self.observer = observer  # told what delivery does; handed to the Dispatcher
@@ -136,7 +139,7 @@ class Runtime:
         """
         settings = self.settings
         self.dispatcher = Dispatcher(
-            self.coach,
+            self.outbox,
             senders,
             self.call,
             SweepSettings(

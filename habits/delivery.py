@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 from habits.messages import Notice
 from habits.model import DeliveryKind, DeliveryStatus, DueDelivery
+from habits.outbox import DEFAULT_SWEEP, Outbox, SweepSettings
 from habits.ports import StorageUnavailableError
-from habits.service import DEFAULT_SWEEP, Coach, SweepSettings
 
 log = logging.getLogger(__name__)
 
@@ -113,14 +113,14 @@ class Dispatcher:
 
     def __init__(
         self,
-        coach: Coach,
+        outbox: Outbox,
         senders: Mapping[str, Sender],
         run_sync: Callable[..., Awaitable[object]],
         sweep: SweepSettings = DEFAULT_SWEEP,
         delivery: DeliverySettings | None = None,
         observer: DeliveryObserver | None = None,
     ):
-        self.coach = coach
+        self.outbox = outbox
         self.senders = dict(senders)
         self._run_sync = run_sync
         self.sweep_settings = sweep
@@ -156,21 +156,21 @@ class Dispatcher:
         """
         if self.stopping:
             return 0
-        if not await self._run_sync(self.coach.anything_due, self.platforms):
+        if not await self._run_sync(self.outbox.anything_due, self.platforms):
             if self.observer is not None:
-                self._tell(self.observer.tick_finished, 0, 0, self.coach.now())
+                self._tell(self.observer.tick_finished, 0, 0, self.outbox.now())
             return 0
         # One database job per batch, so commands queued on the same worker (SQLite's single
         # writer) get their turn between batches instead of waiting for the whole sweep.
-        run = self.coach.start_sweep(self.platforms, self.sweep_settings)
+        run = self.outbox.start_sweep(self.platforms, self.sweep_settings)
         while not self.stopping and await self._run_sync(run.batch):
             pass
         sent = 0
         settings = self.delivery_settings
         while not self.stopping:
-            claimed_at = self.coach.now()
+            claimed_at = self.outbox.now()
             batch = await self._run_sync(
-                self.coach.claim,
+                self.outbox.claim,
                 self.platforms,
                 settings.owner,
                 settings.lease,
@@ -181,7 +181,7 @@ class Dispatcher:
             if len(batch) < settings.claim_limit:
                 break
         if self.observer is not None:
-            backlog = await self._run_sync(self.coach.backlog, self.platforms)
+            backlog = await self._run_sync(self.outbox.backlog, self.platforms)
             assert isinstance(backlog, int)
             self._tell(self.observer.tick_finished, run.swept, backlog, run.now)
         return sent
@@ -215,7 +215,7 @@ class Dispatcher:
         if not unstarted:
             return
         try:
-            released = await self._run_sync(self.coach.release, unstarted)
+            released = await self._run_sync(self.outbox.release, unstarted)
         except Exception:  # they stay leased, and are delivered once the lease expires
             log.exception("releasing %d claimed deliveries failed", len(unstarted))
             return
@@ -244,15 +244,15 @@ class Dispatcher:
         timeout plus their pacing) takes less than two thirds of the lease.
         """
         lease = self.delivery_settings.lease
-        if self.coach.now() - batch.renewed_at < lease / 3:
+        if self.outbox.now() - batch.renewed_at < lease / 3:
             return
         async with batch.renewing:
-            now = self.coach.now()
+            now = self.outbox.now()
             if now - batch.renewed_at < lease / 3 or not batch.waiting:
                 return  # another sender renewed it meanwhile
             batch.renewed_at = now
             try:
-                await self._run_sync(self.coach.renew_claims, list(batch.waiting), lease)
+                await self._run_sync(self.outbox.renew_claims, list(batch.waiting), lease)
             except Exception:  # each send still renews its own lease before it starts
                 log.exception("extending the lease of %d deliveries failed", len(batch.waiting))
 
@@ -269,7 +269,7 @@ class Dispatcher:
         """None when another process took the delivery over: theirs to send and to count."""
         try:
             prepared = await self._run_sync(
-                self.coach.prepare, delivery, self.delivery_settings.lease
+                self.outbox.prepare, delivery, self.delivery_settings.lease
             )
         except StorageUnavailableError as exc:
             log.warning(
@@ -293,10 +293,10 @@ class Dispatcher:
             log.exception("sending %s %s failed", delivery.kind, delivery.id)
             result = SendResult(Outcome.RETRY, f"{type(exc).__name__}")
         if result.outcome is Outcome.SENT:
-            await self._run_sync(self.coach.finish, delivery, DeliveryStatus.SENT, result.detail)
+            await self._run_sync(self.outbox.finish, delivery, DeliveryStatus.SENT, result.detail)
             return Settled.SENT
         if result.outcome is Outcome.UNREACHABLE:
-            await self._run_sync(self.coach.mark_unreachable, delivery, result.detail)
+            await self._run_sync(self.outbox.mark_unreachable, delivery, result.detail)
             return Settled.UNREACHABLE
         return await self._retry_or_give_up(delivery, result)
 
@@ -326,15 +326,15 @@ class Dispatcher:
             if delivery.kind == DeliveryKind.RECAP
             else self.sweep_settings.nudge_grace
         )
-        too_late = self.coach.now() + delay > delivery.scheduled_for + grace
+        too_late = self.outbox.now() + delay > delivery.scheduled_for + grace
         if exhausted or too_late:
             why = "gave up, too late" if too_late and not exhausted else "gave up"
             await self._run_sync(
-                self.coach.finish, delivery, DeliveryStatus.FAILED, f"{why}: {result.detail}"
+                self.outbox.finish, delivery, DeliveryStatus.FAILED, f"{why}: {result.detail}"
             )
             return Settled.FAILED
         await self._run_sync(
-            self.coach.retry_later, delivery, delay, result.detail, not rate_limited
+            self.outbox.retry_later, delivery, delay, result.detail, not rate_limited
         )
         return Settled.RETRY
 

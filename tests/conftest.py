@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from habits.coach import Coach
 from habits.model import ManualClock
-from habits.service import Coach
+from habits.outbox import Outbox
 from storage.database import make_engine, upgrade
 from storage.uow import SqlUnitOfWorkFactory
 
@@ -82,3 +83,8 @@ def uow_factory(engine: Engine) -> SqlUnitOfWorkFactory:
 @pytest.fixture
 def coach(uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> Coach:
     return Coach(uow_factory, clock)
+
+
+@pytest.fixture
+def outbox(uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> Outbox:
+    return Outbox(uow_factory, clock)

@@ -28,7 +28,7 @@ def dated_strings(path: Path) -> list[str]:
 
 def test_the_scan_sees_the_engine_and_the_adapters() -> None:
     names = {path.relative_to(ROOT).as_posix() for path in SOURCES}
-    assert {"habits/grammar.py", "habits/service.py", "bot/discord/render.py"} <= names
+    assert {"habits/grammar.py", "habits/coach.py", "bot/discord/render.py"} <= names
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda path: path.relative_to(ROOT).as_posix())

@@ -20,8 +20,8 @@ from bot.bootstrap import bootstrap
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack.installations import INSTALLATION_KIND, REDACTED, RecordInstallationStore
+from habits.coach import Coach
 from habits.model import DeliveryStatus, ManualClock, MemberRef
-from habits.service import Coach
 from storage.database import make_engine
 from storage.tables import adapter_records, members, metadata
 
@@ -84,7 +84,7 @@ async def populate(runtime: Runtime, clock: ManualClock) -> None:
     """Ada with a row of every kind: goal history, rest weeks, publications with request keys,
     a coaching step, deliveries retried and failed with details, the unreachable mark, and the
     Slack installation she made (with her user token); Bo, with data of his own."""
-    coach = runtime.coach
+    coach, outbox = runtime.coach, runtime.outbox
     await RecordInstallationStore(runtime).async_save(
         installation("UADA4242", "xoxp-ada-user-token")
     )
@@ -97,16 +97,16 @@ async def populate(runtime: Runtime, clock: ManualClock) -> None:
     ok(coach, ADA, "/nudges smaller")  # a coaching step is remembered
     ok(coach, ADA, "/goal rest")
     clock.set(MON_0900_BERLIN)
-    coach.sweep(["slack"])
+    outbox.sweep(["slack"])
     lease = timedelta(minutes=1)
-    for delivery in coach.claim(["slack"], "replica-a", lease):
-        coach.retry_later(delivery, timedelta(0), f"HTTP 502 for {delivery.user_id}")
+    for delivery in outbox.claim(["slack"], "replica-a", lease):
+        outbox.retry_later(delivery, timedelta(0), f"HTTP 502 for {delivery.user_id}")
     clock.advance(timedelta(seconds=1))
-    for delivery in coach.claim(["slack"], "replica-a", lease):
+    for delivery in outbox.claim(["slack"], "replica-a", lease):
         if delivery.user_id == ADA.user_id:
-            coach.mark_unreachable(delivery, f"cannot_dm {delivery.user_id}")
+            outbox.mark_unreachable(delivery, f"cannot_dm {delivery.user_id}")
         else:
-            coach.finish(delivery, DeliveryStatus.SENT)
+            outbox.finish(delivery, DeliveryStatus.SENT)
 
 
 def dump(engine: Engine) -> dict[str, list[dict[str, Any]]]:

@@ -15,6 +15,7 @@ from bot.discord import render as discord_render
 from bot.slack import blocks as slack_blocks
 from bot.slack.text import escape_mrkdwn
 from habits.catalogue import DateStyle, Form, M
+from habits.coach import Coach
 from habits.messages import (
     PLAIN,
     Action,
@@ -31,7 +32,6 @@ from habits.messages import (
     say,
 )
 from habits.model import DeliveryKind, MemberRef, Streak, WeekState, WeekSummary
-from habits.service import Coach
 from tests.fakes.slack_server import rendered
 
 ZWSP = "\u200b"

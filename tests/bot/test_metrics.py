@@ -9,9 +9,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.metrics import Metrics
 from habits import commands as c
+from habits.coach import COMMAND_KINDS, Coach
 from habits.model import ManualClock, MemberRef
 from habits.ports import UnitOfWork
-from habits.service import COMMAND_KINDS, Coach
 from storage.uow import SqlUnitOfWorkFactory
 from tests.conftest import MONDAY
 

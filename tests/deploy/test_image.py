@@ -154,7 +154,7 @@ def test_dockerignore_admits_what_the_build_copies_and_keeps_secrets_out() -> No
         "requirements.lock",
         "README.md",
         "bot/cli.py",
-        "habits/service.py",
+        "habits/coach.py",
         "storage/database.py",
         "deploy/docker-entrypoint.sh",
     ):

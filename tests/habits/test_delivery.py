@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from habits import coaching
+from habits.coach import Coach
 from habits.delivery import DeliverySettings, Dispatcher, Outcome, SendResult
 from habits.messages import ActionId, Notice
 from habits.model import DeliveryStatus, ManualClock, MemberRef
-from habits.service import Coach, SweepSettings
+from habits.outbox import Outbox, SweepSettings
 from storage.tables import deliveries, members
 
 ANA = MemberRef.console("ana")
@@ -76,8 +77,8 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 
 @pytest.fixture
-def dispatcher(coach: Coach, sender: FakeSender) -> Dispatcher:
-    return Dispatcher(coach, dict.fromkeys(PLATFORMS, sender), run_sync)
+def dispatcher(outbox: Outbox, sender: FakeSender) -> Dispatcher:
+    return Dispatcher(outbox, dict.fromkeys(PLATFORMS, sender), run_sync)
 
 
 class Driver:
@@ -261,28 +262,32 @@ def test_snoozed_nudge_comes_back_later(
 
 
 def test_nudge_is_skipped_when_the_goal_was_met_after_the_sweep(
-    coach: Coach, engine: Engine, sender: FakeSender, clock: ManualClock
+    coach: Coach, outbox: Outbox, engine: Engine, sender: FakeSender, clock: ManualClock
 ) -> None:
     join(coach, "ana", "/goal 1 post")
     clock.set(THU_0900_BERLIN)
-    coach.sweep(list(PLATFORMS))
+    outbox.sweep(list(PLATFORMS))
     assert coach.handle(ANA, "/published").ok  # before the sender got to it
 
-    (delivery,) = coach.claim(list(PLATFORMS), "me", timedelta(seconds=60))
-    assert coach.compose(delivery) is None
+    (delivery,) = outbox.claim(list(PLATFORMS), "me", timedelta(seconds=60))
+    assert outbox.prepare(delivery) is DeliveryStatus.SKIPPED
 
     (row,) = log_rows(engine)
     assert (row.status, row.detail) == ("skipped", "nothing to say")
 
 
 def test_only_platforms_with_a_sender_are_swept(
-    coach: Coach, sender: FakeSender, clock: ManualClock, loop: asyncio.AbstractEventLoop
+    coach: Coach,
+    outbox: Outbox,
+    sender: FakeSender,
+    clock: ManualClock,
+    loop: asyncio.AbstractEventLoop,
 ) -> None:
     join(coach, "ana", "/goal 1 post")
     discord = MemberRef.discord(7)
     for text in ("/timezone Europe/Berlin", "/goal 1 post"):
         assert coach.handle(discord, text).ok
-    only_discord = Dispatcher(coach, {"discord": sender}, run_sync)
+    only_discord = Dispatcher(outbox, {"discord": sender}, run_sync)
 
     clock.set(THU_0900_BERLIN)
     loop.run_until_complete(only_discord.tick())
@@ -656,6 +661,7 @@ def test_one_broken_member_does_not_stop_everyone_elses_nudges(
 
 def test_a_delivery_that_cannot_be_composed_does_not_hold_up_the_batch(
     coach: Coach,
+    outbox: Outbox,
     dispatcher: Dispatcher,
     driver: Driver,
     sender: FakeSender,
@@ -664,14 +670,14 @@ def test_a_delivery_that_cannot_be_composed_does_not_hold_up_the_batch(
 ) -> None:
     join(coach, "ana", "/goal 1 post")
     join(coach, "bo", "/goal 1 post")
-    prepare = coach.prepare
+    prepare = outbox.prepare
 
     def prepare_failing_for_ana(delivery: Any, lease: Any = None) -> object:
         if delivery.user_id == "ana":
             raise RuntimeError("bug")
         return prepare(delivery, lease)
 
-    monkeypatch.setattr(coach, "prepare", prepare_failing_for_ana)
+    monkeypatch.setattr(outbox, "prepare", prepare_failing_for_ana)
 
     assert driver.at(THU_0900_BERLIN) == 1
 
@@ -679,19 +685,19 @@ def test_a_delivery_that_cannot_be_composed_does_not_hold_up_the_batch(
 
 
 def test_delivery_with_an_expired_lease_can_be_claimed_by_another_owner(
-    coach: Coach, engine: Engine, clock: ManualClock
+    coach: Coach, outbox: Outbox, engine: Engine, clock: ManualClock
 ) -> None:
     join(coach, "ana", "/goal 1 post")
     clock.set(THU_0900_BERLIN)
-    coach.sweep(list(PLATFORMS))
+    outbox.sweep(list(PLATFORMS))
     lease = timedelta(seconds=60)
 
-    (first,) = coach.claim(list(PLATFORMS), "replica-a", lease)  # ...and replica-a dies
-    assert coach.claim(list(PLATFORMS), "replica-b", lease) == []
+    (first,) = outbox.claim(list(PLATFORMS), "replica-a", lease)  # ...and replica-a dies
+    assert outbox.claim(list(PLATFORMS), "replica-b", lease) == []
     clock.advance(lease)
-    assert coach.claim(list(PLATFORMS), "replica-b", lease) == []
+    assert outbox.claim(list(PLATFORMS), "replica-b", lease) == []
     clock.advance(timedelta(seconds=1))
-    (second,) = coach.claim(list(PLATFORMS), "replica-b", lease)
+    (second,) = outbox.claim(list(PLATFORMS), "replica-b", lease)
 
     assert second.id == first.id
     assert (first.attempts, second.attempts) == (1, 2)
@@ -700,26 +706,30 @@ def test_delivery_with_an_expired_lease_can_be_claimed_by_another_owner(
 
 
 def test_finished_delivery_is_never_claimed_again(
-    coach: Coach, engine: Engine, clock: ManualClock
+    coach: Coach, outbox: Outbox, engine: Engine, clock: ManualClock
 ) -> None:
     join(coach, "ana", "/goal 1 post")
     clock.set(THU_0900_BERLIN)
-    coach.sweep(list(PLATFORMS))
-    (delivery,) = coach.claim(list(PLATFORMS), "a", timedelta(seconds=60))
-    coach.finish(delivery, DeliveryStatus.SENT)
+    outbox.sweep(list(PLATFORMS))
+    (delivery,) = outbox.claim(list(PLATFORMS), "a", timedelta(seconds=60))
+    outbox.finish(delivery, DeliveryStatus.SENT)
 
     clock.advance(timedelta(hours=1))
 
-    assert coach.claim(list(PLATFORMS), "b", timedelta(seconds=60)) == []
+    assert outbox.claim(list(PLATFORMS), "b", timedelta(seconds=60)) == []
 
 
 def test_tick_drains_more_than_one_claim_batch(
-    coach: Coach, sender: FakeSender, clock: ManualClock, loop: asyncio.AbstractEventLoop
+    coach: Coach,
+    outbox: Outbox,
+    sender: FakeSender,
+    clock: ManualClock,
+    loop: asyncio.AbstractEventLoop,
 ) -> None:
     for i in range(7):
         join(coach, f"m{i}", "/goal 1 post")
     small_batches = Dispatcher(
-        coach, dict.fromkeys(PLATFORMS, sender), run_sync, delivery=DeliverySettings(claim_limit=3)
+        outbox, dict.fromkeys(PLATFORMS, sender), run_sync, delivery=DeliverySettings(claim_limit=3)
     )
     clock.set(THU_0900_BERLIN)
 
@@ -728,16 +738,16 @@ def test_tick_drains_more_than_one_claim_batch(
 
 
 def test_sweep_never_logs_the_same_nudge_twice(
-    coach: Coach, engine: Engine, clock: ManualClock
+    coach: Coach, outbox: Outbox, engine: Engine, clock: ManualClock
 ) -> None:
     join(coach, "ana", "/goal 1 post")
     clock.set(THU_0900_BERLIN)
-    coach.sweep(list(PLATFORMS))
+    outbox.sweep(list(PLATFORMS))
     # Put the member back as if another process had not seen the advance.
     with engine.begin() as connection:
         connection.execute(update(members).values(next_nudge_at=THU_0900_BERLIN))
 
-    coach.sweep(list(PLATFORMS))
+    outbox.sweep(list(PLATFORMS))
 
     assert len(log_rows(engine)) == 1
 
@@ -757,7 +767,11 @@ def test_a_goal_set_on_sunday_evening_is_not_recapped_as_missed(
 
 
 def test_the_sweep_hands_the_database_worker_one_batch_at_a_time(
-    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop, engine: Engine
+    coach: Coach,
+    outbox: Outbox,
+    clock: ManualClock,
+    loop: asyncio.AbstractEventLoop,
+    engine: Engine,
 ) -> None:
     for index in range(25):
         join(coach, f"writer{index}", "/goal 1 post")
@@ -771,7 +785,7 @@ def test_the_sweep_hands_the_database_worker_one_batch_at_a_time(
 
     quiet = FakeSender(clock)
     dispatcher = Dispatcher(
-        coach,
+        outbox,
         {"console": quiet},
         counting_run_sync,
         SweepSettings(batch_size=10),
@@ -813,11 +827,11 @@ def test_the_weekly_check_in_goes_out_once_even_if_the_member_moves_west(
 
 
 def test_a_check_in_logged_before_goal_off_is_not_sent_after_it(
-    coach: Coach, driver: Driver, sender: FakeSender, clock: ManualClock
+    coach: Coach, outbox: Outbox, driver: Driver, sender: FakeSender, clock: ManualClock
 ) -> None:
     join(coach, "ana", "/goal 1 post", "/nudges off")
     clock.set(MON_0900_BERLIN)
-    assert coach.sweep(list(PLATFORMS)) == 1  # the check-in is in the log, not yet sent
+    assert outbox.sweep(list(PLATFORMS)) == 1  # the check-in is in the log, not yet sent
 
     assert coach.handle(ANA, "/goal off").ok
     driver.tick()
@@ -862,16 +876,16 @@ class SlowReplica:
 
 
 def replicas(
-    coach: Coach, clock: ManualClock, send_seconds: float
+    outbox: Outbox, clock: ManualClock, send_seconds: float
 ) -> tuple[Dispatcher, SlowReplica, Dispatcher, SlowReplica, RecordingObserver]:
     """Replica A, sending one notice at a time slowly, and replica B, quick, ticking meanwhile."""
     slow, quick = SlowReplica("a", clock, send_seconds), SlowReplica("b", clock, 0)
     observer = RecordingObserver()
     replica_b = Dispatcher(
-        coach, {"console": quick}, run_sync, delivery=DeliverySettings(owner="b")
+        outbox, {"console": quick}, run_sync, delivery=DeliverySettings(owner="b")
     )
     replica_a = Dispatcher(
-        coach,
+        outbox,
         {"console": slow},
         run_sync,
         delivery=DeliverySettings(owner="a", concurrency=1),
@@ -882,7 +896,7 @@ def replicas(
 
 
 def test_a_replica_paused_past_its_lease_never_sends_a_nudge_twice(
-    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop
+    coach: Coach, outbox: Outbox, clock: ManualClock, loop: asyncio.AbstractEventLoop
 ) -> None:
     """Replica A stalls for longer than the lease after its first send (a suspended VM, a
     frozen event loop): replica B takes over what A still holds. A notices before each send
@@ -893,19 +907,19 @@ def test_a_replica_paused_past_its_lease_never_sends_a_nudge_twice(
     quick = SlowReplica("b", clock, 0)
     slow = SlowReplica("a", clock, 0)
     replica_b = Dispatcher(
-        coach, {"console": quick}, run_sync, delivery=DeliverySettings(owner="b")
+        outbox, {"console": quick}, run_sync, delivery=DeliverySettings(owner="b")
     )
 
     async def pausing_after_the_first_record(func: Callable[..., Any], *args: Any) -> Any:
         result = func(*args)
-        if func == coach.finish and len(slow.sent) == 1:
+        if func == outbox.finish and len(slow.sent) == 1:
             clock.advance(timedelta(seconds=70))
             await replica_b.tick()  # meanwhile, in another process
         return result
 
     observer = RecordingObserver()
     replica_a = Dispatcher(
-        coach,
+        outbox,
         {"console": slow},
         pausing_after_the_first_record,
         delivery=DeliverySettings(owner="a", concurrency=1),
@@ -920,14 +934,14 @@ def test_a_replica_paused_past_its_lease_never_sends_a_nudge_twice(
 
 
 def test_a_big_batch_behind_slow_sends_keeps_its_lease_until_each_send_starts(
-    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop
+    coach: Coach, outbox: Outbox, clock: ManualClock, loop: asyncio.AbstractEventLoop
 ) -> None:
     """Sends within their bound (30 s, under two thirds of the 60 s lease), one at a time: the
     last of the batch starts 90 s after the claim, and no one else took it meanwhile."""
     for name in ("u1", "u2", "u3", "u4"):
         join(coach, name, "/goal 1 post")
     clock.set(THU_0900_BERLIN)
-    replica_a, slow, _, quick, observer = replicas(coach, clock, send_seconds=30)
+    replica_a, slow, _, quick, observer = replicas(outbox, clock, send_seconds=30)
 
     assert loop.run_until_complete(replica_a.tick()) == 4
 
@@ -967,9 +981,9 @@ class GatedSender:
                 await asyncio.sleep(0)
 
 
-def gated(coach: Coach, sender: GatedSender, concurrency: int, **kwargs: Any) -> Dispatcher:
+def gated(outbox: Outbox, sender: GatedSender, concurrency: int, **kwargs: Any) -> Dispatcher:
     return Dispatcher(
-        coach,
+        outbox,
         {"console": sender},
         run_sync,
         delivery=DeliverySettings(owner="a", concurrency=concurrency),
@@ -979,13 +993,17 @@ def gated(coach: Coach, sender: GatedSender, concurrency: int, **kwargs: Any) ->
 
 @pytest.mark.parametrize("concurrency", [1, 3, 8])
 def test_up_to_concurrency_notices_are_in_flight_at_once(
-    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop, concurrency: int
+    coach: Coach,
+    outbox: Outbox,
+    clock: ManualClock,
+    loop: asyncio.AbstractEventLoop,
+    concurrency: int,
 ) -> None:
     for index in range(6):
         join(coach, f"m{index}", "/goal 1 post")
     clock.set(THU_0900_BERLIN)
     sender = GatedSender()
-    dispatcher = gated(coach, sender, concurrency)
+    dispatcher = gated(outbox, sender, concurrency)
 
     async def tick_with_the_gate_opening() -> int:
         ticking = asyncio.ensure_future(dispatcher.tick())
@@ -1001,14 +1019,18 @@ def test_up_to_concurrency_notices_are_in_flight_at_once(
 
 
 def test_a_send_failing_among_others_in_flight_affects_only_its_own_delivery(
-    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop, engine: Engine
+    coach: Coach,
+    outbox: Outbox,
+    clock: ManualClock,
+    loop: asyncio.AbstractEventLoop,
+    engine: Engine,
 ) -> None:
     for index in range(5):
         join(coach, f"m{index}", "/goal 1 post")
     clock.set(THU_0900_BERLIN)
     sender = GatedSender(fail_for="m2")
     observer = RecordingObserver()
-    dispatcher = gated(coach, sender, 5, observer=observer)
+    dispatcher = gated(outbox, sender, 5, observer=observer)
 
     async def tick() -> int:
         ticking = asyncio.ensure_future(dispatcher.tick())
@@ -1037,14 +1059,18 @@ def test_a_send_failing_among_others_in_flight_affects_only_its_own_delivery(
 
 
 def test_stop_hands_back_what_was_claimed_but_not_started_at_once(
-    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop, engine: Engine
+    coach: Coach,
+    outbox: Outbox,
+    clock: ManualClock,
+    loop: asyncio.AbstractEventLoop,
+    engine: Engine,
 ) -> None:
     for index in range(6):
         join(coach, f"m{index}", "/goal 1 post")
     clock.set(THU_0900_BERLIN)
     sender = GatedSender()
     observer = RecordingObserver()
-    dispatcher = gated(coach, sender, 2, observer=observer)
+    dispatcher = gated(outbox, sender, 2, observer=observer)
 
     async def stop_mid_batch() -> tuple[int, list[Any]]:
         ticking = asyncio.ensure_future(dispatcher.tick())
@@ -1073,13 +1099,17 @@ def test_stop_hands_back_what_was_claimed_but_not_started_at_once(
             assert row.not_before <= clock.now()
     assert observer.ticks == [(6, 4, THU_0900_BERLIN)]
     # Another process takes them over right away, not when a lease would have expired.
-    taken = coach.claim(list(PLATFORMS), "b", timedelta(seconds=60))
+    taken = outbox.claim(list(PLATFORMS), "b", timedelta(seconds=60))
     assert sorted(d.user_id for d in taken) == ["m2", "m3", "m4", "m5"]
     assert {d.attempts for d in taken} == {1}
 
 
 def test_a_stop_while_claiming_hands_the_whole_claim_back(
-    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop, engine: Engine
+    coach: Coach,
+    outbox: Outbox,
+    clock: ManualClock,
+    loop: asyncio.AbstractEventLoop,
+    engine: Engine,
 ) -> None:
     for index in range(3):
         join(coach, f"m{index}", "/goal 1 post")
@@ -1089,11 +1119,11 @@ def test_a_stop_while_claiming_hands_the_whole_claim_back(
 
     async def claim_then_stop(func: Callable[..., Any], *args: Any) -> Any:
         result = func(*args)
-        if func == coach.claim:
+        if func == outbox.claim:
             dispatcher.stop()  # SIGTERM arrives while the claim is on the database thread
         return result
 
-    dispatcher = Dispatcher(coach, {"console": sender}, claim_then_stop)
+    dispatcher = Dispatcher(outbox, {"console": sender}, claim_then_stop)
 
     assert loop.run_until_complete(dispatcher.tick()) == 0
 
@@ -1120,7 +1150,11 @@ class ByMember:
 
 
 def test_the_observer_hears_every_outcome_once_and_each_tick(
-    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop, engine: Engine
+    coach: Coach,
+    outbox: Outbox,
+    clock: ManualClock,
+    loop: asyncio.AbstractEventLoop,
+    engine: Engine,
 ) -> None:
     for name in ("sent", "closed", "flaky", "late", "met"):
         join(coach, name, "/goal 1 post")
@@ -1132,9 +1166,9 @@ def test_the_observer_hears_every_outcome_once_and_each_tick(
         }
     )
     observer = RecordingObserver()
-    dispatcher = Dispatcher(coach, {"console": sender}, run_sync, observer=observer)
+    dispatcher = Dispatcher(outbox, {"console": sender}, run_sync, observer=observer)
     clock.set(THU_0900_BERLIN)
-    assert coach.sweep(list(PLATFORMS)) == 5
+    assert outbox.sweep(list(PLATFORMS)) == 5
     assert coach.handle(MemberRef.console("met"), "/published").ok  # nothing to say any more
 
     assert loop.run_until_complete(dispatcher.tick()) == 1
@@ -1156,7 +1190,11 @@ def test_the_observer_hears_every_outcome_once_and_each_tick(
 
 
 def test_a_broken_observer_never_stops_a_nudge(
-    coach: Coach, clock: ManualClock, loop: asyncio.AbstractEventLoop, sender: FakeSender
+    coach: Coach,
+    outbox: Outbox,
+    clock: ManualClock,
+    loop: asyncio.AbstractEventLoop,
+    sender: FakeSender,
 ) -> None:
     join(coach, "ana", "/goal 1 post")
 
@@ -1164,7 +1202,7 @@ def test_a_broken_observer_never_stops_a_nudge(
         def delivery_settled(self, platform: str, kind: str, outcome: str) -> None:
             raise RuntimeError("metrics bug")
 
-    dispatcher = Dispatcher(coach, {"console": sender}, run_sync, observer=Broken())
+    dispatcher = Dispatcher(outbox, {"console": sender}, run_sync, observer=Broken())
     clock.set(THU_0900_BERLIN)
 
     assert loop.run_until_complete(dispatcher.tick()) == 1

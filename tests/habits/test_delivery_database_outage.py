@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from habits.coach import Coach
 from habits.delivery import Dispatcher
 from habits.model import ManualClock
+from habits.outbox import Outbox
 from habits.ports import StorageUnavailableError
-from habits.service import Coach
 from storage import delivery_log
 from storage.uow import SqlUnitOfWorkFactory
 from tests.habits.test_delivery import (
@@ -50,9 +51,9 @@ class FullDisk:
 
 
 @pytest.fixture
-def driver(clock: ManualClock, coach: Coach, sender: FakeSender) -> Iterator[Driver]:
+def driver(clock: ManualClock, outbox: Outbox, sender: FakeSender) -> Iterator[Driver]:
     loop = asyncio.new_event_loop()
-    dispatcher = Dispatcher(coach, dict.fromkeys(PLATFORMS, sender), run_sync)
+    dispatcher = Dispatcher(outbox, dict.fromkeys(PLATFORMS, sender), run_sync)
     yield Driver(clock, dispatcher, loop)
     loop.close()
 

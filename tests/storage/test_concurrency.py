@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select
 from habits.delivery import DeliverySettings, Dispatcher, Outcome, SendResult
 from habits.messages import Notice
 from habits.model import DeliveryStatus, ManualClock
-from habits.service import Coach, SweepSettings
+from habits.outbox import Outbox, SweepSettings
 from storage.database import make_engine
 from storage.tables import deliveries, members
 from storage.uow import SqlUnitOfWorkFactory
@@ -49,17 +49,17 @@ async def run_sync(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def replica(
     url: str, name: str, start: threading.Barrier, sender: RecordingSender, *, full: bool
 ) -> None:
-    """One process's worth of sweeper: its own engine, coach and clock.
+    """One process's worth of sweeper: its own engine, outbox and clock.
 
-    ``full`` runs the real Dispatcher (compose and send included); otherwise the loop is just
+    ``full`` runs the real Dispatcher (prepare and send included); otherwise the loop is just
     sweep, claim and finish, which is where replicas race and much quicker to run at scale.
     """
     engine = make_engine(url, pool_size=2)
     try:
-        coach = Coach(SqlUnitOfWorkFactory(engine), ManualClock(THURSDAY_0900))
+        outbox = Outbox(SqlUnitOfWorkFactory(engine), ManualClock(THURSDAY_0900))
         sweep = SweepSettings(batch_size=50)
         dispatcher = Dispatcher(
-            coach,
+            outbox,
             {"discord": sender},
             run_sync,
             sweep,
@@ -70,11 +70,11 @@ def replica(
             if full:
                 asyncio.run(dispatcher.tick())
                 continue
-            coach.sweep(["discord"], sweep)
-            while batch := coach.claim(["discord"], name, timedelta(seconds=60), 25):
+            outbox.sweep(["discord"], sweep)
+            while batch := outbox.claim(["discord"], name, timedelta(seconds=60), 25):
                 for delivery in batch:
                     sender.sent.append((delivery.user_id, delivery.kind))
-                    coach.finish(delivery, DeliveryStatus.SENT)
+                    outbox.finish(delivery, DeliveryStatus.SENT)
     finally:
         engine.dispose()
 
@@ -160,7 +160,7 @@ def test_a_sweep_skips_members_another_replica_has_locked(pg_url: str) -> None:
                 == 50
             )
             # ...so replica two, without waiting, takes the other 70 and nothing else.
-            other = Coach(second, ManualClock(THURSDAY_0900))
+            other = Outbox(second, ManualClock(THURSDAY_0900))
             assert other.sweep(["discord"], SweepSettings(batch_size=50)) == 70
             holding.commit()
         with engines[0].connect() as connection:
@@ -180,11 +180,11 @@ def test_a_claim_skips_deliveries_another_replica_is_claiming(pg_url: str) -> No
     engines = [make_engine(pg_url, pool_size=1) for _ in range(2)]
     first, second = (SqlUnitOfWorkFactory(e) for e in engines)
     try:
-        Coach(first, ManualClock(THURSDAY_0900)).sweep(["discord"])
+        Outbox(first, ManualClock(THURSDAY_0900)).sweep(["discord"])
         lease = timedelta(seconds=60)
         with first() as holding:
             mine = holding.deliveries.claim(THURSDAY_0900, ["discord"], "one", lease, 10)
-            theirs = Coach(second, ManualClock(THURSDAY_0900)).claim(["discord"], "two", lease)
+            theirs = Outbox(second, ManualClock(THURSDAY_0900)).claim(["discord"], "two", lease)
             holding.commit()
     finally:
         for engine in engines:
@@ -217,7 +217,7 @@ def test_a_stopping_replica_hands_its_claim_to_another_at_once(db_url: str) -> N
     own engine, sends those 21 and the rest at once, while A's 4 finish: 0 lost, 0 twice."""
     add_due_members(db_url, 60)
     engines = [make_engine(db_url, pool_size=2) for _ in range(2)]
-    first, second = (Coach(SqlUnitOfWorkFactory(e), ManualClock(THURSDAY_0900)) for e in engines)
+    first, second = (Outbox(SqlUnitOfWorkFactory(e), ManualClock(THURSDAY_0900)) for e in engines)
     stopping_sender, other_sender = GatedSender(), RecordingSender()
     replica_a = Dispatcher(
         first,

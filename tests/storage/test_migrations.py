@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
+from habits.coach import Coach
 from habits.model import MemberRef
-from habits.service import Coach
 from storage.database import current_revision, downgrade, head_revision, make_engine, upgrade
 from storage.tables import metadata
 

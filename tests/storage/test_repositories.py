@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from habits.coach import Coach
 from habits.model import (
     DEFAULT_NUDGE_DAYS,
     DEFAULT_NUDGE_MINUTE,
@@ -20,8 +21,8 @@ from habits.model import (
     MemberRef,
     Publication,
 )
+from habits.outbox import Outbox, SweepSettings
 from habits.ports import DuplicatePublicationError
-from habits.service import Coach, SweepSettings
 from storage.database import make_engine
 from storage.tables import deliveries, members, publications
 from storage.uow import SqlUnitOfWorkFactory
@@ -221,10 +222,10 @@ def test_rest_weeks_are_stored_once(uow_factory: SqlUnitOfWorkFactory) -> None:
 
 def test_sweep_works_through_every_batch(engine: Engine, uow_factory: SqlUnitOfWorkFactory) -> None:
     add_due(engine, 25)
-    coach = Coach(uow_factory, ManualClock(NOW))
+    outbox = Outbox(uow_factory, ManualClock(NOW))
 
-    assert coach.sweep(["discord"], SweepSettings(batch_size=10)) == 25
-    assert coach.sweep(["discord"], SweepSettings(batch_size=10)) == 0
+    assert outbox.sweep(["discord"], SweepSettings(batch_size=10)) == 25
+    assert outbox.sweep(["discord"], SweepSettings(batch_size=10)) == 0
 
     rows = logged(engine)
     assert len(rows) == 25
@@ -241,10 +242,10 @@ def test_sweep_leaves_other_platforms_and_members_not_yet_due(
     add_due(engine, 3, platform="slack")
     add_due(engine, 2, platform="discord", next_nudge_at=NOW + timedelta(seconds=1))
     add_due(engine, 1, platform="console", next_nudge_at=None, next_recap_at=None)
-    coach = Coach(uow_factory, ManualClock(NOW))
+    outbox = Outbox(uow_factory, ManualClock(NOW))
 
-    assert coach.sweep(["discord", "console"]) == 0
-    assert coach.sweep(["slack"]) == 3
+    assert outbox.sweep(["discord", "console"]) == 0
+    assert outbox.sweep(["slack"]) == 3
     assert {r.platform for r in logged(engine)} == {"slack"}
 
 
@@ -253,11 +254,11 @@ def test_claim_leases_the_oldest_first_up_to_the_limit(
 ) -> None:
     add_due(engine, 5)
     clock = ManualClock(NOW)
-    coach = Coach(uow_factory, clock)
-    coach.sweep(["discord"])
+    outbox = Outbox(uow_factory, clock)
+    outbox.sweep(["discord"])
 
-    first = coach.claim(["discord"], "a", timedelta(seconds=60), limit=2)
-    rest = coach.claim(["discord"], "b", timedelta(seconds=60), limit=10)
+    first = outbox.claim(["discord"], "a", timedelta(seconds=60), limit=2)
+    rest = outbox.claim(["discord"], "b", timedelta(seconds=60), limit=10)
 
     assert [d.id for d in first + rest] == sorted(r.id for r in logged(engine))
     assert (len(first), len(rest)) == (2, 3)
@@ -268,14 +269,14 @@ def test_claim_leases_the_oldest_first_up_to_the_limit(
 
 
 def test_delivery_history_is_in_schedule_order_and_per_member(
-    coach: Coach, clock: ManualClock, uow_factory: SqlUnitOfWorkFactory
+    coach: Coach, outbox: Outbox, clock: ManualClock, uow_factory: SqlUnitOfWorkFactory
 ) -> None:
     for ref in (MemberRef.console("ana"), MemberRef.console("bo")):
         assert coach.handle(ref, "/goal 1 post").ok
     clock.set(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
-    coach.sweep(["console"])
+    outbox.sweep(["console"])
     clock.set(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
-    coach.sweep(["console"])
+    outbox.sweep(["console"])
 
     with uow_factory() as uow:
         ana = uow.members.get(MemberRef.console("ana"))
@@ -314,9 +315,9 @@ def test_sweep_advances_every_member_to_its_own_next_slot(
                     next_recap_at=NOW + timedelta(days=4),
                 ),
             )
-    coach = Coach(uow_factory, ManualClock(NOW))
+    outbox = Outbox(uow_factory, ManualClock(NOW))
 
-    assert coach.sweep(["discord"]) == count
+    assert outbox.sweep(["discord"]) == count
 
     with engine.connect() as connection:
         rows = connection.execute(select(members)).all()
@@ -350,12 +351,12 @@ def test_release_hands_back_only_what_the_owner_still_holds_claimable_at_once(
 ) -> None:
     add_due(engine, 4)
     clock = ManualClock(NOW)
-    coach = Coach(uow_factory, clock)
-    coach.sweep(["discord"])
+    outbox = Outbox(uow_factory, clock)
+    outbox.sweep(["discord"])
     lease = timedelta(seconds=60)
-    mine = coach.claim(["discord"], "a", lease, limit=3)
-    (theirs,) = coach.claim(["discord"], "b", lease, limit=1)
-    coach.finish(mine[0], DeliveryStatus.SENT)
+    mine = outbox.claim(["discord"], "a", lease, limit=3)
+    (theirs,) = outbox.claim(["discord"], "b", lease, limit=1)
+    outbox.finish(mine[0], DeliveryStatus.SENT)
     clock.advance(timedelta(seconds=10))
 
     with uow_factory() as uow:
@@ -376,13 +377,13 @@ def test_release_hands_back_only_what_the_owner_still_holds_claimable_at_once(
             NOW,
         )
     # Claimable by anyone straight away, long before the 60 s lease would have run out.
-    again = coach.claim(["discord"], "c", lease)
+    again = outbox.claim(["discord"], "c", lease)
     assert sorted(d.id for d in again) == sorted(d.id for d in mine[1:])
     assert {d.attempts for d in again} == {1}
 
 
-def test_coach_release_of_nothing_writes_nothing(uow_factory: SqlUnitOfWorkFactory) -> None:
-    assert Coach(uow_factory, ManualClock(NOW)).release([]) == 0
+def test_outbox_release_of_nothing_writes_nothing(uow_factory: SqlUnitOfWorkFactory) -> None:
+    assert Outbox(uow_factory, ManualClock(NOW)).release([]) == 0
 
 
 def test_renew_many_extends_only_the_owners_live_claims(
@@ -390,15 +391,15 @@ def test_renew_many_extends_only_the_owners_live_claims(
 ) -> None:
     add_due(engine, 4)
     clock = ManualClock(NOW)
-    coach = Coach(uow_factory, clock)
-    coach.sweep(["discord"])
+    outbox = Outbox(uow_factory, clock)
+    outbox.sweep(["discord"])
     lease = timedelta(seconds=60)
-    mine = coach.claim(["discord"], "a", lease, limit=3)
-    (theirs,) = coach.claim(["discord"], "b", lease, limit=1)
-    coach.finish(mine[0], DeliveryStatus.SENT)
+    mine = outbox.claim(["discord"], "a", lease, limit=3)
+    (theirs,) = outbox.claim(["discord"], "b", lease, limit=1)
+    outbox.finish(mine[0], DeliveryStatus.SENT)
     clock.advance(timedelta(seconds=30))
 
-    assert coach.renew_claims([*mine, replace(theirs, owner="a")], lease) == 2
+    assert outbox.renew_claims([*mine, replace(theirs, owner="a")], lease) == 2
 
     until = {r.id: r.lease_until for r in logged(engine)}
     extended = NOW + timedelta(seconds=90)
@@ -412,18 +413,18 @@ def test_backlog_counts_pending_deliveries_claimable_now(
     add_due(engine, 5)
     add_due(engine, 2, platform="slack")
     clock = ManualClock(NOW)
-    coach = Coach(uow_factory, clock)
-    coach.sweep(["discord", "slack"])
-    sending, later, done = coach.claim(["discord"], "a", timedelta(seconds=60), limit=3)
-    coach.retry_later(later, timedelta(minutes=5), "Discord error 503")
-    coach.finish(done, DeliveryStatus.SENT)
+    outbox = Outbox(uow_factory, clock)
+    outbox.sweep(["discord", "slack"])
+    sending, later, done = outbox.claim(["discord"], "a", timedelta(seconds=60), limit=3)
+    outbox.retry_later(later, timedelta(minutes=5), "Discord error 503")
+    outbox.finish(done, DeliveryStatus.SENT)
 
-    assert coach.backlog(["discord"]) == 2
-    assert coach.backlog(["discord", "slack"]) == 4
-    assert coach.backlog(["console"]) == 0
+    assert outbox.backlog(["discord"]) == 2
+    assert outbox.backlog(["discord", "slack"]) == 4
+    assert outbox.backlog(["console"]) == 0
     clock.advance(timedelta(minutes=5))
     # The retry is due again; an expired lease is not counted (it is the claimer's to redo).
-    assert coach.backlog(["discord"]) == 3
+    assert outbox.backlog(["discord"]) == 3
     assert sending.id in {r.id for r in logged(engine) if r.status == "sending"}
 
 
@@ -436,7 +437,7 @@ def test_backlog_is_a_search_of_the_queue_index_on_sqlite(sqlite_url: str) -> No
 
     try:
         event.listen(engine, "before_cursor_execute", remember)
-        assert Coach(SqlUnitOfWorkFactory(engine), ManualClock(NOW)).backlog(["discord"]) == 0
+        assert Outbox(SqlUnitOfWorkFactory(engine), ManualClock(NOW)).backlog(["discord"]) == 0
         event.remove(engine, "before_cursor_execute", remember)
         statement, parameters = next(s for s in statements if "count(" in s[0])
         with engine.connect() as connection:

@@ -19,8 +19,8 @@ from habits import scheduling
 from habits.delivery import Dispatcher, SendResult
 from habits.messages import Notice
 from habits.model import ManualClock
+from habits.outbox import Outbox, SweepSettings
 from habits.scheduling import MISSED, SPOKEN_FOR, Snapshot
-from habits.service import Coach, SweepSettings
 from storage.tables import deliveries, members
 from storage.uow import SqlUnitOfWorkFactory
 from tests.storage.rows import due_member_row
@@ -107,9 +107,9 @@ def test_a_batch_mixing_fresh_and_stale_slots_logs_and_advances_each_as_settle_d
         ],
     )
     before = member_rows(engine)
-    coach = Coach(uow_factory, ManualClock(NOW))
+    outbox = Outbox(uow_factory, ManualClock(NOW))
 
-    assert coach.sweep(["discord"], SweepSettings(batch_size=batch_size)) == len(CASES) - 1
+    assert outbox.sweep(["discord"], SweepSettings(batch_size=batch_size)) == len(CASES) - 1
 
     logged = log_by_member(engine)
     after = member_rows(engine)
@@ -129,9 +129,9 @@ def test_members_due_for_both_kinds_are_claimed_once_across_batches(
     both = [due_member_row(f"both{i}", NOW - MINUTE, next_recap_at=NOW - HOUR) for i in range(5)]
     nudge_only = [due_member_row(f"nudge{i}", NOW - MINUTE, next_recap_at=LATER) for i in range(4)]
     add_members(engine, both + nudge_only)
-    coach = Coach(uow_factory, ManualClock(NOW))
+    outbox = Outbox(uow_factory, ManualClock(NOW))
 
-    assert coach.sweep(["discord"], SweepSettings(batch_size=2)) == 9
+    assert outbox.sweep(["discord"], SweepSettings(batch_size=2)) == 9
 
     logged = log_by_member(engine)
     statuses = sorted(sorted(status for _, _, status, _ in rows) for rows in logged.values())
@@ -148,10 +148,10 @@ def test_ids_far_apart_are_swept_once_each(
         engine,
         [{**due_member_row(f"u{i}", NOW - MINUTE, next_recap_at=LATER), "id": i} for i in ids],
     )
-    coach = Coach(uow_factory, ManualClock(NOW))
+    outbox = Outbox(uow_factory, ManualClock(NOW))
 
-    assert coach.sweep(["discord"], SweepSettings(batch_size=3)) == len(ids)
-    assert coach.sweep(["discord"], SweepSettings(batch_size=3)) == 0
+    assert outbox.sweep(["discord"], SweepSettings(batch_size=3)) == len(ids)
+    assert outbox.sweep(["discord"], SweepSettings(batch_size=3)) == 0
 
     assert set(log_by_member(engine)) == set(ids)
     next_slot = datetime(2026, 11, 30, 9, 0, tzinfo=UTC) + 3 * DAY  # Monday's is the check-in's
@@ -168,9 +168,9 @@ def test_a_member_with_nothing_left_to_plan_is_unscheduled_with_the_rest_of_the_
             due_member_row("kept", NOW - MINUTE, next_recap_at=LATER),
         ],
     )
-    coach = Coach(uow_factory, ManualClock(NOW))
+    outbox = Outbox(uow_factory, ManualClock(NOW))
 
-    assert coach.sweep(["discord"]) == 2
+    assert outbox.sweep(["discord"]) == 2
 
     rows = member_rows(engine)
     assert rows["lost"].next_nudge_at is None
@@ -210,9 +210,9 @@ def test_members_who_plan_alike_share_one_computation(
         return plan(member, after, week_met)
 
     monkeypatch.setattr(scheduling, "plan", counting_plan)
-    coach = Coach(uow_factory, ManualClock(NOW))
+    outbox = Outbox(uow_factory, ManualClock(NOW))
 
-    assert coach.sweep(["discord"], SweepSettings(batch_size=7)) == 34
+    assert outbox.sweep(["discord"], SweepSettings(batch_size=7)) == 34
 
     # One plan for the goals of 1-3, one for "resume on the 20th" (the later of pause and rest).
     assert len(planned) == 2
@@ -249,10 +249,10 @@ def test_a_batch_takes_a_fixed_handful_of_statements_whatever_the_instants(
             for i in range(40)
         ],
     )
-    coach = Coach(uow_factory, ManualClock(NOW))
+    outbox = Outbox(uow_factory, ManualClock(NOW))
     statements.clear()
 
-    assert coach.sweep(["discord"], SweepSettings(batch_size=100)) == 40
+    assert outbox.sweep(["discord"], SweepSettings(batch_size=100)) == 40
 
     work = [s for s in statements if s in {"SELECT", "INSERT", "UPDATE", "DELETE"}]
     # Check-ins due, nudges due, the log, the advance.
@@ -307,10 +307,10 @@ def test_the_idle_probe_says_due_exactly_when_a_sweep_or_a_claim_would_find_work
     add_members(engine, [due_member_row("u1", NOW + HOUR, **{"next_recap_at": LATER, **member})])
     if delivery is not None:
         add_delivery(engine, member_rows(engine)["u1"].id, **delivery)
-    coach = Coach(uow_factory, ManualClock(NOW))
+    outbox = Outbox(uow_factory, ManualClock(NOW))
 
-    assert coach.anything_due(["discord"]) is due
-    found = coach.sweep(["discord"]) + len(coach.claim(["discord"], "p", timedelta(minutes=1)))
+    assert outbox.anything_due(["discord"]) is due
+    found = outbox.sweep(["discord"]) + len(outbox.claim(["discord"], "p", timedelta(minutes=1)))
     assert bool(found) is due
 
 
@@ -318,8 +318,8 @@ def test_an_idle_tick_costs_one_statement(
     engine: Engine, uow_factory: SqlUnitOfWorkFactory, statements: list[str]
 ) -> None:
     add_members(engine, [due_member_row(f"u{i}", LATER) for i in range(20)])
-    coach = Coach(uow_factory, ManualClock(NOW))
-    dispatcher = Dispatcher(coach, {"discord": NeverSender()}, run_inline)
+    outbox = Outbox(uow_factory, ManualClock(NOW))
+    dispatcher = Dispatcher(outbox, {"discord": NeverSender()}, run_inline)
     statements.clear()
 
     assert asyncio.run(dispatcher.tick()) == 0

@@ -17,8 +17,9 @@ from sqlalchemy.exc import OperationalError
 
 from bot.bootstrap import bootstrap
 from bot.settings import Settings
+from habits.coach import Coach
+from habits.messages import OOPS_REPLY
 from habits.model import ManualClock, MemberRef
-from habits.service import OOPS, Coach
 from storage.database import DatabaseTimeouts, make_engine
 from storage.records import SqlRecordStore
 from storage.uow import SqlUnitOfWorkFactory
@@ -94,7 +95,7 @@ def test_a_command_on_a_locked_database_answers_try_again(
     holder.dispose()
 
     assert not reply.ok
-    assert reply.text == OOPS
+    assert reply.text == OOPS_REPLY.text
     assert coach.handle(ANA, "/goal 1 post").ok  # the lock gone, the same command works
 
 

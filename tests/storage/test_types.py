@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import StatementError
 
+from habits.coach import Coach
 from habits.model import DEFAULT_NUDGE_DAYS, DEFAULT_NUDGE_MINUTE, ManualClock, MemberRef
-from habits.service import Coach
 from storage.database import make_engine
 from storage.tables import members
 

@@ -106,7 +106,7 @@ async def adapter(harness: Harness, runtime: Runtime) -> DiscordAdapter:
 @pytest.fixture
 def dispatcher(runtime: Runtime, adapter: DiscordAdapter) -> Dispatcher:
     """The engine's real delivery loop, ticked by the test instead of the scheduler."""
-    return Dispatcher(runtime.coach, {Platform.DISCORD: adapter.sender}, runtime.call)
+    return Dispatcher(runtime.outbox, {Platform.DISCORD: adapter.sender}, runtime.call)
 
 
 class Store:

@@ -107,7 +107,7 @@ async def test_a_replica_without_shard_0_still_delivers_dms(
     adapter = await harness.adapter(runtime)
     answer = await fake.slash(ANA, "goal", {"count": 1}, guild_id=guild_on_shard(1, 2))
     assert "Goal set: 1 post a week" in answer.content
-    dispatcher = Dispatcher(runtime.coach, {Platform.DISCORD: adapter.sender}, runtime.call)
+    dispatcher = Dispatcher(runtime.outbox, {Platform.DISCORD: adapter.sender}, runtime.call)
 
     clock.set(MONDAY_9AM)
     assert await dispatcher.tick() == 1

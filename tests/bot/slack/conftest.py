@@ -93,7 +93,7 @@ class Harness:
         self.adapter = adapter
         self.clock = clock
         self.mode = mode
-        self.dispatcher = Dispatcher(runtime.coach, {Platform.SLACK: adapter.sender}, runtime.call)
+        self.dispatcher = Dispatcher(runtime.outbox, {Platform.SLACK: adapter.sender}, runtime.call)
 
     @property
     def events_url(self) -> str:

@@ -128,13 +128,13 @@ async def test_a_replica_killed_mid_send_leaves_one_message_for_its_successor(
     await slack.command("/goal", "1 post")
     lease = DeliverySettings().lease
     dying = Dispatcher(
-        slack.runtime.coach,
+        slack.runtime.outbox,
         {Platform.SLACK: slack.adapter.sender},
         slack.runtime.call,
         delivery=DeliverySettings(owner="replica-a"),
     )
     successor = Dispatcher(
-        slack.runtime.coach,
+        slack.runtime.outbox,
         {Platform.SLACK: slack.adapter.sender},
         slack.runtime.call,
         delivery=DeliverySettings(owner="replica-b"),

@@ -24,9 +24,8 @@ from bot.slack.sender import (
 )
 from habits.catalogue import M
 from habits.delivery import DeliverySettings, Outcome
-from habits.messages import NUDGE_ACTIONS, Notice, Reply, say
+from habits.messages import NUDGE_ACTIONS, OOPS_REPLY, Notice, Reply, say
 from habits.model import MAX_TITLE, MAX_URL, DeliveryKind, MemberRef
-from habits.service import OOPS
 from storage.database import make_engine
 from storage.tables import deliveries, members
 from tests.bot.slack.conftest import Harness
@@ -245,7 +244,7 @@ async def test_a_failure_after_the_modal_closed_is_told_in_a_dm(
 
     await wait_until(lambda: slack.fake.messages_to("T1", "U1"))
     [told] = slack.fake.messages_to("T1", "U1")
-    assert told["text"] == OOPS
+    assert told["text"] == OOPS_REPLY.text
     assert "the I published form failed" in caplog.text
     assert "RuntimeError: the database fell over" in caplog.text
 
@@ -385,5 +384,5 @@ async def test_a_failing_button_outside_a_message_is_told_in_a_dm(
     await slack.click("habit_snooze_later", "/nudges snooze later", with_response_url=False)
 
     await wait_until(lambda: slack.fake.messages_to("T1", "U1"))
-    assert [m["text"] for m in slack.fake.messages_to("T1", "U1")] == [OOPS]
+    assert [m["text"] for m in slack.fake.messages_to("T1", "U1")] == [OOPS_REPLY.text]
     assert "button snooze_later failed" in caplog.text

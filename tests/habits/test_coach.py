@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from habits import coaching
-from habits.messages import OOPS_REPLY, ActionId, HelpCard, Reply
+from habits import coaching, data_rights, goals, nudges
+from habits import commands as c
+from habits import publications as publication_cases
+from habits.coach import COMMAND_KINDS, USE_CASES, Coach
+from habits.messages import OOPS_REPLY, PLAIN, ActionId, HelpCard, Reply, StreakCard, render_body
 from habits.model import ManualClock, MemberRef, Streak, WeekState, WeekSummary
-from habits.service import OOPS, Coach, render_streak
+from habits.outbox import Outbox
 from storage import repositories
 from storage.tables import (
     deliveries,
@@ -610,11 +613,11 @@ def test_nudges_off_stops_nudges_but_keeps_the_weekly_recap(coach: Coach, engine
 
 
 def test_nudges_snooze_later_nudges_again_three_hours_after_a_nudge(
-    coach: Coach, engine: Engine, clock: ManualClock
+    coach: Coach, outbox: Outbox, engine: Engine, clock: ManualClock
 ) -> None:
     ok(coach, "/goal 1")
     clock.set(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))  # Thursday's nudge
-    assert coach.sweep(["console"]) == 1
+    assert outbox.sweep(["console"]) == 1
 
     reply = ok(coach, "/nudges snooze later")
 
@@ -623,12 +626,12 @@ def test_nudges_snooze_later_nudges_again_three_hours_after_a_nudge(
 
 
 def test_nudges_snooze_never_brings_the_next_nudge_forward(
-    coach: Coach, engine: Engine, clock: ManualClock
+    coach: Coach, outbox: Outbox, engine: Engine, clock: ManualClock
 ) -> None:
     ok(coach, "/goal 1")
     ok(coach, "/nudges mon thu at 9:00")
     clock.set(datetime(2026, 12, 2, 3, 30, tzinfo=UTC))  # Wednesday, no nudge since Monday
-    assert coach.sweep(["console"]) == 1  # Monday's check-in, two days ago
+    assert outbox.sweep(["console"]) == 1  # Monday's check-in, two days ago
     scheduled = member_row(engine).next_nudge_at
     assert scheduled == datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
     before = snapshot(engine)
@@ -668,13 +671,13 @@ def test_nudges_snooze_later_in_the_evening_waits_until_tomorrow_morning(
 
 
 def test_nudges_snooze_tomorrow_moves_the_next_nudge_to_tomorrows_nudge_time(
-    coach: Coach, engine: Engine, clock: ManualClock
+    coach: Coach, outbox: Outbox, engine: Engine, clock: ManualClock
 ) -> None:
     ok(coach, "/timezone Europe/Berlin")
     ok(coach, "/goal 1")
     ok(coach, "/nudges daily at 9:00")
     clock.set(datetime(2026, 11, 24, 8, 0, tzinfo=UTC))  # Tuesday's nudge, 09:00 in Berlin
-    assert coach.sweep(["console"]) == 1
+    assert outbox.sweep(["console"]) == 1
 
     reply = ok(coach, "/nudges snooze tomorrow")
 
@@ -908,7 +911,7 @@ def test_habit_forget_asks_for_confirmation_first(coach: Coach, engine: Engine) 
 
 
 def test_habit_forget_confirm_deletes_every_row_of_that_member_only(
-    coach: Coach, engine: Engine, clock: ManualClock
+    coach: Coach, outbox: Outbox, engine: Engine, clock: ManualClock
 ) -> None:
     other = MemberRef.slack("T1", "ana")
     for ref in (ANA, other):
@@ -916,7 +919,7 @@ def test_habit_forget_confirm_deletes_every_row_of_that_member_only(
         ok(coach, "/published https://example.com/a", ref)
         ok(coach, "/goal rest", ref)
     clock.set(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
-    coach.sweep(["console", "slack"])  # both get a recap row in the delivery log
+    outbox.sweep(["console", "slack"])  # both get a recap row in the delivery log
     ana_id, other_id = member_row(engine, ANA).id, member_row(engine, other).id
     for table in (goal_changes, rest_weeks, publications, deliveries):
         assert rows_of(engine, table, ana_id)
@@ -1019,7 +1022,7 @@ def test_failure_after_a_publication_is_written_rolls_it_back(
     reply = coach.handle(ANA, "/published https://example.com/a")
 
     assert not reply.ok
-    assert reply.text == OOPS
+    assert reply.text == OOPS_REPLY.text
     assert snapshot(engine) == before
 
 
@@ -1039,7 +1042,7 @@ def test_failure_in_forget_deletes_nothing(
 
     reply = coach.handle(ANA, "/habit forget confirm")
 
-    assert reply.text == OOPS
+    assert reply.text == OOPS_REPLY.text
     assert snapshot(engine) == before
 
 
@@ -1284,7 +1287,7 @@ def card_with(*states: WeekState) -> str:
         for i, state in enumerate(states)
     )
     streak = Streak(1, 2, 5, weeks[-1], weeks, "3 days left")
-    return render_streak(streak, "post")
+    return render_body((StreakCard(streak, "post"),), PLAIN)
 
 
 def test_the_streak_legend_explains_every_mark_it_shows_and_no_other() -> None:
@@ -1307,3 +1310,11 @@ def test_a_rest_week_reads_kindly_with_or_without_publications(coach: Coach) -> 
     ok(coach, "/published https://example.com/a")
     assert "rest week, and you still published 1 post" in ok(coach, "/goal").text
     assert "anyway" not in ok(coach, "/goal").text
+
+
+def test_every_command_has_exactly_one_use_case_and_a_metrics_name() -> None:
+    tables = (goals.USE_CASES, publication_cases.USE_CASES, nudges.USE_CASES, data_rights.USE_CASES)
+    commands = set(get_args(c.Command))
+    assert set(USE_CASES) == commands
+    assert sum(len(table) for table in tables) + 1 == len(USE_CASES)  # + help
+    assert set(COMMAND_KINDS) == commands

@@ -7,11 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from habits.coach import Coach
 from habits.messages import ActionId
 from habits.model import ManualClock, MemberRef, WeekState
-from habits.service import Coach
+from habits.outbox import Outbox
 from storage.tables import deliveries, publications, rest_weeks
-from tests.habits.test_service import (
+from tests.habits.test_coach import (
     ANA,
     count_rows,
     member_row,
@@ -152,12 +153,12 @@ def test_a_day_across_the_spring_clock_change_lands_in_its_own_week(
 
 
 def test_logging_into_a_missed_week_repairs_the_streak_and_sends_no_second_checkin(
-    coach: Coach, engine: Engine, clock: ManualClock
+    coach: Coach, outbox: Outbox, engine: Engine, clock: ManualClock
 ) -> None:
     ok(coach, "/goal 1")
     ok(coach, "/published Week one")  # week of 23 Nov met
     clock.set(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))  # Monday: the check-in is due
-    coach.sweep(["console"])
+    outbox.sweep(["console"])
     recap_at = member_row(engine).next_recap_at
     logged = count_rows(engine, deliveries)
     assert streak_of(coach).current == 0  # the week of 30 Nov was missed
@@ -172,7 +173,7 @@ def test_logging_into_a_missed_week_repairs_the_streak_and_sends_no_second_check
     assert [w.state for w in streak.recent[:2]] == [WeekState.MET, WeekState.MET]
     assert count_rows(engine, deliveries) == logged
     assert member_row(engine).next_recap_at == recap_at
-    assert coach.sweep(["console"]) == 0
+    assert outbox.sweep(["console"]) == 0
 
 
 def test_removing_the_only_publication_of_a_met_closed_week_unmeets_it_and_says_so(

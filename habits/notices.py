@@ -1,0 +1,98 @@
+"""The messages the coach starts: a nudge mid-week and the weekly check-in, each built from the
+member's state when it is about to be sent (None: nothing worth saying any more)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from habits import coaching, scheduling, streaks
+from habits.catalogue import Form, M
+from habits.context import MemberContext
+from habits.lines import progress_line, step_text
+from habits.messages import (
+    NUDGE_ACTIONS,
+    Action,
+    ActionId,
+    CommandRef,
+    MemberText,
+    Notice,
+    Part,
+    Value,
+    counted,
+    say,
+)
+from habits.model import DeliveryKind, Member, WeekState
+
+
+def nudge(ctx: MemberContext) -> Notice | None:
+    member = ctx.existing()
+    if member is None or member.goal_target is None or not member.nudges_on:
+        return None
+    if member.unreachable or member.is_paused(ctx.today(member)):
+        return None
+    if ctx.this_week(member).state is not WeekState.IN_PROGRESS:
+        return None
+    body = (progress_line(ctx, member), say(M.TINY_NEXT_STEP, step=step_text(ctx, member)))
+    return Notice(ctx.ref, DeliveryKind.NUDGE, body, NUDGE_ACTIONS)
+
+
+def checkin(ctx: MemberContext, scheduled_for: datetime) -> Notice | None:
+    """The week-opening message: how last week went (if it had a goal) and a first step."""
+    member = ctx.existing()
+    if member is None or member.unreachable or member.goal_target is None:
+        return None  # "/goal off" since the sweep logged it: stay quiet
+    parts, actions = last_week(
+        ctx, member, scheduling.closed_week_of_checkin(member, scheduled_for)
+    )
+    if member.goal_target is not None and member.nudges_on:
+        week = ctx.this_week(member)
+        if not member.is_paused(ctx.today(member)) and week.state is WeekState.IN_PROGRESS:
+            parts.append(progress_line(ctx, member))
+            parts.append(say(M.FIRST_TINY_STEP, step=step_text(ctx, member)))
+            actions = actions + NUDGE_ACTIONS
+    if not parts:
+        return None
+    return Notice(ctx.ref, DeliveryKind.RECAP, tuple(parts), actions)
+
+
+def last_week(
+    ctx: MemberContext, member: Member, closed: date
+) -> tuple[list[Part], tuple[Action, ...]]:
+    """What the check-in says about the week that closed: met, missed (with a smaller goal
+    after two missed in a row) or welcome back after a rest."""
+    weeks = ctx.weeks(member)
+    summary = next((w for w in weeks if w.start == closed), None)
+    parts: list[Part] = []
+    actions: tuple[Action, ...] = ()
+    if summary is None:
+        return parts, actions
+    if summary.state is WeekState.REST:
+        if not member.is_resting(summary.start + timedelta(days=7)):  # not while it goes on
+            parts.append(say(M.WELCOME_BACK))
+        return parts, actions
+    if summary.state not in (WeekState.MET, WeekState.MISSED):
+        return parts, actions
+    salt = summary.start.toordinal()
+    result: dict[str, Value] = {"done": summary.count, "target": summary.target or 0}
+    if summary.state is WeekState.MET:
+        cheer = say(coaching.encouragement(True, salt))
+        streak = streaks.streak_through(weeks, summary.start)
+        parts.append(say(M.LAST_WEEK_MET, **result, count=streak, cheer=cheer))
+        return parts, actions
+    cheer = say(coaching.encouragement(False, salt))
+    parts.append(say(M.LAST_WEEK_MISSED, **result, cheer=cheer))
+    closed_weeks = [w for w in weeks if w.start <= summary.start]
+    target = member.goal_target
+    if streaks.missed_in_a_row(closed_weeks) < 2 or not target:
+        return parts, actions
+    label = member.goal_label
+    if target > 1:
+        goal = counted(target - 1, label)
+        parts.append(say(M.SMALLER_GOAL_HINT, goal=goal))
+        smaller = CommandRef.to(Form.GOAL_COUNT, count=target - 1)
+        button = say(M.SMALLER_GOAL_BUTTON, goal=goal)
+        actions = (Action(ActionId.SMALLER_GOAL, button, smaller),)
+    else:
+        rest = CommandRef.to(Form.GOAL_REST)
+        parts.append(say(M.SMALLER_STILL, label=MemberText(label), rest=rest))
+    return parts, actions
