@@ -27,9 +27,19 @@ MAX_DOUBLINGS = 10  # backoff grows to first_backoff × 1024 at most, whatever m
 
 
 class Outcome(StrEnum):
+    """What became of a claimed delivery: a sender's answer, and what the
+    :class:`DeliveryObserver` hears once the dispatcher has recorded it.
+
+    Senders answer SENT, UNREACHABLE or RETRY (a sender that knows a message can never go out
+    may answer FAILED); the dispatcher turns a RETRY past its attempts or its grace into FAILED,
+    and settles a delivery with nothing left to say as SKIPPED.
+    """
+
     SENT = "sent"
     UNREACHABLE = "unreachable"  # the platform will never deliver to this member as things stand
-    RETRY = "retry"  # a passing failure: 5xx, timeout, rate limit
+    RETRY = "retry"  # a passing failure (5xx, timeout, rate limit): pending again, later
+    FAILED = "failed"  # given up, with the reason recorded
+    SKIPPED = "skipped"  # nothing worth saying any more (say, the goal was met meanwhile)
 
 
 @dataclass(frozen=True)
@@ -59,21 +69,11 @@ class DeliveryObserver(Protocol):
     """Told what delivery does (the process's metrics). Called on the event loop: be quick."""
 
     def delivery_settled(self, platform: str, kind: str, outcome: str) -> None:
-        """outcome is one of: "sent", "unreachable", "retry", "failed", "skipped"."""
+        """``outcome``: an :class:`Outcome`'s value ("sent", "retry", "failed", …)."""
 
     def tick_finished(self, swept: int, backlog: int, sweep_moment: datetime) -> None:
         """After each tick: members advanced by its sweep, deliveries still claimable now
         (pending, not_before <= now) and the moment the sweep looked at."""
-
-
-class Settled(StrEnum):
-    """What became of a claimed delivery, as :meth:`DeliveryObserver.delivery_settled` hears it."""
-
-    SENT = "sent"
-    UNREACHABLE = "unreachable"  # recorded failed; the member's nudges stop
-    RETRY = "retry"  # pending again, at a later moment
-    FAILED = "failed"  # given up, with the reason recorded
-    SKIPPED = "skipped"  # nothing worth saying any more (say, the goal was met meanwhile)
 
 
 class _ClaimedBatch:
@@ -263,9 +263,9 @@ class Dispatcher:
             self._tell(
                 self.observer.delivery_settled, delivery.platform, delivery.kind, outcome.value
             )
-        return 1 if outcome is Settled.SENT else 0
+        return 1 if outcome is Outcome.SENT else 0
 
-    async def _deliver(self, delivery: DueDelivery) -> Settled | None:
+    async def _deliver(self, delivery: DueDelivery) -> Outcome | None:
         """None when another process took the delivery over: theirs to send and to count."""
         try:
             prepared = await self._run_sync(
@@ -285,20 +285,21 @@ class Dispatcher:
         if prepared is None:
             return None
         if not isinstance(prepared, Notice):
-            return Settled.SKIPPED  # nothing worth saying now; recorded as skipped
+            return Outcome.SKIPPED  # nothing worth saying now; recorded as skipped
         sender = self.senders[delivery.platform]
         try:
             result = await sender.send(prepared)
         except Exception as exc:  # an adapter bug must not stop everyone else's nudges
             log.exception("sending %s %s failed", delivery.kind, delivery.id)
             result = SendResult(Outcome.RETRY, f"{type(exc).__name__}")
-        if result.outcome is Outcome.SENT:
-            await self._run_sync(self.outbox.finish, delivery, DeliveryStatus.SENT, result.detail)
-            return Settled.SENT
         if result.outcome is Outcome.UNREACHABLE:
             await self._run_sync(self.outbox.mark_unreachable, delivery, result.detail)
-            return Settled.UNREACHABLE
-        return await self._retry_or_give_up(delivery, result)
+        elif result.outcome is Outcome.RETRY:
+            return await self._retry_or_give_up(delivery, result)
+        else:  # sent, or an answer that is final as it stands
+            status = DeliveryStatus(result.outcome.value)
+            await self._run_sync(self.outbox.finish, delivery, status, result.detail)
+        return result.outcome
 
     def _database_away(self) -> SendResult:
         """The database failed, not the message: retried soon without using up an attempt (a
@@ -308,7 +309,7 @@ class Dispatcher:
             Outcome.RETRY, DATABASE_AWAY, retry_after=self.delivery_settings.first_backoff
         )
 
-    async def _retry_or_give_up(self, delivery: DueDelivery, result: SendResult) -> Settled:
+    async def _retry_or_give_up(self, delivery: DueDelivery, result: SendResult) -> Outcome:
         """Retry on purpose: when the platform says (a rate limit is not a failure of the
         message, so it does not use up an attempt), else with exponential backoff for
         ``max_attempts``; never past the kind's grace, when the moment has long passed.
@@ -332,11 +333,11 @@ class Dispatcher:
             await self._run_sync(
                 self.outbox.finish, delivery, DeliveryStatus.FAILED, f"{why}: {result.detail}"
             )
-            return Settled.FAILED
+            return Outcome.FAILED
         await self._run_sync(
             self.outbox.retry_later, delivery, delay, result.detail, not rate_limited
         )
-        return Settled.RETRY
+        return Outcome.RETRY
 
     @staticmethod
     def _tell(hook: Callable[..., None], *args: object) -> None:

@@ -141,11 +141,10 @@ class _Body:
 
 @dataclass(frozen=True)
 class Reply(_Body):
-    """The answer to a command. ``private`` replies concern only the member who asked."""
+    """The answer to a command, for the member who asked alone."""
 
     body: tuple[Part, ...]
     ok: bool = True
-    private: bool = True
     actions: tuple[Action, ...] = ()
     attachment: Attachment | None = None
 

@@ -225,7 +225,7 @@ def streak_embed(reply: Reply) -> discord.Embed:
 
 def reply_message(reply: Reply) -> dict[str, Any]:
     """Keyword arguments for ``send_message``/``followup.send`` that show ``reply``."""
-    kwargs: dict[str, Any] = {"ephemeral": reply.private, "allowed_mentions": NO_MENTIONS}
+    kwargs: dict[str, Any] = {"ephemeral": True, "allowed_mentions": NO_MENTIONS}
     if reply.streak is not None:
         kwargs["embed"] = streak_embed(reply)
     else:

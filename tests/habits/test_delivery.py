@@ -496,6 +496,21 @@ def test_a_look_at_the_overview_does_not_count_as_the_member_coming_back(
     assert member.next_nudge_at is None
 
 
+def test_a_sender_that_says_a_message_can_never_go_out_is_given_up_at_once(
+    coach: Coach, driver: Driver, sender: FakeSender, engine: Engine, clock: ManualClock
+) -> None:
+    join(coach, "ana", "/goal 1 post")
+    sender.outcomes = [SendResult(Outcome.FAILED, "message refused as too long")]
+
+    driver.at(THU_0900_BERLIN)
+    driver.run_until(clock.now() + timedelta(hours=2), step=timedelta(minutes=10))
+
+    assert len(sender.sent) == 1
+    (row,) = log_rows(engine)
+    assert (row.status, row.detail) == ("failed", "message refused as too long")
+    assert member_row(engine, "ana").next_nudge_at is not None  # unlike unreachable: not stopped
+
+
 def test_passing_failures_are_retried_with_backoff_then_given_up(
     coach: Coach, driver: Driver, sender: FakeSender, engine: Engine, clock: ManualClock
 ) -> None:

@@ -302,7 +302,6 @@ def test_published_list_numbers_recent_publications_newest_first(
         "3. Mon 23 Nov — “First” — https://example.com/first",
     ]
     assert "/published remove N" in lines[-1]
-    assert reply.private
 
 
 def test_published_list_with_nothing_logged_says_how_to_log(coach: Coach, engine: Engine) -> None:
