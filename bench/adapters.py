@@ -63,7 +63,7 @@ def _make_all_due(engine: Engine) -> None:
                 workspace="",
                 user_id=func.cast(FIRST_USER + members.c.id, members.c.user_id.type),
                 next_nudge_at=BENCH_NOW,
-                next_recap_at=None,
+                next_checkin_at=None,
                 unreachable=False,
             )
         )

@@ -146,7 +146,7 @@ def naive_sweep(
                     detail="",
                 )
             )
-            member.next_nudge_at, member.next_recap_at = scheduling.plan(member, now, False)
+            member.next_nudge_at, member.next_checkin_at = scheduling.plan(member, now, False)
             session.commit()
     seconds = time.perf_counter() - started
     return NaiveResult(len(chosen), seconds, _logged(engine, due_at) - before)

@@ -133,7 +133,9 @@ class Probe:
         engine = make_engine(self.url, pool_size=1)
         try:
             with engine.begin() as connection:
-                connection.execute(update(members).values(next_nudge_at=START, next_recap_at=None))
+                connection.execute(
+                    update(members).values(next_nudge_at=START, next_checkin_at=None)
+                )
         finally:
             engine.dispose()
         self.clock.set(START)

@@ -2,7 +2,7 @@
 
 Members get a mix of IANA zones (including half-hour and 45-minute offsets), weekly goals of 1-3,
 mostly the default Monday/Thursday 09:00 nudges, a few pauses and rest weeks, their goal history
-and up to eight weeks of publications. Their ``next_nudge_at``/``next_recap_at`` come from
+and up to eight weeks of publications. Their ``next_nudge_at``/``next_checkin_at`` come from
 ``habits.scheduling.plan`` — what the Coach itself stores — memoised per distinct schedule.
 """
 
@@ -250,7 +250,7 @@ class _Generator:
                 "paused_until": paused_until,
                 "rest_until": rest_until,
                 "next_nudge_at": plan[0],
-                "next_recap_at": plan[1],
+                "next_checkin_at": plan[1],
                 "last_step": None,
                 "unreachable": False,
             }
@@ -338,7 +338,7 @@ MEMBER_COLUMNS = (
     "paused_until",
     "rest_until",
     "next_nudge_at",
-    "next_recap_at",
+    "next_checkin_at",
     "last_step",
     "unreachable",
 )

@@ -70,12 +70,12 @@ class RestartResult:
 def _overdue(engine: Engine, down_from: datetime, down_to: datetime) -> int:
     """Slots (nudge or check-in) whose instant fell inside the hour down."""
     nudge = and_(members.c.next_nudge_at > down_from, members.c.next_nudge_at <= down_to)
-    recap = and_(members.c.next_recap_at > down_from, members.c.next_recap_at <= down_to)
+    checkin = and_(members.c.next_checkin_at > down_from, members.c.next_checkin_at <= down_to)
     with engine.connect() as connection:
         slots = (
             connection.execute(select(func.count()).select_from(members).where(nudge)).scalar_one()
             + connection.execute(
-                select(func.count()).select_from(members).where(recap)
+                select(func.count()).select_from(members).where(checkin)
             ).scalar_one()
         )
     return int(slots)
@@ -114,7 +114,7 @@ def restart(
         still_due = connection.execute(
             select(func.count())
             .select_from(members)
-            .where(or_(members.c.next_nudge_at <= down_to, members.c.next_recap_at <= down_to))
+            .where(or_(members.c.next_nudge_at <= down_to, members.c.next_checkin_at <= down_to))
         ).scalar_one()
     return RestartResult(
         overdue,

@@ -47,7 +47,7 @@ def machine_zone(
 
 
 class ConsoleSender:
-    """Prints nudges and recaps to the terminal, between the replies."""
+    """Prints nudges and check-ins to the terminal, between the replies."""
 
     def __init__(self, out: TextIO, prompt: str):
         self.out = out

@@ -145,7 +145,7 @@ class Runtime:
             SweepSettings(
                 batch_size=settings.sweep_batch_size,
                 nudge_grace=timedelta(hours=settings.nudge_grace_hours),
-                recap_grace=timedelta(hours=settings.recap_grace_hours),
+                checkin_grace=timedelta(hours=settings.checkin_grace_hours),
             ),
             DeliverySettings(
                 owner=f"{socket.gethostname()[:40]}:{os.getpid()}",  # fits lease_owner

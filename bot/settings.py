@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
 from pydantic import (
+    AliasChoices,
     Field,
     SecretStr,
     ValidationError,
@@ -125,7 +126,12 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=5.0, gt=0, le=300)
     sweep_batch_size: int = Field(default=1000, ge=1, le=100_000)
     nudge_grace_hours: float = Field(default=6.0, gt=0)
-    recap_grace_hours: float = Field(default=48.0, gt=0)
+    # Also read by the name .env.example gave it before the product settled on "check-in".
+    checkin_grace_hours: float = Field(
+        default=48.0,
+        gt=0,
+        validation_alias=AliasChoices("checkin_grace_hours", "recap_grace_hours"),
+    )
     # The longest one notice's send may take, its wait for the platform's pacing included;
     # only ever shorter than the adapters' own bound. The lease must outlast it.
     send_timeout_seconds: float = Field(

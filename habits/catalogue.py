@@ -495,7 +495,7 @@ ENGLISH: dict[M, str | Plural] = {
     M.PAUSED: "Nudges paused until {day}. {resume} brings them back sooner.",
     M.RESUMED: "Resumed. {schedule}",
     M.NUDGES_OFF: (
-        "Nudges are off. Your goal and streak still count, and the weekly recap still "
+        "Nudges are off. Your goal and streak still count, and the weekly check-in still "
         "comes. {resume} turns them back on."
     ),
     M.NOTHING_TO_SNOOZE: "There's no nudge to snooze right now.",

@@ -1,4 +1,4 @@
-"""Coaching copy in the spirit of "start small, start now": tiny next steps and kind recaps."""
+"""Coaching copy in the spirit of "start small, start now": tiny next steps and kind words."""
 
 from __future__ import annotations
 

@@ -125,10 +125,10 @@ class MemberContext:
             # schedule it again): the next one opens next week. The margin covers a zone change
             # that moved the week's start by up to a day.
             if checkin < week_end and self.uow.deliveries.logged_since(
-                member.id, DeliveryKind.RECAP, week_start - ZONE_SHIFT_MARGIN
+                member.id, DeliveryKind.CHECKIN, week_start - ZONE_SHIFT_MARGIN
             ):
                 checkin = scheduling.next_checkin(member, week_end)
-        member.next_nudge_at, member.next_recap_at = nudge, checkin
+        member.next_nudge_at, member.next_checkin_at = nudge, checkin
 
     def phase(self, member: Member) -> coaching.Phase:
         today = self.today(member)

@@ -323,8 +323,8 @@ class Dispatcher:
             delay = self.delivery_settings.first_backoff * (2**doublings)
             exhausted = delivery.attempts >= self.delivery_settings.max_attempts
         grace = (
-            self.sweep_settings.recap_grace
-            if delivery.kind == DeliveryKind.RECAP
+            self.sweep_settings.checkin_grace
+            if delivery.kind == DeliveryKind.CHECKIN
             else self.sweep_settings.nudge_grace
         )
         too_late = self.outbox.now() + delay > delivery.scheduled_for + grace

@@ -39,7 +39,7 @@ def member_data(uow: UnitOfWork, member: Member, member_id: int) -> dict[str, An
                 "paused_until": _iso(member.paused_until),
                 "rest_until": _iso(member.rest_until),
                 "next_nudge_at": _iso(member.next_nudge_at),
-                "next_checkin_at": _iso(member.next_recap_at),
+                "next_checkin_at": _iso(member.next_checkin_at),
             },
             "last_step": member.last_step,
             "unreachable": member.unreachable,

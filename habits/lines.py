@@ -98,8 +98,8 @@ def schedule_line(ctx: MemberContext, member: Member) -> Say:
     elif member.paused_until is not None and member.paused_until > today:
         paused = say(M.PAUSED_UNTIL, day=ctx.day(member.paused_until))
     checkin: Value = ""
-    if member.next_recap_at is not None:
-        checkin = say(M.WEEKLY_CHECKIN, when=ctx.when(member.next_recap_at, member))
+    if member.next_checkin_at is not None:
+        checkin = say(M.WEEKLY_CHECKIN, when=ctx.when(member.next_checkin_at, member))
         if tk.mask_days(member.nudge_days) == [member.week_starts_on]:
             # The check-in is that day's one message and carries the week's first step.
             first_day = "Sunday" if member.week_starts_on == tk.SUNDAY else "Monday"
@@ -108,7 +108,7 @@ def schedule_line(ctx: MemberContext, member: Member) -> Say:
                 schedule=base,
                 paused=paused,
                 first_day=first_day,
-                when=ctx.when(member.next_recap_at, member),
+                when=ctx.when(member.next_checkin_at, member),
             )
     return say(
         M.NUDGES_NEXT,

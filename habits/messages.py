@@ -217,7 +217,7 @@ class Notice(_Body):
 
     @property
     def title(self) -> Say:
-        return say(M.CHECKIN_TITLE if self.kind is DeliveryKind.RECAP else M.NUDGE_TITLE)
+        return say(M.CHECKIN_TITLE if self.kind is DeliveryKind.CHECKIN else M.NUDGE_TITLE)
 
 
 NUDGE_ACTIONS = (

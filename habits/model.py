@@ -119,7 +119,7 @@ class Member:
     paused_until: date | None = None
     rest_until: date | None = None
     next_nudge_at: datetime | None = None
-    next_recap_at: datetime | None = None
+    next_checkin_at: datetime | None = None
     last_step: str | None = None
     unreachable: bool = False
     id: int | None = None
@@ -204,7 +204,7 @@ class Streak:
 
 class DeliveryKind(StrEnum):
     NUDGE = "nudge"
-    RECAP = "recap"
+    CHECKIN = "checkin"
 
 
 class DeliveryStatus(StrEnum):
@@ -217,7 +217,7 @@ class DeliveryStatus(StrEnum):
 
 @dataclass(frozen=True)
 class DueDelivery:
-    """A nudge or recap the sweep recorded and a sender now owns (under a lease)."""
+    """A nudge or check-in the sweep recorded and a sender now owns (under a lease)."""
 
     id: int
     member_id: int

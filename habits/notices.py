@@ -52,7 +52,7 @@ def checkin(ctx: MemberContext, scheduled_for: datetime) -> Notice | None:
             actions = actions + NUDGE_ACTIONS
     if not parts:
         return None
-    return Notice(ctx.ref, DeliveryKind.RECAP, tuple(parts), actions)
+    return Notice(ctx.ref, DeliveryKind.CHECKIN, tuple(parts), actions)
 
 
 def last_week(

@@ -93,7 +93,7 @@ def snooze(ctx: CommandContext, command: c.Snooze) -> Reply:
     # never brings the next nudge forward.
     answers_a_nudge = member.id is not None and any(
         ctx.uow.deliveries.logged_since(member.id, kind, ctx.now - SNOOZE_ANSWERS)
-        for kind in (DeliveryKind.NUDGE, DeliveryKind.RECAP)
+        for kind in (DeliveryKind.NUDGE, DeliveryKind.CHECKIN)
     )
     if not answers_a_nudge and (scheduled is None or scheduled >= at):
         if scheduled is None:

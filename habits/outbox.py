@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 class SweepSettings:
     batch_size: int = 1000
     nudge_grace: timedelta = timedelta(hours=6)
-    recap_grace: timedelta = timedelta(days=2)
+    checkin_grace: timedelta = timedelta(days=2)
 
 
 DEFAULT_SWEEP = SweepSettings()
@@ -157,7 +157,7 @@ class Outbox:
             member = uow.members.get_by_id(delivery.member_id)
             if member is not None:
                 member.unreachable = True
-                member.next_nudge_at = member.next_recap_at = None
+                member.next_nudge_at = member.next_checkin_at = None
             uow.deliveries.finish(
                 delivery.id, DeliveryStatus.FAILED, self._clock.now(), detail, delivery.owner
             )
@@ -211,7 +211,7 @@ class SweepRun:
                 self.plan,
                 settings.batch_size,
                 settings.nudge_grace,
-                settings.recap_grace,
+                settings.checkin_grace,
             )
             uow.commit()
         self.swept += swept

@@ -83,9 +83,9 @@ class DeliveryRepository(Protocol):
         planner: Planner,
         batch_size: int,
         nudge_grace: timedelta,
-        recap_grace: timedelta,
+        checkin_grace: timedelta,
     ) -> int:
-        """Record one batch of due nudges and recaps in the delivery log and advance each
+        """Record one batch of due nudges and check-ins in the delivery log and advance each
         member's next instants; return how many members were advanced (0 when none were due).
         ``planner`` may be memoised by the caller: equal snapshots get equal plans.
         """

@@ -1,7 +1,7 @@
 """When a member hears from the coach next: nudge slots and the weekly check-in.
 
-Each week opens with one check-in message at the member's nudge time on its first day: the recap
-of the week that closed plus the new week's first tiny step. Nudge slots on that first day are
+Each week opens with one check-in message at the member's nudge time on its first day: how the
+week that closed went, plus the new week's first tiny step. Nudge slots on that first day are
 left to the check-in, so a member never gets two messages at once.
 """
 
@@ -84,16 +84,16 @@ def next_nudge(member: Plannable, after: datetime, week_met: bool) -> datetime |
 
 
 def next_checkin(member: Plannable, after: datetime) -> datetime | None:
-    """The next weekly check-in (recap of the closed week plus a first step) after ``after``."""
+    """The next weekly check-in (how the closed week went, plus a first step) after ``after``."""
     if member.goal_target is None or member.unreachable:
         return None
     tz = member.tz
     week = tk.week_of(after, tz, member.week_starts_on)
     for closed in (week - timedelta(days=7), week):
-        instant = tk.recap_instant(closed, tz, member.nudge_minute)
+        instant = tk.checkin_instant(closed, tz, member.nudge_minute)
         if instant > after:
             return instant
-    return tk.recap_instant(week + timedelta(days=7), tz, member.nudge_minute)
+    return tk.checkin_instant(week + timedelta(days=7), tz, member.nudge_minute)
 
 
 def plan(

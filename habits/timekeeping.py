@@ -265,8 +265,8 @@ def next_slot(
     return None
 
 
-def recap_instant(week: date, tz: ZoneInfo, minute_of_day: int) -> datetime:
-    """When the recap of ``week`` goes out: the member's nudge time on the next week's first day."""
+def checkin_instant(week: date, tz: ZoneInfo, minute_of_day: int) -> datetime:
+    """When the check-in closing ``week`` goes out: the nudge time on the next week's first day."""
     next_week = week + timedelta(days=7)
     return to_instant(datetime.combine(next_week, time()) + timedelta(minutes=minute_of_day), tz)
 

@@ -30,9 +30,9 @@ class SqlDeliveryRepository:
         planner: Planner,
         batch_size: int,
         nudge_grace: timedelta,
-        recap_grace: timedelta,
+        checkin_grace: timedelta,
     ) -> int:
-        grace = {DeliveryKind.NUDGE: nudge_grace, DeliveryKind.RECAP: recap_grace}
+        grace = {DeliveryKind.NUDGE: nudge_grace, DeliveryKind.CHECKIN: checkin_grace}
         connection = self.session.connection()
         return sweep.sweep_batch(connection, now, platforms, planner, batch_size, grace)
 

@@ -49,7 +49,7 @@ def sweep_batch(
         "now": now,
         "platforms": list(platforms),
         "nudge_fresh_since": now - grace[DeliveryKind.NUDGE],
-        "recap_fresh_since": now - grace[DeliveryKind.RECAP],
+        "checkin_fresh_since": now - grace[DeliveryKind.CHECKIN],
     }
     rows: list[Any] = []
     for query in _DUE_BATCH.values():
@@ -92,7 +92,7 @@ _SCHEDULE_COLUMNS = (
 # returns it, each kind's state (_NOT_DUE, _FRESH or _STALE) and each kind's stored instant.
 _ID, _PLATFORM = 0, 1
 _SCHEDULE = slice(2, 2 + len(_SCHEDULE_COLUMNS))
-_NUDGE_STATE, _RECAP_STATE, _NUDGE_AT, _RECAP_AT = range(_SCHEDULE.stop, _SCHEDULE.stop + 4)
+_NUDGE_STATE, _CHECKIN_STATE, _NUDGE_AT, _CHECKIN_AT = range(_SCHEDULE.stop, _SCHEDULE.stop + 4)
 _NOT_DUE, _FRESH, _STALE = 0, 1, 2
 
 
@@ -126,17 +126,17 @@ def _due(kind: DeliveryKind) -> Any:
     stored = NEXT_AT[kind]
     due = and_(members.c.platform.in_(_PLATFORMS), stored <= NOW)
     if kind is DeliveryKind.NUDGE:
-        recap = members.c.next_recap_at
-        due = and_(due, or_(recap.is_(None), recap > NOW))
+        checkin = members.c.next_checkin_at
+        due = and_(due, or_(checkin.is_(None), checkin > NOW))
     return (
         select(
             members.c.id,
             members.c.platform,
             *(_raw(members.c[name]) for name in _SCHEDULE_COLUMNS),
             _state(members.c.next_nudge_at, "nudge_fresh_since"),
-            _state(members.c.next_recap_at, "recap_fresh_since"),
+            _state(members.c.next_checkin_at, "checkin_fresh_since"),
             _raw(members.c.next_nudge_at),
-            _raw(members.c.next_recap_at),
+            _raw(members.c.next_checkin_at),
         )
         .where(due)
         .order_by(members.c.platform, stored)
@@ -156,7 +156,7 @@ def _anything_due() -> Any:
     )
     return select(
         or_(
-            exists().where(members.c.platform.in_(platforms), members.c.next_recap_at <= NOW),
+            exists().where(members.c.platform.in_(platforms), members.c.next_checkin_at <= NOW),
             exists().where(members.c.platform.in_(platforms), members.c.next_nudge_at <= NOW),
             exists().where(
                 deliveries.c.platform.in_(platforms), deliveries.c.not_before <= NOW, claimable
@@ -168,7 +168,7 @@ def _anything_due() -> Any:
 _ANYTHING_DUE = _anything_due()
 
 # Check-ins first: a member due for both is claimed once, with both slots.
-_DUE_BATCH = {kind: _due(kind) for kind in (DeliveryKind.RECAP, DeliveryKind.NUDGE)}
+_DUE_BATCH = {kind: _due(kind) for kind in (DeliveryKind.CHECKIN, DeliveryKind.NUDGE)}
 
 
 class _RawValues:
@@ -221,7 +221,7 @@ class _SweepBatch:
         self.grace = grace
         # Fresh slots by (kind, reason skipped): copied from the member rows in SQL.
         self.fresh: dict[tuple[DeliveryKind, str | None], list[int]] = {
-            (DeliveryKind.RECAP, None): [],
+            (DeliveryKind.CHECKIN, None): [],
             (DeliveryKind.NUDGE, None): [],
             (DeliveryKind.NUDGE, SPOKEN_FOR): [],
         }
@@ -234,37 +234,43 @@ class _SweepBatch:
         """Sort each claimed row into what its slots need: the hot loop of a sweep."""
         now, planner, snapshot = self.now, self.planner, self.raw.snapshot
         plans: dict[tuple[Any, ...], tuple[datetime | None, datetime | None]] = {}
-        recaps, nudges = self.fresh[DeliveryKind.RECAP, None], self.fresh[DeliveryKind.NUDGE, None]
+        checkins, nudges = (
+            self.fresh[DeliveryKind.CHECKIN, None],
+            self.fresh[DeliveryKind.NUDGE, None],
+        )
         spoken_for = self.fresh[DeliveryKind.NUDGE, SPOKEN_FOR]
-        next_nudge, next_recap = self.advance[DeliveryKind.NUDGE], self.advance[DeliveryKind.RECAP]
+        next_nudge, next_checkin = (
+            self.advance[DeliveryKind.NUDGE],
+            self.advance[DeliveryKind.CHECKIN],
+        )
         for row in rows:
             schedule = row[_SCHEDULE]
             plan = plans.get(schedule)
             if plan is None:
                 plan = plans[schedule] = planner(snapshot(schedule), now)
-            nudge, recap = row[_NUDGE_STATE], row[_RECAP_STATE]
-            if nudge == _STALE or recap == _STALE:
+            nudge, checkin = row[_NUDGE_STATE], row[_CHECKIN_STATE]
+            if nudge == _STALE or checkin == _STALE:
                 self._settle_stale(row, plan)
                 continue
             member_id = row[_ID]
-            if recap:
-                recaps.append(member_id)
-                next_recap[plan[1]].append(member_id)
+            if checkin:
+                checkins.append(member_id)
+                next_checkin[plan[1]].append(member_id)
             if nudge:
                 # One message at a time: the check-in carries the week's next step anyway.
-                (spoken_for if recap else nudges).append(member_id)
+                (spoken_for if checkin else nudges).append(member_id)
                 next_nudge[plan[0]].append(member_id)
 
     def _settle_stale(self, row: Any, plan: tuple[datetime | None, datetime | None]) -> None:
         """A row with a slot past its grace (the coach was down): settled in Python."""
         snapshot = self.raw.snapshot(row[_SCHEDULE])
-        recap_sent = False
-        if row[_RECAP_STATE]:
-            stored = self.raw.instant(row[_RECAP_AT])
-            recap_sent = self._settle(row, DeliveryKind.RECAP, stored, plan[1], snapshot)
+        checkin_sent = False
+        if row[_CHECKIN_STATE]:
+            stored = self.raw.instant(row[_CHECKIN_AT])
+            checkin_sent = self._settle(row, DeliveryKind.CHECKIN, stored, plan[1], snapshot)
         if row[_NUDGE_STATE]:
             stored = self.raw.instant(row[_NUDGE_AT])
-            self._settle(row, DeliveryKind.NUDGE, stored, plan[0], snapshot, recap_sent)
+            self._settle(row, DeliveryKind.NUDGE, stored, plan[0], snapshot, checkin_sent)
 
     def _settle(
         self,

@@ -28,7 +28,10 @@ from storage.tables import UTCDateTime, deliveries, members
 
 NOW = bindparam("now", type_=UTCDateTime)
 # Where a member row keeps each kind's next instant.
-NEXT_AT = {DeliveryKind.NUDGE: members.c.next_nudge_at, DeliveryKind.RECAP: members.c.next_recap_at}
+NEXT_AT = {
+    DeliveryKind.NUDGE: members.c.next_nudge_at,
+    DeliveryKind.CHECKIN: members.c.next_checkin_at,
+}
 
 
 def log_fresh(

@@ -89,13 +89,13 @@ members = Table(
     Column("paused_until", Date, nullable=True),
     Column("rest_until", Date, nullable=True),
     Column("next_nudge_at", UTCDateTime, nullable=True),
-    Column("next_recap_at", UTCDateTime, nullable=True),
+    Column("next_checkin_at", UTCDateTime, nullable=True),
     Column("last_step", String(32), nullable=True),
     Column("unreachable", Boolean, nullable=False, default=False),
     UniqueConstraint("platform", "workspace", "user_id", name="uq_members_identity"),
     # The sweep's lookups: "due members of these platforms" is an index range scan.
     Index("ix_members_due_nudge", "platform", "next_nudge_at"),
-    Index("ix_members_due_recap", "platform", "next_recap_at"),
+    Index("ix_members_due_checkin", "platform", "next_checkin_at"),
 )
 
 goal_changes = Table(

@@ -2,7 +2,7 @@
 
 It logs in, registers the slash commands when they changed (in the development guild when one
 is set, globally otherwise), connects the gateway as a background task and serves interactions;
-its sender delivers nudges and recaps as DMs. No privileged intents are needed.
+its sender delivers nudges and check-ins as DMs. No privileged intents are needed.
 
 Sharding: the client holds the shards DISCORD_SHARD_IDS of DISCORD_SHARD_COUNT (all of them when
 only the count is set, as many as Discord recommends when neither is), so replicas split the

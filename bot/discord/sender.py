@@ -1,4 +1,4 @@
-"""Nudges and recaps as Discord DMs, with the outcome the delivery loop needs.
+"""Nudges and check-ins as Discord DMs, with the outcome the delivery loop needs.
 
 The DM channel of each member is opened once and its id cached (a channel id never changes, so
 a cache per process is safe). A member whose DMs are closed (403, code 50007) or who no longer

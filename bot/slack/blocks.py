@@ -195,7 +195,7 @@ def fallback_text(body: tuple[Part, ...]) -> str:
 # Slack's own headings for a notice, after the notice's kind.
 TITLES = {
     DeliveryKind.NUDGE: (":seedling:", M.SLACK_NUDGE_TITLE),
-    DeliveryKind.RECAP: (":sunrise:", M.SLACK_CHECKIN_TITLE),
+    DeliveryKind.CHECKIN: (":sunrise:", M.SLACK_CHECKIN_TITLE),
 }
 
 

@@ -1,4 +1,4 @@
-"""Nudges and recaps as Slack DMs, and the Web API client every Slack call goes through.
+"""Nudges and check-ins as Slack DMs, and the Web API client every Slack call goes through.
 
 Slack's answers are sorted into the engine's outcomes: a member Slack will never reach is
 UNREACHABLE; a rate limit, a 5xx or a timeout is RETRY, with Slack's ``Retry-After`` when given.

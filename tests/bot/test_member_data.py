@@ -158,7 +158,7 @@ MEMBER_COLUMNS = {
     "paused_until": ("nudges", "paused_until"),
     "rest_until": ("nudges", "rest_until"),
     "next_nudge_at": ("nudges", "next_nudge_at"),
-    "next_recap_at": ("nudges", "next_checkin_at"),
+    "next_checkin_at": ("nudges", "next_checkin_at"),
     "last_step": ("last_step",),
     "unreachable": ("unreachable",),
 }

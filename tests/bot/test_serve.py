@@ -117,7 +117,7 @@ async def test_the_scheduler_delivers_through_the_adapters_sender(runtime: Runti
 
     assert await serving == 0
     assert adapter.sent[0].member.user_id == "ana"
-    assert adapter.sent[0].kind == "recap"  # Monday 09:00 opens the week with the check-in
+    assert adapter.sent[0].kind == "checkin"  # Monday 09:00 opens the week with the check-in
     assert "First tiny step:" in adapter.sent[0].text
     assert adapter.events == ["start", "close"]
     assert runtime.scheduler is not None

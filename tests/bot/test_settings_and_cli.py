@@ -31,6 +31,14 @@ def test_database_defaults_to_a_sqlite_file_in_the_user_data_directory(
     assert url.endswith("habit-coach/habit-coach.db")
 
 
+@pytest.mark.parametrize("name", ["CHECKIN_GRACE_HOURS", "RECAP_GRACE_HOURS"])
+def test_the_check_in_grace_is_read_by_its_name_and_by_the_one_it_had_before(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv(name, "12")
+    assert Settings().checkin_grace_hours == 12
+
+
 def test_short_postgres_urls_use_the_psycopg_driver(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://coach@db:5432/coach")
     assert Settings().database_url == "postgresql+psycopg://coach@db:5432/coach"

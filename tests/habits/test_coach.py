@@ -102,7 +102,7 @@ def test_goal_with_label_sets_target_label_and_records_the_change(
         (2, "newsletter", date(2026, 11, 23))
     ]
     assert row.next_nudge_at is not None
-    assert row.next_recap_at is not None
+    assert row.next_checkin_at is not None
 
 
 def test_a_link_stored_in_an_older_spelling_still_counts_once(coach: Coach, engine: Engine) -> None:
@@ -154,7 +154,7 @@ def test_goal_off_stops_tracking_and_keeps_history(coach: Coach, engine: Engine)
     assert "off" in reply.text
     row = member_row(engine)
     assert row.goal_target is None
-    assert (row.next_nudge_at, row.next_recap_at) == (None, None)
+    assert (row.next_nudge_at, row.next_checkin_at) == (None, None)
     assert [c.target for c in rows_of(engine, goal_changes, row.id)] == [1, None]
     assert len(rows_of(engine, publications, row.id)) == 1
 
@@ -600,7 +600,7 @@ def test_nudges_only_on_the_weeks_first_day_explain_the_check_in(coach: Coach) -
     assert "Next:" in ok(coach, "/nudges mon sun").text  # other days keep their nudges
 
 
-def test_nudges_off_stops_nudges_but_keeps_the_weekly_recap(coach: Coach, engine: Engine) -> None:
+def test_nudges_off_stops_nudges_but_keeps_the_weekly_checkin(coach: Coach, engine: Engine) -> None:
     ok(coach, "/goal 1")
 
     ok(coach, "/nudges off")
@@ -608,7 +608,7 @@ def test_nudges_off_stops_nudges_but_keeps_the_weekly_recap(coach: Coach, engine
     row = member_row(engine)
     assert row.nudges_on is False
     assert row.next_nudge_at is None
-    assert row.next_recap_at == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    assert row.next_checkin_at == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
     assert "Nudges are off" in ok(coach, "/nudges").text
 
 
@@ -919,7 +919,7 @@ def test_habit_forget_confirm_deletes_every_row_of_that_member_only(
         ok(coach, "/published https://example.com/a", ref)
         ok(coach, "/goal rest", ref)
     clock.set(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
-    outbox.sweep(["console", "slack"])  # both get a recap row in the delivery log
+    outbox.sweep(["console", "slack"])  # both get a check-in row in the delivery log
     ana_id, other_id = member_row(engine, ANA).id, member_row(engine, other).id
     for table in (goal_changes, rest_weeks, publications, deliveries):
         assert rows_of(engine, table, ana_id)

@@ -221,7 +221,7 @@ def test_nudges_stop_once_the_goal_is_met_and_resume_next_week(
     driver.run_until(datetime(2026, 12, 3, 12, 0, tzinfo=UTC))
 
     assert [(s.at, s.kind) for s in sender.sent] == [
-        (MON_0900_BERLIN, "recap"),
+        (MON_0900_BERLIN, "checkin"),
         (datetime(2026, 12, 3, 8, 0, tzinfo=UTC), "nudge"),
     ]
 
@@ -298,58 +298,58 @@ def test_only_platforms_with_a_sender_are_swept(
 # --- the weekly check-in -----------------------------------------------------------------------
 
 
-def test_recap_after_a_met_week_says_met_and_opens_the_new_week(
+def test_checkin_after_a_met_week_says_met_and_opens_the_new_week(
     coach: Coach, driver: Driver, sender: FakeSender
 ) -> None:
     join(coach, "ana", "/goal 1 post", "/published")
 
     driver.run_until(MON_0900_BERLIN + timedelta(hours=1))
 
-    (recap,) = sender.sent
-    assert (recap.at, recap.kind) == (MON_0900_BERLIN, "recap")
-    assert "Last week: 1 of 1 — goal met! Streak: 1 week." in recap.notice.text
-    assert "First tiny step:" in recap.notice.text
+    (checkin,) = sender.sent
+    assert (checkin.at, checkin.kind) == (MON_0900_BERLIN, "checkin")
+    assert "Last week: 1 of 1 — goal met! Streak: 1 week." in checkin.notice.text
+    assert "First tiny step:" in checkin.notice.text
 
 
-def test_recap_after_a_missed_week_says_missed_without_shaming(
+def test_checkin_after_a_missed_week_says_missed_without_shaming(
     coach: Coach, driver: Driver, sender: FakeSender
 ) -> None:
     join(coach, "ana", "/goal 2 posts")
 
     driver.run_until(MON_0900_BERLIN + timedelta(hours=1))
 
-    recap = sender.sent[-1]
-    assert recap.kind == "recap"
-    assert "Last week: 0 of 2." in recap.notice.text
-    assert "smaller goal" not in recap.notice.text
-    assert ActionId.SMALLER_GOAL not in [a.id for a in recap.notice.actions]
+    checkin = sender.sent[-1]
+    assert checkin.kind == "checkin"
+    assert "Last week: 0 of 2." in checkin.notice.text
+    assert "smaller goal" not in checkin.notice.text
+    assert ActionId.SMALLER_GOAL not in [a.id for a in checkin.notice.actions]
 
 
-def test_recap_offers_a_smaller_goal_after_two_missed_weeks(
+def test_checkin_offers_a_smaller_goal_after_two_missed_weeks(
     coach: Coach, driver: Driver, sender: FakeSender
 ) -> None:
     join(coach, "ana", "/goal 2 posts")
 
     driver.run_until(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
 
-    recaps = [s for s in sender.sent if s.kind == "recap"]
-    assert [r.at for r in recaps] == [MON_0900_BERLIN, MON_0900_BERLIN + timedelta(days=7)]
-    assert "smaller goal" not in recaps[0].notice.text
-    last = recaps[1].notice
+    checkins = [s for s in sender.sent if s.kind == "checkin"]
+    assert [r.at for r in checkins] == [MON_0900_BERLIN, MON_0900_BERLIN + timedelta(days=7)]
+    assert "smaller goal" not in checkins[0].notice.text
+    last = checkins[1].notice
     assert "Would a smaller goal help? Try 1 post a week." in last.text
     offer = next(a for a in last.actions if a.id is ActionId.SMALLER_GOAL)
     assert offer.command.typed == "/goal 1"
     assert coach.handle(ANA, offer.command.typed).ok
 
 
-def test_recap_for_a_goal_of_one_suggests_an_even_smaller_step(
+def test_checkin_for_a_goal_of_one_suggests_an_even_smaller_step(
     coach: Coach, driver: Driver, sender: FakeSender
 ) -> None:
     join(coach, "ana", "/goal 1 post")
 
     driver.run_until(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
 
-    last = [s for s in sender.sent if s.kind == "recap"][-1].notice
+    last = [s for s in sender.sent if s.kind == "checkin"][-1].notice
     assert "a 100-word post counts" in last.text
 
 
@@ -365,7 +365,7 @@ def test_snoozing_into_the_weekly_check_in_sends_one_message_not_two(
 
     driver.run_until(MON_0900_BERLIN + timedelta(hours=2))
 
-    assert [(s.at, s.kind) for s in sender.sent] == [(MON_0900_BERLIN, "recap")]
+    assert [(s.at, s.kind) for s in sender.sent] == [(MON_0900_BERLIN, "checkin")]
     (nudge,) = [r for r in log_rows(engine) if r.kind == "nudge" and r.scheduled_for.day == 30]
     assert nudge.status == "skipped"
 
@@ -384,12 +384,12 @@ def test_paused_resting_and_goal_off_members_get_no_nudges(
 
     driver.run_until(datetime(2026, 12, 6, 23, 0, tzinfo=UTC))
 
-    assert [s.kind for s in sender.of("busy")] == ["nudge", "recap", "nudge"]
+    assert [s.kind for s in sender.of("busy")] == ["nudge", "checkin", "nudge"]
     assert sender.of("off") == []
     assert sender.of("resting") == []  # no "welcome back" while the rest goes on
     for name in ("paused", "quiet"):
-        # The weekly recap still comes, without a next step to take.
-        assert [s.kind for s in sender.of(name)] == ["recap"]
+        # The weekly check-in still comes, without a next step to take.
+        assert [s.kind for s in sender.of(name)] == ["checkin"]
         assert "step" not in sender.of(name)[0].notice.text
 
 
@@ -398,10 +398,10 @@ def test_rest_ends_with_a_welcome_back(coach: Coach, driver: Driver, sender: Fak
 
     driver.run_until(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
 
-    (recap,) = sender.sent
-    assert (recap.at, recap.kind) == (datetime(2026, 12, 7, 8, 0, tzinfo=UTC), "recap")
-    assert "Welcome back from your rest week." in recap.notice.text
-    assert "First tiny step:" in recap.notice.text
+    (checkin,) = sender.sent
+    assert (checkin.at, checkin.kind) == (datetime(2026, 12, 7, 8, 0, tzinfo=UTC), "checkin")
+    assert "Welcome back from your rest week." in checkin.notice.text
+    assert "First tiny step:" in checkin.notice.text
 
 
 # --- downtime ----------------------------------------------------------------------------------
@@ -436,7 +436,7 @@ def test_after_downtime_each_member_gets_at_most_one_catch_up_and_stale_ones_are
     assert len(sender.sent) == 2 * len(daily)
 
 
-def test_recap_missed_by_a_short_downtime_is_caught_up_once(
+def test_checkin_missed_by_a_short_downtime_is_caught_up_once(
     coach: Coach, driver: Driver, sender: FakeSender, engine: Engine
 ) -> None:
     join(coach, "ana", "/goal 1 post")
@@ -446,9 +446,9 @@ def test_recap_missed_by_a_short_downtime_is_caught_up_once(
     driver.at(datetime(2026, 12, 1, 6, 0, tzinfo=UTC))  # down from Thursday to Tuesday 07:00
     driver.tick()
 
-    (recap,) = sender.sent
-    assert recap.kind == "recap"
-    assert "Last week: 0 of 1." in recap.notice.text
+    (checkin,) = sender.sent
+    assert checkin.kind == "checkin"
+    assert "Last week: 0 of 1." in checkin.notice.text
 
 
 # --- failures ----------------------------------------------------------------------------------
@@ -467,7 +467,7 @@ def test_unreachable_member_stops_getting_nudges_and_hears_about_it_next_time(
     assert (row.status, row.detail) == ("failed", "403 Cannot send messages to this user")
     member = member_row(engine, "ana")
     assert member.unreachable is True
-    assert (member.next_nudge_at, member.next_recap_at) == (None, None)
+    assert (member.next_nudge_at, member.next_checkin_at) == (None, None)
 
     reply = coach.handle(ANA, "/streak")
 
@@ -767,7 +767,7 @@ def test_sweep_never_logs_the_same_nudge_twice(
     assert len(log_rows(engine)) == 1
 
 
-def test_a_goal_set_on_sunday_evening_is_not_recapped_as_missed(
+def test_a_goal_set_on_sunday_evening_is_not_reported_as_missed(
     coach: Coach, driver: Driver, sender: FakeSender
 ) -> None:
     driver.clock.set(datetime(2026, 11, 29, 19, 0, tzinfo=UTC))  # Sunday 20:00 in Berlin
@@ -776,7 +776,7 @@ def test_a_goal_set_on_sunday_evening_is_not_recapped_as_missed(
     driver.run_until(MON_0900_BERLIN + timedelta(hours=1))
 
     [checkin] = sender.of("ana")
-    assert checkin.kind == "recap"
+    assert checkin.kind == "checkin"
     assert "Last week" not in checkin.notice.text
     assert "First tiny step" in checkin.notice.text
 
@@ -811,8 +811,8 @@ def test_the_sweep_hands_the_database_worker_one_batch_at_a_time(
     assert len(quiet.sent) == 25
 
 
-def recaps(sender: FakeSender) -> list[datetime]:
-    return [s.at for s in sender.of("ana") if s.kind == "recap"]
+def checkins(sender: FakeSender) -> list[datetime]:
+    return [s.at for s in sender.of("ana") if s.kind == "checkin"]
 
 
 def test_the_weekly_check_in_goes_out_once_even_if_the_nudge_time_changes_after_it(
@@ -820,12 +820,12 @@ def test_the_weekly_check_in_goes_out_once_even_if_the_nudge_time_changes_after_
 ) -> None:
     join(coach, "ana", "/goal 1 post")
     driver.run_until(MON_0900_BERLIN + timedelta(hours=1))
-    assert recaps(sender) == [MON_0900_BERLIN]
+    assert checkins(sender) == [MON_0900_BERLIN]
 
     assert coach.handle(ANA, "/nudges mon thu at 11:00").ok
     driver.run_until(MON_0900_BERLIN + timedelta(hours=4))
 
-    assert recaps(sender) == [MON_0900_BERLIN]
+    assert checkins(sender) == [MON_0900_BERLIN]
     assert "Weekly check-in: Mon 07 Dec 11:00" in coach.handle(ANA, "/nudges").text
 
 
@@ -838,7 +838,7 @@ def test_the_weekly_check_in_goes_out_once_even_if_the_member_moves_west(
     assert coach.handle(ANA, "/timezone America/Los_Angeles").ok
     driver.run_until(MON_0900_BERLIN + timedelta(hours=20))
 
-    assert recaps(sender) == [MON_0900_BERLIN]
+    assert checkins(sender) == [MON_0900_BERLIN]
 
 
 def test_a_check_in_logged_before_goal_off_is_not_sent_after_it(

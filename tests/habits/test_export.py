@@ -45,13 +45,13 @@ def test_delivery_log_entries_become_json_objects_with_iso_instants() -> None:
 
 def test_an_unfinished_delivery_has_no_finish_time_and_the_log_keeps_its_order() -> None:
     pending = entry(status="pending", finished_at=None, detail="")
-    checkin = entry(kind="recap", scheduled_for=SCHEDULED + timedelta(days=1))
+    checkin = entry(kind="checkin", scheduled_for=SCHEDULED + timedelta(days=1))
 
     shown = delivery_log([pending, checkin])
 
     assert [(d["kind"], d["scheduled_for"]) for d in shown] == [
         ("nudge", "2026-03-29T00:30:00+00:00"),
-        ("recap", "2026-03-30T00:30:00+00:00"),
+        ("checkin", "2026-03-30T00:30:00+00:00"),
     ]
     assert shown[0]["finished_at"] is None
     assert delivery_log([]) == []

@@ -159,7 +159,7 @@ def test_logging_into_a_missed_week_repairs_the_streak_and_sends_no_second_check
     ok(coach, "/published Week one")  # week of 23 Nov met
     clock.set(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))  # Monday: the check-in is due
     outbox.sweep(["console"])
-    recap_at = member_row(engine).next_recap_at
+    checkin_at = member_row(engine).next_checkin_at
     logged = count_rows(engine, deliveries)
     assert streak_of(coach).current == 0  # the week of 30 Nov was missed
     clock.set(datetime(2026, 12, 7, 13, 0, tzinfo=UTC))
@@ -172,7 +172,7 @@ def test_logging_into_a_missed_week_repairs_the_streak_and_sends_no_second_check
     assert streak.current == 2
     assert [w.state for w in streak.recent[:2]] == [WeekState.MET, WeekState.MET]
     assert count_rows(engine, deliveries) == logged
-    assert member_row(engine).next_recap_at == recap_at
+    assert member_row(engine).next_checkin_at == checkin_at
     assert outbox.sweep(["console"]) == 0
 
 

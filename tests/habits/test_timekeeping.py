@@ -530,20 +530,20 @@ def test_next_slot_of_an_empty_schedule_is_none() -> None:
     assert tk.next_slot(0, NINE, BERLIN, utc(2026, 11, 23, 12, 0)) is None
 
 
-def test_recap_instant_is_the_nudge_time_on_the_next_weeks_first_day() -> None:
-    assert tk.recap_instant(date(2026, 11, 23), BERLIN, NINE) == utc(2026, 11, 30, 8, 0)
+def test_checkin_instant_is_the_nudge_time_on_the_next_weeks_first_day() -> None:
+    assert tk.checkin_instant(date(2026, 11, 23), BERLIN, NINE) == utc(2026, 11, 30, 8, 0)
 
 
-def test_recap_instant_after_a_dst_week_keeps_the_local_time() -> None:
-    recap = tk.recap_instant(date(2026, 10, 19), BERLIN, NINE)
-    assert recap == utc(2026, 10, 26, 8, 0)
-    assert recap.astimezone(BERLIN).replace(tzinfo=None) == datetime(2026, 10, 26, 9, 0)
+def test_checkin_instant_after_a_dst_week_keeps_the_local_time() -> None:
+    checkin = tk.checkin_instant(date(2026, 10, 19), BERLIN, NINE)
+    assert checkin == utc(2026, 10, 26, 8, 0)
+    assert checkin.astimezone(BERLIN).replace(tzinfo=None) == datetime(2026, 10, 26, 9, 0)
 
 
-def test_recap_instant_in_a_gap_moves_to_the_first_valid_minute() -> None:
+def test_checkin_instant_in_a_gap_moves_to_the_first_valid_minute() -> None:
     # Sunday weeks in Sydney: the week after 2026-09-27 opens on the spring-forward Sunday.
-    recap = tk.recap_instant(date(2026, 9, 27), SYDNEY, 2 * 60 + 30)
-    assert recap == utc(2026, 10, 3, 16, 0)
+    checkin = tk.checkin_instant(date(2026, 9, 27), SYDNEY, 2 * 60 + 30)
+    assert checkin == utc(2026, 10, 3, 16, 0)
 
 
 # --- days and minutes --------------------------------------------------------------------------

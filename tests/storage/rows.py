@@ -24,7 +24,7 @@ def due_member_row(user_id: str, due_at: datetime, **values: Any) -> dict[str, A
         "nudge_minute": DEFAULT_NUDGE_MINUTE,
         "nudges_on": True,
         "next_nudge_at": due_at,
-        "next_recap_at": due_at + timedelta(days=4),
+        "next_checkin_at": due_at + timedelta(days=4),
         "unreachable": False,
         **values,
     }

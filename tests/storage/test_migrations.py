@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from habits.coach import Coach
-from habits.model import MemberRef
+from habits.model import ManualClock, MemberRef
+from habits.outbox import Outbox
 from storage.database import current_revision, downgrade, head_revision, make_engine, upgrade
 from storage.tables import metadata
 
@@ -80,6 +83,36 @@ def test_upgrading_from_0001_keeps_publications_and_adds_request_keys(
     assert coach.handle(ana, "/published B", request_key="k1").ok
     assert "same request" in coach.handle(ana, "/published B", request_key="k1").text
     assert coach.handle(ana, "/streak").streak.total_publications == 2  # type: ignore[union-attr]
+
+
+def test_the_weekly_check_in_was_a_recap_before_0004_and_converts_both_ways(
+    db_url: str, engine: Engine, coach: Coach, outbox: Outbox, clock: ManualClock
+) -> None:
+    ana = MemberRef.console("ana")
+    assert coach.handle(ana, "/goal 1 post").ok
+    clock.advance(timedelta(days=7))  # past next Monday's check-in
+    assert outbox.sweep(["console"]) == 1
+    with engine.connect() as connection:
+        logged = connection.execute(text("SELECT kind FROM deliveries")).scalars().all()
+        next_at = connection.execute(text("SELECT next_checkin_at FROM members")).scalar()
+    assert "checkin" in logged
+    assert next_at is not None
+
+    downgrade(db_url, "0003")
+
+    with engine.connect() as connection:
+        before = connection.execute(text("SELECT kind FROM deliveries")).scalars().all()
+        kept = connection.execute(text("SELECT next_recap_at FROM members")).scalar()
+    assert sorted(before) == sorted("recap" if k == "checkin" else k for k in logged)
+    assert kept == next_at
+
+    upgrade(db_url)
+
+    with engine.connect() as connection:
+        after = connection.execute(text("SELECT kind FROM deliveries")).scalars().all()
+        again = connection.execute(text("SELECT next_checkin_at FROM members")).scalar()
+    assert (sorted(after), again) == (sorted(logged), next_at)
+    assert coach.handle(ana, "/nudges").ok
 
 
 @pytest.mark.postgres

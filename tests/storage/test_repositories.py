@@ -241,7 +241,7 @@ def test_sweep_leaves_other_platforms_and_members_not_yet_due(
 ) -> None:
     add_due(engine, 3, platform="slack")
     add_due(engine, 2, platform="discord", next_nudge_at=NOW + timedelta(seconds=1))
-    add_due(engine, 1, platform="console", next_nudge_at=None, next_recap_at=None)
+    add_due(engine, 1, platform="console", next_nudge_at=None, next_checkin_at=None)
     outbox = Outbox(uow_factory, ManualClock(NOW))
 
     assert outbox.sweep(["discord", "console"]) == 0
@@ -286,7 +286,7 @@ def test_delivery_history_is_in_schedule_order_and_per_member(
 
     assert [(h.kind, h.scheduled_for, h.status) for h in history] == [
         ("nudge", datetime(2026, 11, 26, 9, 0, tzinfo=UTC), "pending"),
-        ("recap", datetime(2026, 11, 30, 9, 0, tzinfo=UTC), "pending"),
+        ("checkin", datetime(2026, 11, 30, 9, 0, tzinfo=UTC), "pending"),
     ]
     assert all(h.scheduled_for.tzinfo is not None for h in history)
 
@@ -312,7 +312,7 @@ def test_sweep_advances_every_member_to_its_own_next_slot(
                     timezone="UTC" if same_schedule else ZONES[index % len(ZONES)],
                     nudge_days=DEFAULT_NUDGE_DAYS if same_schedule else 0b0001000 | index % 64,
                     nudge_minute=DEFAULT_NUDGE_MINUTE if same_schedule else index * 13,
-                    next_recap_at=NOW + timedelta(days=4),
+                    next_checkin_at=NOW + timedelta(days=4),
                 ),
             )
     outbox = Outbox(uow_factory, ManualClock(NOW))
@@ -337,7 +337,7 @@ def test_sweep_advances_every_member_to_its_own_next_slot(
         assert row.next_nudge_at == expected
         assert row.next_nudge_at is not None
         assert row.next_nudge_at > NOW
-        assert row.next_recap_at == NOW + timedelta(days=4)  # not due, so untouched
+        assert row.next_checkin_at == NOW + timedelta(days=4)  # not due, so untouched
     distinct = len({row.next_nudge_at for row in rows})
     assert distinct == 1 if same_schedule else distinct > count // 2
     assert len(logged(engine)) == count

@@ -47,24 +47,24 @@ CASES: dict[str, tuple[dict[str, Any], set[tuple[str, datetime, str, str]]]] = {
         {("nudge", NOW - 3 * DAY, "skipped", MISSED)},
     ),
     "check-in-speaks-for-nudge": (
-        {"next_nudge_at": NOW - MINUTE, "next_recap_at": NOW - HOUR},
-        {("recap", NOW - HOUR, "pending", ""), ("nudge", NOW - MINUTE, "skipped", SPOKEN_FOR)},
+        {"next_nudge_at": NOW - MINUTE, "next_checkin_at": NOW - HOUR},
+        {("checkin", NOW - HOUR, "pending", ""), ("nudge", NOW - MINUTE, "skipped", SPOKEN_FOR)},
     ),
     # A check-in missed beyond its 48 h grace sends nothing, so the nudge is not spoken for.
     "stale-check-in-fresh-nudge": (
-        {"next_nudge_at": NOW - MINUTE, "next_recap_at": NOW - 3 * DAY},
-        {("recap", NOW - 3 * DAY, "skipped", MISSED), ("nudge", NOW - MINUTE, "pending", "")},
+        {"next_nudge_at": NOW - MINUTE, "next_checkin_at": NOW - 3 * DAY},
+        {("checkin", NOW - 3 * DAY, "skipped", MISSED), ("nudge", NOW - MINUTE, "pending", "")},
     ),
     "fresh-check-in-only": (
-        {"next_nudge_at": NOW + HOUR, "next_recap_at": NOW - 2 * MINUTE},
-        {("recap", NOW - 2 * MINUTE, "pending", "")},
+        {"next_nudge_at": NOW + HOUR, "next_checkin_at": NOW - 2 * MINUTE},
+        {("checkin", NOW - 2 * MINUTE, "pending", "")},
     ),
     # A date column read raw from the driver must still plan like a date: after the pause.
     "paused": (
         {"next_nudge_at": NOW - MINUTE, "paused_until": date(2026, 12, 10)},
         {("nudge", NOW - MINUTE, "pending", "")},
     ),
-    "not-due": ({"next_nudge_at": NOW + MINUTE, "next_recap_at": LATER}, set()),
+    "not-due": ({"next_nudge_at": NOW + MINUTE, "next_checkin_at": LATER}, set()),
 }
 
 
@@ -102,7 +102,7 @@ def test_a_batch_mixing_fresh_and_stale_slots_logs_and_advances_each_as_settle_d
     add_members(
         engine,
         [
-            due_member_row(name, NOW, **{"next_recap_at": LATER, **values})
+            due_member_row(name, NOW, **{"next_checkin_at": LATER, **values})
             for name, (values, _) in CASES.items()
         ],
     )
@@ -119,15 +119,19 @@ def test_a_batch_mixing_fresh_and_stale_slots_logs_and_advances_each_as_settle_d
         planned = scheduling.plan(snapshot(old), NOW, week_met=False)
         kinds = {kind for kind, *_ in expected}
         assert new.next_nudge_at == (planned[0] if "nudge" in kinds else old.next_nudge_at), name
-        assert new.next_recap_at == (planned[1] if "recap" in kinds else old.next_recap_at), name
+        assert new.next_checkin_at == (planned[1] if "checkin" in kinds else old.next_checkin_at), (
+            name
+        )
     assert after["paused"].next_nudge_at == datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 
 
 def test_members_due_for_both_kinds_are_claimed_once_across_batches(
     engine: Engine, uow_factory: SqlUnitOfWorkFactory
 ) -> None:
-    both = [due_member_row(f"both{i}", NOW - MINUTE, next_recap_at=NOW - HOUR) for i in range(5)]
-    nudge_only = [due_member_row(f"nudge{i}", NOW - MINUTE, next_recap_at=LATER) for i in range(4)]
+    both = [due_member_row(f"both{i}", NOW - MINUTE, next_checkin_at=NOW - HOUR) for i in range(5)]
+    nudge_only = [
+        due_member_row(f"nudge{i}", NOW - MINUTE, next_checkin_at=LATER) for i in range(4)
+    ]
     add_members(engine, both + nudge_only)
     outbox = Outbox(uow_factory, ManualClock(NOW))
 
@@ -146,7 +150,7 @@ def test_ids_far_apart_are_swept_once_each(
     ids = [1, 2, 7, 65_536, 999_999, 1_000_000, 2**30 + 5, 2**31 - 1]
     add_members(
         engine,
-        [{**due_member_row(f"u{i}", NOW - MINUTE, next_recap_at=LATER), "id": i} for i in ids],
+        [{**due_member_row(f"u{i}", NOW - MINUTE, next_checkin_at=LATER), "id": i} for i in ids],
     )
     outbox = Outbox(uow_factory, ManualClock(NOW))
 
@@ -164,8 +168,8 @@ def test_a_member_with_nothing_left_to_plan_is_unscheduled_with_the_rest_of_the_
     add_members(
         engine,
         [
-            due_member_row("lost", NOW - MINUTE, timezone="Mars/Olympus", next_recap_at=LATER),
-            due_member_row("kept", NOW - MINUTE, next_recap_at=LATER),
+            due_member_row("lost", NOW - MINUTE, timezone="Mars/Olympus", next_checkin_at=LATER),
+            due_member_row("kept", NOW - MINUTE, next_checkin_at=LATER),
         ],
     )
     outbox = Outbox(uow_factory, ManualClock(NOW))
@@ -188,7 +192,7 @@ def test_members_who_plan_alike_share_one_computation(
     add_members(
         engine,
         [
-            due_member_row(f"g{i}", NOW - MINUTE, goal_target=i % 3 + 1, next_recap_at=LATER)
+            due_member_row(f"g{i}", NOW - MINUTE, goal_target=i % 3 + 1, next_checkin_at=LATER)
             for i in range(30)
         ]
         + [
@@ -197,7 +201,7 @@ def test_members_who_plan_alike_share_one_computation(
                 NOW - MINUTE,
                 paused_until=date(2026, 11, 20),
                 rest_until=date(2026, 11, 16) + i * DAY,
-                next_recap_at=LATER,
+                next_checkin_at=LATER,
             )
             for i in range(4)
         ],
@@ -244,7 +248,7 @@ def test_a_batch_takes_a_fixed_handful_of_statements_whatever_the_instants(
                 NOW - MINUTE,
                 timezone=zones[i % 5],
                 nudge_minute=(7 + i % 4) * 60,
-                next_recap_at=LATER,
+                next_checkin_at=LATER,
             )
             for i in range(40)
         ],
@@ -284,7 +288,7 @@ def add_delivery(engine: Engine, member_id: int, **values: Any) -> None:
     [
         pytest.param({}, None, False, id="nothing-due"),
         pytest.param({"next_nudge_at": NOW}, None, True, id="a-nudge-due-now"),
-        pytest.param({"next_recap_at": NOW - MINUTE}, None, True, id="a-check-in-due"),
+        pytest.param({"next_checkin_at": NOW - MINUTE}, None, True, id="a-check-in-due"),
         pytest.param({"platform": "slack", "next_nudge_at": NOW}, None, False, id="other-platform"),
         pytest.param({}, {}, True, id="a-pending-delivery"),
         pytest.param({}, {"not_before": NOW + MINUTE}, False, id="a-retry-not-yet"),
@@ -304,7 +308,7 @@ def test_the_idle_probe_says_due_exactly_when_a_sweep_or_a_claim_would_find_work
     delivery: dict[str, Any] | None,
     due: bool,
 ) -> None:
-    add_members(engine, [due_member_row("u1", NOW + HOUR, **{"next_recap_at": LATER, **member})])
+    add_members(engine, [due_member_row("u1", NOW + HOUR, **{"next_checkin_at": LATER, **member})])
     if delivery is not None:
         add_delivery(engine, member_rows(engine)["u1"].id, **delivery)
     outbox = Outbox(uow_factory, ManualClock(NOW))

@@ -59,7 +59,7 @@ def test_values_written_through_the_orm_come_back_aware_utc(
 
     with engine.connect() as connection:
         row = connection.execute(
-            select(members.c.created_at, members.c.next_nudge_at, members.c.next_recap_at)
+            select(members.c.created_at, members.c.next_nudge_at, members.c.next_checkin_at)
         ).one()
 
     assert row.created_at == datetime(2026, 11, 24, 7, 30, tzinfo=UTC)

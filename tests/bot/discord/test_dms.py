@@ -1,4 +1,4 @@
-"""Nudges and recaps as DMs: buttons, the *I published* form, closed DMs and rate limits.
+"""Nudges and check-ins as DMs: buttons, the *I published* form, closed DMs and rate limits.
 
 Delivery is driven deterministically: the clock is moved by hand and the engine's real delivery
 loop (``Dispatcher.tick``) runs once, sending through the adapter's sender to the fake Discord.
@@ -173,10 +173,10 @@ async def test_two_missed_weeks_bring_a_smaller_goal_button(
 
     assert await dispatcher.tick() == 1
 
-    [recap] = fake.dms_to(ANA)
-    assert "Would a smaller goal help? Try 1 post a week." in recap["content"]
-    assert buttons(recap) == ["habit:smaller_goal:/goal 1", *NUDGE_BUTTONS]
-    answer = await fake.click(ANA, recap, "habit:smaller_goal:/goal 1")
+    [checkin] = fake.dms_to(ANA)
+    assert "Would a smaller goal help? Try 1 post a week." in checkin["content"]
+    assert buttons(checkin) == ["habit:smaller_goal:/goal 1", *NUDGE_BUTTONS]
+    answer = await fake.click(ANA, checkin, "habit:smaller_goal:/goal 1")
     assert "Goal set: 1 post a week" in answer.content
     member = store.member(ANA)
     assert member is not None

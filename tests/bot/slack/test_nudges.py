@@ -155,7 +155,7 @@ async def test_smaller_step_offers_an_even_smaller_one(slack: Harness) -> None:
     assert reply["text"].startswith(("Even smaller: ", "That's the smallest step"))
 
 
-async def test_the_smaller_goal_button_of_a_recap_changes_the_goal(slack: Harness) -> None:
+async def test_the_smaller_goal_button_of_a_checkin_changes_the_goal(slack: Harness) -> None:
     await slack.command("/goal", "3 posts")
 
     reply = await slack.click("habit_smaller_goal", "/goal 2")
