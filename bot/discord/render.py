@@ -97,6 +97,27 @@ OPTION_FORMS: dict[Form, str] = {
 }
 
 
+# Every character Discord's markdown gives a meaning to somewhere: emphasis, code, spoilers,
+# quotes, headings and lists at a line's start, masked links, and <@…>/<#…>/<t:…> tags.
+_MARKDOWN_ESCAPES = str.maketrans({ch: "\\" + ch for ch in "\\*_~`|>#-[]()<"})
+_NOT_IN_A_BARE_LINK = frozenset("*~`|[]()<>")
+
+
+def escape_member_markdown(text: str) -> str:
+    """The member's words as Discord shows them literally: every markdown character escaped,
+    except inside a bare link (Discord links it as a whole, and a backslash would break it).
+
+    discord.utils.escape_markdown is not enough: it skips whatever its masked-link pattern
+    matches, so "[a](https://x) **bold** [b](https://y)" kept its bold.
+    """
+    return " ".join(
+        word
+        if word.startswith(("http://", "https://")) and _NOT_IN_A_BARE_LINK.isdisjoint(word)
+        else word.translate(_MARKDOWN_ESCAPES)
+        for word in text.split(" ")
+    )
+
+
 class DiscordSpelling:
     """Discord's markdown: the member's words escaped (no formatting, no mentions), commands
     in option syntax, and no typed confirmations where a button does it."""
@@ -107,7 +128,7 @@ class DiscordSpelling:
         return text
 
     def member(self, text: str) -> str:
-        return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+        return discord.utils.escape_mentions(escape_member_markdown(text))
 
     def command(self, ref: CommandRef) -> str:
         return fill(OPTION_FORMS[ref.form], ref, self)

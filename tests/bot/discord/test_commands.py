@@ -700,8 +700,8 @@ async def test_a_title_shows_as_typed_and_pings_nobody(
     assert answer.data["allowed_mentions"] == {"parse": []}
     zwsp = "\u200b"
     assert (
-        rf"Logged “\*\*Big\*\* news \_today\_ <@123> <@{zwsp}{BEN}> @{zwsp}everyone @{zwsp}here”"
-        in answer.content
+        rf"Logged “\*\*Big\*\* news \_today\_ \<@123\> \<@{zwsp}{BEN}\> "
+        rf"@{zwsp}everyone @{zwsp}here”" in answer.content
     )
     assert [r.title for r in store.publications(ANA)] == [title]  # stored as typed
 

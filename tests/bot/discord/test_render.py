@@ -75,7 +75,7 @@ def test_the_members_words_are_shown_as_typed_and_never_ping() -> None:
     title = "**Big** news _today_ <@123> @everyone /goal 1 post"
     logged = say(M.QUOTED, text=MemberText(title))
     assert render(logged, DISCORD) == (
-        rf"“\*\*Big\*\* news \_today\_ <@123> @{ZWSP}everyone /goal 1 post”"
+        rf"“\*\*Big\*\* news \_today\_ \<@123\> @{ZWSP}everyone /goal 1 post”"
     )
 
 
