@@ -8,6 +8,7 @@ out (``off`` together with a count) are refused here, in the engine's own style.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -36,6 +37,15 @@ class OptionError(ValueError):
         super().__init__(str(self.error))
 
 
+@dataclass(frozen=True)
+class PublicationOptions:
+    """The /published options that log one, as typed; any of them may be left out."""
+
+    url: str | None
+    title: str | None
+    when: str | None = None
+
+
 class CommandHandler(Protocol):
     """What the commands need from the adapter."""
 
@@ -43,11 +53,7 @@ class CommandHandler(Protocol):
         """Run ``text`` through the engine for the interaction's member and answer."""
 
     async def run_publication(
-        self,
-        interaction: discord.Interaction,
-        url: str | None,
-        title: str | None,
-        when: str | None = None,
+        self, interaction: discord.Interaction, options: PublicationOptions
     ) -> None:
         """Log a publication from separate link, title and day options and answer."""
 
@@ -264,7 +270,7 @@ def _commands(handler: CommandHandler) -> Iterable[app_commands.Command | app_co
                 return
             await refuse_or_run(interaction, lambda: published_text(undo, list_, remove))
             return
-        await handler.run_publication(interaction, url, title, when)
+        await handler.run_publication(interaction, PublicationOptions(url, title, when))
 
     @published.autocomplete("when")
     async def published_when_autocomplete(

@@ -22,6 +22,7 @@ import discord
 from discord import app_commands
 
 from bot.discord import render
+from bot.discord.commands import PublicationOptions
 from bot.runtime import Runtime
 from habits import grammar
 from habits.catalogue import M
@@ -72,11 +73,7 @@ class InteractionRouter:
         )
 
     async def run_publication(
-        self,
-        interaction: discord.Interaction,
-        url: str | None,
-        title: str | None,
-        when: str | None = None,
+        self, interaction: discord.Interaction, options: PublicationOptions
     ) -> None:
         # Separate options, like the form: a link option must hold a link, and a title that
         # starts with "http" is still a title.
@@ -84,9 +81,9 @@ class InteractionRouter:
             interaction,
             self._publish_options,
             self.member(interaction),
-            url,
-            title,
-            when=when,
+            options.url,
+            options.title,
+            when=options.when,
             source=Source.COMMAND,
             request_key=str(interaction.id),
         )

@@ -24,6 +24,7 @@ from bot.slack.blocks import (
     PUBLISH_CALLBACK,
     TITLE_BLOCK,
     action_of,
+    dm_message,
     fallback_text,
     home_view,
     publish_modal,
@@ -325,10 +326,7 @@ class SlackListeners:
     async def direct_message(self, client: AsyncWebClient, ref: MemberRef, reply: Reply) -> None:
         try:
             await client.chat_postMessage(
-                channel=ref.user_id,
-                text=fallback_text(reply.body),
-                blocks=reply_blocks(reply),
-                unfurl_links=False,
+                **dm_message(ref.user_id, reply.body, reply_blocks(reply))
             )
         except SLACK_FAILURES as exc:
             log.warning("DM to %s failed: %s", ref.user_id, exc)

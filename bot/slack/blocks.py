@@ -192,6 +192,17 @@ def fallback_text(body: tuple[Part, ...]) -> str:
     return clip(render_body(body, SLACK), MAX_FALLBACK)
 
 
+def dm_message(user_id: str, body: tuple[Part, ...], blocks: list[Block]) -> dict[str, Any]:
+    """chat.postMessage's arguments for a message in a member's DM: the blocks, the text that
+    notifies (and that screen readers read) and no link previews."""
+    return {
+        "channel": user_id,
+        "text": fallback_text(body),
+        "blocks": blocks,
+        "unfurl_links": False,
+    }
+
+
 # Slack's own headings for a notice, after the notice's kind.
 TITLES = {
     DeliveryKind.NUDGE: (":seedling:", M.SLACK_NUDGE_TITLE),

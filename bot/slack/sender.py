@@ -39,7 +39,7 @@ from bot.pacing import (
     TokenBucket,
     retry_after,
 )
-from bot.slack.blocks import fallback_text, notice_blocks
+from bot.slack.blocks import dm_message, notice_blocks
 from habits.delivery import Outcome, SendResult
 from habits.messages import Notice
 
@@ -377,10 +377,7 @@ class SlackSender:
         token = _current_send.set(report)
         try:
             await client.chat_postMessage(
-                channel=member.user_id,
-                text=fallback_text(notice.body),
-                blocks=notice_blocks(notice),
-                unfurl_links=False,
+                **dm_message(member.user_id, notice.body, notice_blocks(notice)),
                 metadata=notice_metadata(notice.key) if notice.key else None,
             )
         except SlackApiError as exc:
