@@ -283,6 +283,7 @@ class M(StrEnum):
     WHICH_DAYS_AND_TIME = "which_days_and_time"
     HOW_LONG_PAUSE = "how_long_pause"
     PAUSE_DATE_UNREADABLE = "pause_date_unreadable"
+    PAUSE_UNTIL_WHEN = "pause_until_when"
     NOT_A_DURATION = "not_a_duration"
     PAUSE_WEEKS_RANGE = "pause_weeks_range"
     PAUSE_DAYS_RANGE = "pause_days_range"
@@ -599,6 +600,7 @@ ENGLISH: dict[M, str | Plural] = {
         "How long should I pause? Give a number of weeks (2w) or a date (until YYYY-MM-DD)."
     ),
     M.PAUSE_DATE_UNREADABLE: "“{typed}” isn't a date I can read; use YYYY-MM-DD.",
+    M.PAUSE_UNTIL_WHEN: "Until when? Add the date nudges start again, as YYYY-MM-DD.",
     M.NOT_A_DURATION: "“{typed}” isn't a length of time like 2w or 10 days.",
     M.PAUSE_WEEKS_RANGE: "A pause is 1 to 52 weeks.",
     M.PAUSE_DAYS_RANGE: "A pause is 1 to 365 days.",

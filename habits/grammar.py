@@ -380,7 +380,10 @@ def _parse_pause(args: str, today: Callable[[], date] | None) -> c.Command | c.P
         try:
             until = date.fromisoformat(raw)
         except ValueError:
-            problem = say(M.PAUSE_DATE_UNREADABLE, typed=_short(raw))
+            if raw:
+                problem = say(M.PAUSE_DATE_UNREADABLE, typed=_short(raw))
+            else:
+                problem = say(M.PAUSE_UNTIL_WHEN)
             if today is None:
                 return _error(problem, "pause")
             return c.ParseError(problem, pause_until_example(today()))

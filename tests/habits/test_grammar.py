@@ -349,6 +349,15 @@ def test_an_unreadable_pause_date_shows_the_date_form_two_weeks_from_today(
     assert asked == [today]  # asked once, for the example
 
 
+def test_a_pause_until_without_a_date_asks_for_one() -> None:
+    error = parse("/nudges pause until", today=lambda: date(2027, 3, 1))
+
+    assert isinstance(error, c.ParseError)
+    assert error.message.startswith("Until when?")
+    assert "“”" not in error.message
+    assert error.example == "/nudges pause until 2027-03-15"
+
+
 def test_a_pause_date_example_without_a_today_names_no_date() -> None:
     error = error_of("/nudges pause until someday")
     assert "YYYY-MM-DD" in error.message
