@@ -122,6 +122,8 @@ class Member:
     next_checkin_at: datetime | None = None
     last_step: str | None = None
     unreachable: bool = False
+    freezes_enabled: bool = True  # earned streak freezes (/goal freezes off)
+    heads_up_enabled: bool = True  # the last-day heads-up (/nudges heads-up off)
     id: int | None = None
 
     @property
@@ -180,6 +182,7 @@ class WeekState(StrEnum):
     MET = "met"
     MISSED = "missed"
     REST = "rest"
+    FROZEN = "frozen"  # closed missed, kept by an earned freeze
     IN_PROGRESS = "in progress"
     OFF = "off"
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
@@ -92,6 +93,8 @@ members = Table(
     Column("next_checkin_at", UTCDateTime, nullable=True),
     Column("last_step", String(32), nullable=True),
     Column("unreachable", Boolean, nullable=False, default=False),
+    Column("freezes_enabled", Boolean, nullable=False, default=True, server_default=true()),
+    Column("heads_up_enabled", Boolean, nullable=False, default=True, server_default=true()),
     UniqueConstraint("platform", "workspace", "user_id", name="uq_members_identity"),
     # The sweep's lookups: "due members of these platforms" is an index range scan.
     Index("ix_members_due_nudge", "platform", "next_nudge_at"),

@@ -137,3 +137,24 @@ def test_postgresql_vacuums_the_due_tables_after_one_percent_has_changed(pg_url:
     for table in ("members", "deliveries"):
         assert "autovacuum_vacuum_scale_factor=0.01" in options[table]
     assert reset is None
+
+
+def test_0005_adds_both_member_settings_on_for_existing_members(
+    db_url: str, engine: Engine, coach: Coach
+) -> None:
+    ana = MemberRef.console("ana")
+    assert coach.handle(ana, "/goal 1 post").ok
+    downgrade(db_url, "0004")
+    with engine.connect() as connection:
+        before = {c["name"] for c in inspect(connection).get_columns("members")}
+    assert "goal_target" in before
+    assert not {"freezes_enabled", "heads_up_enabled"} & before
+
+    upgrade(db_url)  # the member stored before the settings existed has both on
+
+    with engine.connect() as connection:
+        settings = connection.execute(
+            text("SELECT goal_target, freezes_enabled, heads_up_enabled FROM members")
+        ).one()
+    assert (settings[0], bool(settings[1]), bool(settings[2])) == (1, True, True)
+    assert coach.handle(ana, "/streak").ok
