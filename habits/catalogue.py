@@ -215,6 +215,18 @@ class M(StrEnum):
     LEGEND_OFF = "legend_off"
     STREAK_TITLE = "streak_title"
     STREAK_FOOTER = "streak_footer"
+    YEAR_TITLE = "year_title"
+    YEAR_STATS = "year_stats"
+    YEAR_ALT = "year_alt"
+    YEAR_ALT_STREAK = "year_alt_streak"
+    YEAR_ALT_TOTAL = "year_alt_total"
+    LEGEND_FROZEN = "legend_frozen"
+    YEAR_IN_PROGRESS = "year_in_progress"
+    YEAR_HEATMAP = "year_heatmap"
+    BUTTON_SHOW_YEAR = "button_show_year"
+    YEAR_FILE_TITLE = "year_file_title"
+    YEAR_SENT = "year_sent"
+    YEAR_NOT_SENT = "year_not_sent"
     # /nudges
     PICK_DATE_AFTER_TODAY = "pick_date_after_today"
     PAUSE_UP_TO_A_YEAR = "pause_up_to_a_year"
@@ -491,6 +503,29 @@ ENGLISH: dict[M, str | Plural] = {
     M.LEGEND_OFF: "no goal",
     M.STREAK_TITLE: "Your writing streak",
     M.STREAK_FOOTER: "Start small, start now.",
+    M.YEAR_TITLE: Plural("Your last {weeks} week", "Your last {weeks} weeks", n="weeks"),
+    M.YEAR_STATS: Plural(
+        "Streak {current} · longest {longest} · {total} publication",
+        "Streak {current} · longest {longest} · {total} publications",
+        n="total",
+    ),
+    M.YEAR_ALT: (
+        "A picture of your last {weeks} weeks, one square a week: {met} met (darker the further "
+        "over your goal), {missed} missed, {frozen} frozen, {rest} rest, {off} with no goal; "
+        "this week: {this_week}. {streak}; {total}."
+    ),
+    M.YEAR_ALT_STREAK: Plural(
+        "Current streak: {count} week, longest: {longest}",
+        "Current streak: {count} weeks, longest: {longest}",
+    ),
+    M.YEAR_ALT_TOTAL: Plural("{count} publication in all", "{count} publications in all"),
+    M.LEGEND_FROZEN: "frozen",
+    M.YEAR_IN_PROGRESS: "in progress",
+    M.YEAR_HEATMAP: "{cells}  ({legend})",
+    M.BUTTON_SHOW_YEAR: "Show my year",
+    M.YEAR_FILE_TITLE: "Your year of writing",
+    M.YEAR_SENT: "I've sent the picture of your year to our direct messages.",
+    M.YEAR_NOT_SENT: "I couldn't send the picture of your year just now. Try {command} again.",
     M.PICK_DATE_AFTER_TODAY: "Pick a date after today ({today}).",
     M.PAUSE_UP_TO_A_YEAR: "A pause can last up to a year.",
     M.PAUSED: "Nudges paused until {day}. {resume} brings them back sooner.",

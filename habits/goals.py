@@ -10,7 +10,7 @@ from habits import timekeeping as tk
 from habits.catalogue import Form, M
 from habits.context import CommandContext, UseCase
 from habits.lines import FIRST_GOAL, ZONE_EXAMPLE, progress_line, schedule_line, step_text
-from habits.messages import CommandRef, Part, Reply, StreakCard, counted, say
+from habits.messages import CommandRef, Part, Reply, StreakCard, YearCard, counted, say
 from habits.model import GoalChange, WeekState
 
 
@@ -119,7 +119,9 @@ def set_week_start(ctx: CommandContext, command: c.SetWeekStart) -> Reply:
 
 def show_streak(ctx: CommandContext, command: c.ShowStreak) -> Reply:
     member = ctx.preview()
-    return Reply.of(StreakCard(ctx.streak(member), member.goal_label))
+    streak = ctx.streak(member)
+    year = YearCard.of(ctx.weeks(member), streak)
+    return Reply.of(StreakCard(streak, member.goal_label), year)
 
 
 USE_CASES: dict[type, UseCase] = {

@@ -10,15 +10,15 @@ the console's spelling and gives ``Reply.text``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
 from habits import coaching
 from habits.catalogue import TYPED, DateStyle, Form, M, format_date, template
-from habits.model import DeliveryKind, MemberRef, Streak, WeekState
+from habits.model import DeliveryKind, MemberRef, Streak, WeekState, WeekSummary
 
 
 class ActionId(StrEnum):
@@ -32,6 +32,7 @@ class ActionId(StrEnum):
     FORGET_CANCEL = "forget_cancel"
     SMALLER_GOAL = "smaller_goal"
     PUBLISH_AGAIN = "publish_again"
+    SHOW_YEAR = "show_year"  # the picture of the year, where a reply cannot carry it
 
     @property
     def opens_form(self) -> bool:
@@ -127,7 +128,64 @@ class StreakCard:
     label: str  # the member's goal label
 
 
-Part = Say | StreakCard | HelpCard
+YEAR_WEEKS = 52
+
+
+@dataclass(frozen=True)
+class YearCard:
+    """The member's last 52 weeks as data for a picture, one cell a week, oldest first and the
+    current week last: each surface draws it (a PNG, a row of blocks) and :attr:`alt` says it
+    in words. Weeks before the member's first goal are there as weeks with no goal."""
+
+    weeks: tuple[WeekSummary, ...]
+    current: int
+    longest: int
+    total_publications: int
+
+    @staticmethod
+    def of(weeks: Sequence[WeekSummary], streak: Streak) -> YearCard:
+        shown = list(weeks[-YEAR_WEEKS:])
+        first = shown[0].start if shown else streak.this_week.start
+        padding = [
+            WeekSummary(first - timedelta(weeks=n), 0, None, WeekState.OFF)
+            for n in range(YEAR_WEEKS - len(shown), 0, -1)
+        ]
+        return YearCard(
+            tuple(padding + shown), streak.current, streak.longest, streak.total_publications
+        )
+
+    @property
+    def alt(self) -> Say:
+        """The picture in words, for screen readers and wherever an image is not shown."""
+        closed = [week.state for week in self.weeks[:-1]]
+        return say(
+            M.YEAR_ALT,
+            weeks=len(self.weeks),
+            met=closed.count(WeekState.MET),
+            missed=closed.count(WeekState.MISSED),
+            frozen=closed.count(WeekState.FROZEN),
+            rest=closed.count(WeekState.REST),
+            off=closed.count(WeekState.OFF),
+            this_week=say(THIS_WEEK_WORDS[self.weeks[-1].state]),
+            streak=say(M.YEAR_ALT_STREAK, count=self.current, longest=self.longest),
+            total=say(M.YEAR_ALT_TOTAL, count=self.total_publications),
+        )
+
+    @property
+    def title(self) -> Say:
+        return say(M.YEAR_TITLE, weeks=len(self.weeks))
+
+    @property
+    def stats(self) -> Say:
+        return say(
+            M.YEAR_STATS,
+            current=self.current,
+            longest=self.longest,
+            total=self.total_publications,
+        )
+
+
+Part = Say | StreakCard | HelpCard | YearCard
 
 
 class _Body:
@@ -156,6 +214,10 @@ class Reply(_Body):
     @property
     def streak(self) -> Streak | None:
         return next((p.streak for p in self.body if isinstance(p, StreakCard)), None)
+
+    @property
+    def year(self) -> YearCard | None:
+        return next((p for p in self.body if isinstance(p, YearCard)), None)
 
     @property
     def help(self) -> HelpCard | None:
@@ -324,6 +386,7 @@ STATE_MARKS = {
     WeekState.MET: "✅",
     WeekState.MISSED: "▫️",
     WeekState.REST: "💤",
+    WeekState.FROZEN: "❄️",
     WeekState.IN_PROGRESS: "⏳",
     WeekState.OFF: "·",
 }
@@ -331,7 +394,17 @@ STATE_LEGEND = {
     WeekState.MET: M.LEGEND_MET,
     WeekState.MISSED: M.LEGEND_MISSED,
     WeekState.REST: M.LEGEND_REST,
+    WeekState.FROZEN: M.LEGEND_FROZEN,
     WeekState.IN_PROGRESS: M.LEGEND_IN_PROGRESS,
+    WeekState.OFF: M.LEGEND_OFF,
+}
+# What the current week is, in the year's words (it is never frozen: a freeze needs it closed).
+THIS_WEEK_WORDS = {
+    WeekState.MET: M.LEGEND_MET,
+    WeekState.MISSED: M.LEGEND_MISSED,
+    WeekState.REST: M.LEGEND_REST,
+    WeekState.FROZEN: M.LEGEND_FROZEN,
+    WeekState.IN_PROGRESS: M.YEAR_IN_PROGRESS,
     WeekState.OFF: M.LEGEND_OFF,
 }
 
@@ -346,6 +419,8 @@ def render_lines(part: Part, spelling: Spelling) -> Iterator[str]:
         yield render(part, spelling)
     elif isinstance(part, HelpCard):
         yield render(say(M.HELP, until=When(part.pause_until, DateStyle.ISO)), spelling)
+    elif isinstance(part, YearCard):
+        return  # a picture: each surface draws it its own way (its words are ``alt``)
     else:
         heading, fields, recent = streak_lines(part)
         yield render(heading, spelling)
