@@ -17,6 +17,7 @@ from typing import TextIO
 
 import tzlocal
 
+from bot import picture
 from bot.runtime import Runtime
 from bot.settings import data_dir
 from habits import timekeeping as tk
@@ -86,7 +87,11 @@ def save_attachment(folder: Path, filename: str, content: bytes, now: datetime) 
 
 
 def render_reply(reply: Reply, export_dir: Path, now: datetime) -> str:
+    """The reply as console text; a file it carries (the export, the picture of the year) is
+    written to ``export_dir`` and its path shown."""
     text = render_body(reply.body, PLAIN)
+    if reply.year is not None:
+        text += "\n" + picture.heatmap(reply.year)
     if reply.actions:
         hints = (f"[{render(a.label, PLAIN)}: {a.command.typed}]" for a in reply.actions)
         text += "\n" + " · ".join(hints)
@@ -134,7 +139,7 @@ async def run_console(
             out.write(prompt)
             out.flush()
             continue
-        reply = await runtime.call(runtime.coach.handle, member, line)
+        reply = await picture.with_picture(await runtime.call(runtime.coach.handle, member, line))
         out.write(render_reply(reply, export_dir, runtime.coach.now()) + "\n" + prompt)
         out.flush()
     out.write("\n" + render(say(M.CONSOLE_BYE), PLAIN) + "\n")

@@ -5,8 +5,8 @@ One cell a week, oldest first. The colours are Okabe and Ito's colour-blind-safe
 every state but met carries its own mark (a bar, a pause sign, a snowflake, a dot), so the
 picture still tells the weeks apart in grey. Met weeks are shaded darker the further over the
 goal they went. Text uses ``ImageFont.load_default(size=…)``: Pillow's bundled scalable font
-(Aileron, public domain), so the picture is the same on every machine, and no font file of
-the system is read. Drawing is deterministic: the same weeks give the same bytes.
+(Aileron Regular, CC0: public domain), so the picture is the same on every machine and no font
+file of the system is read. Drawing is deterministic: the same weeks give the same bytes.
 
 Drawing takes a few milliseconds of CPU: async callers use :func:`with_picture`, which draws on
 a worker thread so the event loop (Discord heartbeats, Slack acks) never waits for it.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from dataclasses import replace
 from functools import cache
 
@@ -32,6 +33,8 @@ from habits.messages import (
     say,
 )
 from habits.model import WeekState, WeekSummary
+
+log = logging.getLogger(__name__)
 
 FILENAME = "year.png"
 MIME_TYPE = "image/png"
@@ -176,10 +179,15 @@ def with_picture_now(reply: Reply) -> Reply:
 
 
 async def with_picture(reply: Reply) -> Reply:
-    """:func:`with_picture_now` on a worker thread: the event loop never draws."""
+    """:func:`with_picture_now` on a worker thread: the event loop never draws. A picture
+    that cannot be drawn leaves the reply as it is (the card still has every figure)."""
     if reply.year is None:
         return reply
-    return await asyncio.to_thread(with_picture_now, reply)
+    try:
+        return await asyncio.to_thread(with_picture_now, reply)
+    except Exception:
+        log.exception("drawing the year failed")
+        return reply
 
 
 def heatmap(card: YearCard) -> str:

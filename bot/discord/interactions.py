@@ -21,6 +21,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot import picture
 from bot.discord import render
 from bot.discord.commands import PublicationOptions
 from bot.runtime import Runtime
@@ -182,7 +183,7 @@ class InteractionRouter:
         **kwargs: Any,
     ) -> None:
         """Run ``func`` on a database thread and show its reply, deferring if it is slow."""
-        job = asyncio.ensure_future(self.runtime.call(func, *args, **kwargs))
+        job = asyncio.ensure_future(self._reply(func, *args, **kwargs))
         deferred: bool | None = False
         try:
             try:
@@ -206,6 +207,11 @@ class InteractionRouter:
                 await interaction.response.send_message(**render.reply_message(reply))
         except discord.HTTPException as exc:
             self._unanswered(interaction, exc)
+
+    async def _reply(self, func: Callable[..., Reply], *args: Any, **kwargs: Any) -> Reply:
+        """The engine's reply, its year drawn (on a worker thread) to go in the streak card."""
+        reply = await self.runtime.call(func, *args, **kwargs)
+        return await picture.with_picture(reply)
 
     async def _defer(self, interaction: discord.Interaction, edit: bool) -> bool | None:
         """True once deferred; False if deferring failed; None if it was answered before."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import discord
 
+from bot import picture
 from habits.catalogue import Form, M
 from habits.grammar import EXAMPLE_COMMANDS
 from habits.messages import (
@@ -39,6 +40,7 @@ URL_FIELD, TITLE_FIELD = "url", "title"
 MAX_CONTENT = 2000  # Discord's limit for a message's content
 MAX_EMBED_DESCRIPTION = 4096
 MAX_CUSTOM_ID = 100
+MAX_ALT_TEXT = 1024  # Discord's limit for an attachment's description
 MAX_TEXT_INPUT = 4000  # Discord's limit for a modal text input
 NO_MENTIONS = discord.AllowedMentions.none()  # nothing the coach sends ever pings anyone
 STREAK_COLOUR = discord.Colour.orange()
@@ -257,6 +259,12 @@ def reply_message(reply: Reply) -> dict[str, Any]:
         kwargs["file"] = discord.File(
             io.BytesIO(reply.attachment.content), filename=reply.attachment.filename
         )
+        year = reply.year
+        if year is not None and reply.attachment.filename == picture.FILENAME:
+            # The picture of the year inside the card; its alt text says it in words.
+            kwargs["file"].description = render(year.alt, PLAIN)[:MAX_ALT_TEXT]
+            if "embed" in kwargs:
+                kwargs["embed"].set_image(url=f"attachment://{picture.FILENAME}")
     return kwargs
 
 

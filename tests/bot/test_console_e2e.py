@@ -14,8 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import select, update
 
+from bot import picture
 from bot.console import save_attachment
 from storage.database import make_engine
 from storage.tables import members, publications
@@ -194,6 +196,25 @@ def test_export_writes_a_new_timestamped_file_in_the_data_directory(
     assert exported["publications"][0]["url"] == "https://example.com/issue-1"
     assert exported["member"]["goal"] == {"target": 1, "label": "newsletter"}
     assert not list(workdir.glob("*.json"))  # nothing in the current directory
+
+
+def test_streak_shows_the_year_as_blocks_and_saves_its_picture(
+    console: ConsoleProcess, workdir: Path
+) -> None:
+    console.wait_for("Habit Coach console")
+    console.ask("/goal 1 post", "Goal set")
+    console.ask("/published First", "Logged")
+
+    reply = console.ask("/streak", ".png")
+
+    heatmap = next(line for line in reply.splitlines() if "(▅▆█ met" in line)
+    assert heatmap.startswith("·" * 51 + "▅  ")
+    saved = Path(reply.split("Saved to ", 1)[1].split()[0])
+    data = workdir / ".local" / "share" / "habit-coach"
+    assert saved.parent == data
+    assert re.fullmatch(r"year-\d{8}T\d{6}Z\.png", saved.name)
+    with Image.open(saved) as image:
+        assert (image.format, image.size) == ("PNG", (picture.WIDTH, picture.HEIGHT))
 
 
 def test_a_due_nudge_arrives_while_the_writer_is_at_the_prompt(

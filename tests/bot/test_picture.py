@@ -164,6 +164,19 @@ def test_with_picture_draws_on_a_worker_thread(monkeypatch: pytest.MonkeyPatch) 
     assert threads[0] is not loop_thread
 
 
+def test_a_picture_that_cannot_be_drawn_leaves_the_card_as_it_is(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(card: YearCard) -> bytes:
+        raise OSError("no memory for pixels")
+
+    monkeypatch.setattr(picture, "render_year", broken)
+    reply = Reply.of(card_of(varied_weeks()))
+
+    assert asyncio.run(picture.with_picture(reply)) is reply
+    assert "drawing the year failed" in caplog.text
+
+
 def test_a_reply_without_a_year_gets_no_picture() -> None:
     reply = Reply.of()
     assert asyncio.run(picture.with_picture(reply)) is reply
