@@ -17,6 +17,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import picture
 from bot.runtime import Runtime
 from bot.slack.blocks import (
     ACTION_PREFIX,
@@ -38,6 +39,7 @@ from habits.messages import (
     NUDGE_ACTIONS,
     OOPS_REPLY,
     PLAIN,
+    ActionId,
     Attachment,
     CommandRef,
     Reply,
@@ -55,6 +57,7 @@ COMMAND_PATTERN = re.compile("^(" + "|".join(re.escape(c) for c in COMMANDS) + "
 BUTTON_PATTERN = re.compile("^" + re.escape(ACTION_PREFIX))
 NUDGE_COMMANDS = {action.id: action.command.typed for action in NUDGE_ACTIONS}
 MAX_CACHED_PROFILES = 10_000
+MAX_ALT_TEXT = 1000  # what Slack keeps of an image's alt text
 SLACK_FAILURES = (SlackApiError, SlackRequestError, aiohttp.ClientError, TimeoutError)
 
 
@@ -204,12 +207,10 @@ class SlackListeners:
         self, client: AsyncWebClient, ref: MemberRef, reply: Reply, attachment: Attachment
     ) -> Reply:
         try:
-            opened = await client.conversations_open(users=ref.user_id)
-            channel = opened["channel"]["id"]
-            await client.files_upload_v2(
-                channel=channel,
-                filename=attachment.filename,
-                content=attachment.content,
+            await self._upload_to_dm(
+                client,
+                ref,
+                attachment,
                 title=render(say(M.EXPORT_FILE_TITLE), PLAIN),
                 initial_comment=render(say(M.EXPORT_FILE_COMMENT), PLAIN),
             )
@@ -221,6 +222,78 @@ class SlackListeners:
         if isinstance(first, Say):  # the export's sentence, then where the file went
             return replace(reply, body=(say(M.EXPORT_SENT_AS_FILE, exported=first), *rest))
         return reply
+
+    @staticmethod
+    async def _upload_to_dm(
+        client: AsyncWebClient,
+        ref: MemberRef,
+        attachment: Attachment,
+        *,
+        title: str,
+        initial_comment: str | None = None,
+        alt_txt: str | None = None,
+    ) -> None:
+        """A file in the member's DM with the bot (files_upload_v2: get an upload URL, upload,
+        complete and share)."""
+        opened = await client.conversations_open(users=ref.user_id)
+        await client.files_upload_v2(
+            channel=opened["channel"]["id"],
+            filename=attachment.filename,
+            content=attachment.content,
+            title=title,
+            initial_comment=initial_comment,
+            alt_txt=alt_txt,
+        )
+
+    async def _show_year(
+        self,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
+    ) -> None:
+        """*Show my year*: the picture of the year as a PNG in the member's DM, since an
+        ephemeral reply cannot carry a file; its alt text goes with it."""
+        try:
+            user, name = user_of(body)
+            ref, zone = await self.member(client, team_of(body, context), user, name)
+            streak = CommandRef.to(Form.STREAK)
+            reply = await self.runtime.call(
+                self.coach.handle, ref, streak.typed, zone_hint=zone, source=Source.BUTTON
+            )
+            year = reply.year
+            if year is None:  # the engine could not read the streak: it said why
+                answer = reply
+            else:
+                drawn = await picture.with_picture(reply)
+                if drawn.attachment is None:
+                    raise RuntimeError("the year could not be drawn")
+                try:
+                    await self._upload_to_dm(
+                        client,
+                        ref,
+                        drawn.attachment,
+                        title=render(say(M.YEAR_FILE_TITLE), PLAIN),
+                        alt_txt=render(year.alt, PLAIN)[:MAX_ALT_TEXT],
+                    )
+                    answer = Reply.of(say(M.YEAR_SENT))
+                except SLACK_FAILURES as exc:
+                    log.warning("the year's upload for %s failed: %s", ref.user_id, exc)
+                    answer = Reply.of(say(M.YEAR_NOT_SENT, command=streak), ok=False)
+            if body.get("response_url"):
+                await respond(
+                    text=fallback_text(answer.body),
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
+            elif not answer.ok:
+                await self.direct_message(client, ref, answer)
+        except Exception:
+            log.exception("showing the year failed")
+            if body.get("response_url"):
+                await apologise(respond)
+            else:
+                await self._apologise_in_a_dm(client, body, context)
 
     # --- buttons ---------------------------------------------------------------------------------
 
@@ -239,6 +312,9 @@ class SlackListeners:
             return
         if chosen.opens_form:
             await self._open_publish_form(client, body)
+            return
+        if chosen is ActionId.SHOW_YEAR:
+            await self._show_year(body, client, respond, context)
             return
         command = NUDGE_COMMANDS.get(chosen) or str(action.get("value") or "")
         if not command.startswith("/"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.picture import heatmap
 from bot.slack.text import escape_mrkdwn
 from habits.catalogue import TYPED, Form, M
 from habits.messages import (
@@ -22,6 +23,7 @@ from habits.messages import (
     Say,
     StreakCard,
     Value,
+    YearCard,
     fill,
     render,
     render_body,
@@ -171,15 +173,27 @@ def streak_blocks(card: StreakCard) -> list[Block]:
     return blocks
 
 
+# An ephemeral reply cannot carry a file: the picture of the year goes to the member's DM.
+SHOW_YEAR = Action(ActionId.SHOW_YEAR, say(M.BUTTON_SHOW_YEAR), CommandRef.to(Form.STREAK))
+
+
+def year_blocks(card: YearCard) -> list[Block]:
+    """The year as a line of blocks, and a button that sends its picture to the member's DM."""
+    return [
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(heatmap(card))}]},
+        {"type": "actions", "block_id": "habit_year", "elements": [button(SHOW_YEAR)]},
+    ]
+
+
 def reply_blocks(reply: Reply) -> list[Block]:
     blocks: list[Block] = []
     rest: list[Part] = []
     for part in reply.body:
-        if isinstance(part, StreakCard):
+        if isinstance(part, StreakCard | YearCard):
             if rest:
                 blocks += body_blocks(tuple(rest))
                 rest = []
-            blocks += streak_blocks(part)
+            blocks += streak_blocks(part) if isinstance(part, StreakCard) else year_blocks(part)
         else:
             rest.append(part)
     if rest:
