@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import Engine, text, update
 from sqlalchemy.engine import make_url
 
-from bench import baseline, ours, replicas, report
+from bench import baseline, ours, picture, replicas, report
 from bench.bulk import Target, analyze
 from bench.figures import Results, Shared, details, fanout_result, figures
 from bench.idle import idle_tick
@@ -35,7 +35,7 @@ from storage.database import make_engine
 from storage.tables import deliveries
 from storage.uow import SqlUnitOfWorkFactory
 
-NAMES = ("latency", "sweep", "idle", "memory", "restart", "fanout", "replicas")
+NAMES = ("latency", "sweep", "idle", "memory", "restart", "fanout", "replicas", "picture")
 POSTGRES_ENV = "HABIT_COACH_BENCH_POSTGRES_URL"
 PACKAGES = ("SQLAlchemy", "APScheduler", "psycopg", "alembic", "discord.py", "slack_bolt")
 DOWN_FOR = timedelta(hours=1)
@@ -49,6 +49,7 @@ SIZES = {
     "restart_sample": (1_000, 200),
     "replica_members": (1_000, 200),
     "idle_ticks": (300, 50),
+    "picture_samples": (200, 30),
 }
 
 
@@ -112,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = report.load_average()
     shared = Shared(sizes=sizes, only=only)
     _baselines(shared)
+    if "picture" in only:
+        progress(f"picture of the year: {sizes['picture_samples']:,} drawn, the loop probed")
+        shared.picture = picture.measure(sizes["picture_samples"])
+        settle()
     targets = [Target.sqlite()]
     if args.postgres:
         targets.append(Target.postgres(args.postgres))

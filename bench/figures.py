@@ -15,6 +15,7 @@ from typing import Any
 from bench import baseline, ours
 from bench.idle import IdleTick
 from bench.measure import MB
+from bench.picture import LAG_PICTURES, PictureResult
 from bench.replicas import ReplicasResult
 from bench.report import Figure, count, megabytes, millis, ratio, seconds, verdict
 from bench.restart import JobsRestart, RestartResult
@@ -26,6 +27,9 @@ IDLE_TARGET_MS = 1.0
 MEMORY_TARGET_PER_100K = 30 * MB
 RESTART_READY_S = 2.0
 RESTART_QUEUED_S = 1.0
+PICTURE_RENDER_TARGET_MS = 30.0
+PICTURE_SIZE_TARGET = 40 * 1024
+PICTURE_LAG_TARGET_MS = 20.0
 CHECK = "check: "  # targets that are correctness checks (a failure sets the exit status)
 
 
@@ -39,6 +43,7 @@ class Shared:
     jobs_lag: baseline.JobsLag | None = None
     jobs_restart: JobsRestart | None = None
     fanout: Any = None  # the PACING helper's dataclass, or a string saying why not
+    picture: PictureResult | None = None
 
 
 @dataclass
@@ -83,6 +88,8 @@ def figures(results: list[Results], shared: Shared, postgres: bool) -> list[Figu
             rows += ROW_MAKERS[name](result, shared)
     if "fanout" in only:
         rows += _fanout(shared)
+    if shared.picture is not None:
+        rows += _picture(shared.picture)
     if "replicas" in only:
         result = by_name.get("PostgreSQL")
         rows += _replicas(result) if result else [_skipped("replicas", "PostgreSQL", shared)]
@@ -361,6 +368,45 @@ def _fanout(shared: Shared) -> list[Figure]:
             row.met,
         )
         for row in module.rows(outcome)
+    ]
+
+
+# --- the picture of the year (database-independent) ---------------------------------------------
+
+
+def _picture(result: PictureResult) -> list[Figure]:
+    workload = "52 weeks of every state, 1 PNG"
+    render, blank = result.render, result.blank
+    thread, inline = result.lag_thread, result.lag_inline
+    return [
+        Figure(
+            "picture: render time median (p99)",
+            workload,
+            "—",
+            f"{millis(render.p50)} ({millis(render.p99)})",
+            f"{millis(blank.p50)} (blank PNG, same size)",
+            ratio(render.p50, blank.p50),
+            f"< {PICTURE_RENDER_TARGET_MS:.0f} ms",
+            verdict(render.p50 < PICTURE_RENDER_TARGET_MS),
+        ),
+        Figure(
+            "picture: PNG size",
+            workload,
+            "—",
+            f"{result.size_bytes / 1024:.1f} KB",
+            target=f"< {PICTURE_SIZE_TARGET // 1024} KB",
+            met=verdict(result.size_bytes < PICTURE_SIZE_TARGET),
+        ),
+        Figure(
+            "picture: event-loop lag max (p99)",
+            f"{LAG_PICTURES} pictures drawn",
+            "—",
+            f"{millis(thread.worst)} ({millis(thread.p99)}), worker thread",
+            f"{millis(inline.worst)} ({millis(inline.p99)}), drawn on the loop",
+            ratio(thread.worst, inline.worst),
+            f"< {PICTURE_LAG_TARGET_MS:.0f} ms",
+            verdict(thread.worst < PICTURE_LAG_TARGET_MS),
+        ),
     ]
 
 

@@ -71,6 +71,22 @@ def test_sqlite_run_prints_every_row_and_passes_its_checks() -> None:
     assert "  … " not in done.stdout  # … and the report alone to stdout
 
 
+@pytest.mark.timeout(300)
+def test_picture_rows_say_time_size_and_loop_lag_beside_their_baselines() -> None:
+    done = _bench("--only", "picture", "--picture-samples", "5")
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = _rows(done.stdout)
+    render = _row(rows, "picture: render time median (p99)", "—")
+    assert render[4].endswith("(blank PNG, same size)")
+    size = _row(rows, "picture: PNG size", "—")
+    assert size[3].endswith(" KB")
+    assert size[-1] == "yes"  # the same picture every run: its size is no timing
+    lag = _row(rows, "picture: event-loop lag max (p99)", "—")
+    assert lag[3].endswith("worker thread")
+    assert lag[4].endswith("drawn on the loop")
+
+
 def test_unknown_row_name_is_refused() -> None:
     done = _bench("--only", "sweep,speed")
 
