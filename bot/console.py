@@ -126,9 +126,12 @@ async def run_console(
     lines: asyncio.Queue[str | None] = asyncio.Queue()
 
     def read_lines() -> None:
-        for line in stdin:
-            loop.call_soon_threadsafe(lines.put_nowait, line)
-        loop.call_soon_threadsafe(lines.put_nowait, None)
+        try:
+            for line in stdin:
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+            loop.call_soon_threadsafe(lines.put_nowait, None)
+        except RuntimeError:  # the loop is closed: the console already left (Ctrl-C)
+            return
 
     threading.Thread(target=read_lines, name="console-stdin", daemon=True).start()
     while True:
