@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from habits.coach import Coach
 from habits.messages import PLAIN, YEAR_WEEKS, Reply, YearCard, render
@@ -125,3 +125,23 @@ def test_the_year_adds_no_line_to_the_text_of_the_streak_card(coach: Coach) -> N
 
     without_year = Reply.of(*(part for part in reply.body if not isinstance(part, YearCard)))
     assert reply.text == without_year.text
+
+
+def test_weeks_across_a_dst_change_are_the_members_local_weeks(
+    coach: Coach, clock: ManualClock
+) -> None:
+    clock.set(datetime(2026, 10, 26, 14, 0, tzinfo=UTC))  # Monday 10:00 in New York (EDT)
+    coach.handle(ANA, "/timezone America/New_York")
+    coach.handle(ANA, "/goal 1")
+    # Sunday 1 Nov 23:30 EST, after the clocks went back: still the week of 26 Oct.
+    clock.set(datetime(2026, 11, 2, 4, 30, tzinfo=UTC))
+    coach.handle(ANA, "/published Late on Sunday")
+    clock.set(datetime(2026, 11, 2, 5, 30, tzinfo=UTC))  # Monday 00:30 EST: a new week
+
+    year = year_of(coach)
+
+    assert [(w.start, w.count, w.state) for w in year.weeks[-2:]] == [
+        (date(2026, 10, 26), 1, WeekState.MET),
+        (date(2026, 11, 2), 0, WeekState.IN_PROGRESS),
+    ]
+    assert {w.start.weekday() for w in year.weeks} == {0}
