@@ -36,6 +36,7 @@ class Form(StrEnum):
     GOAL_REST = "goal_rest"
     GOAL_REST_WEEKS = "goal_rest_weeks"
     GOAL_REST_OFF = "goal_rest_off"
+    GOAL_FREEZES = "goal_freezes"
     GOAL_WEEK = "goal_week"
     PUBLISHED = "published"
     PUBLISHED_LINK = "published_link"
@@ -74,6 +75,7 @@ TYPED: dict[Form, str] = {
     Form.GOAL_REST: "/goal rest",
     Form.GOAL_REST_WEEKS: "/goal rest {weeks}",
     Form.GOAL_REST_OFF: "/goal rest off",
+    Form.GOAL_FREEZES: "/goal freezes {state}",
     Form.GOAL_WEEK: "/goal week {day}",
     Form.PUBLISHED: "/published",
     Form.PUBLISHED_LINK: "/published {url} {title}",
@@ -157,6 +159,9 @@ class M(StrEnum):
     NOT_RESTING = "not_resting"
     REST_ENDED = "rest_ended"
     WEEK_START_SET = "week_start_set"
+    FREEZES_ON = "freezes_on"
+    FREEZES_OFF = "freezes_off"
+    FREEZES_ON_OR_OFF = "freezes_on_or_off"
     # /published
     ALREADY_LOGGED_REQUEST = "already_logged_request"
     ALREADY_LOGGED_LINK = "already_logged_link"
@@ -200,6 +205,8 @@ class M(StrEnum):
     STREAK_HEADING = "streak_heading"
     THIS_WEEK = "this_week"
     TOTAL_PUBLISHED = "total_published"
+    FREEZES = "freezes"
+    FREEZES_BANKED = "freezes_banked"
     RECENT_WEEKS = "recent_weeks"
     STREAK_FIELD = "streak_field"
     WEEK_RESTING = "week_resting"
@@ -263,6 +270,13 @@ class M(StrEnum):
     WELCOME_BACK = "welcome_back"
     LAST_WEEK_MET = "last_week_met"
     LAST_WEEK_MISSED = "last_week_missed"
+    LAST_WEEK_COMEBACK = "last_week_comeback"
+    LAST_WEEK_FROZEN = "last_week_frozen"
+    LAST_WEEK_FROZEN_NO_STREAK = "last_week_frozen_no_streak"
+    FREEZES_LEFT = "freezes_left"
+    NO_FREEZES_LEFT = "no_freezes_left"
+    MILESTONE_STREAK = "milestone_streak"
+    MILESTONE_PUBLICATIONS = "milestone_publications"
     SMALLER_GOAL_HINT = "smaller_goal_hint"
     SMALLER_GOAL_BUTTON = "smaller_goal_button"
     SMALLER_STILL = "smaller_still"
@@ -423,6 +437,15 @@ ENGLISH: dict[M, str | Plural] = {
         "Rest ended — your weeks count as usual again; your streak is as it was. {progress}"
     ),
     M.WEEK_START_SET: "Your weeks now start on {first_day}. {progress}",
+    M.FREEZES_ON: (
+        "Streak freezes are on: every {weeks} met weeks in a row earn one (up to {most} banked), "
+        "and a week you miss uses one to keep your streak. {banked}"
+    ),
+    M.FREEZES_OFF: (
+        "Streak freezes are off: a week you miss counts as missed, and none are earned. Rest "
+        "weeks still leave your streak alone; {on} brings freezes back."
+    ),
+    M.FREEZES_ON_OR_OFF: "Streak freezes can be turned on or off.",
     M.ALREADY_LOGGED_REQUEST: "Already logged — that was the same request again. {progress}",
     M.ALREADY_LOGGED_LINK: "You already logged {url} — each link counts once. {progress}",
     M.ALREADY_LOGGED_RACE: "Already logged — {what}. {progress}",
@@ -488,6 +511,8 @@ ENGLISH: dict[M, str | Plural] = {
     ),
     M.THIS_WEEK: "This week",
     M.TOTAL_PUBLISHED: "Total published",
+    M.FREEZES: "Freezes",
+    M.FREEZES_BANKED: "❄️ {count} of {most} banked",
     M.RECENT_WEEKS: "Recent weeks",
     M.STREAK_FIELD: "{label}: {value}",
     M.WEEK_RESTING: "rest 💤",
@@ -571,6 +596,18 @@ ENGLISH: dict[M, str | Plural] = {
         "Last week: {done} of {target} — goal met! Streak: {count} weeks. {cheer}",
     ),
     M.LAST_WEEK_MISSED: "Last week: {done} of {target}. {cheer}",
+    M.LAST_WEEK_COMEBACK: (
+        "Last week: {done} of {target} — goal met, and you're back! A new streak starts here. "
+        "{cheer}"
+    ),
+    M.LAST_WEEK_FROZEN: (
+        "Last week: {done} of {target}. Your freeze kept your {count}-week streak — {left}."
+    ),
+    M.LAST_WEEK_FROZEN_NO_STREAK: "Last week: {done} of {target}. A freeze covered it — {left}.",
+    M.FREEZES_LEFT: "{count} left",
+    M.NO_FREEZES_LEFT: "none left",
+    M.MILESTONE_STREAK: "🏅 {count} weeks in a row — a milestone. Take a moment to enjoy it.",
+    M.MILESTONE_PUBLICATIONS: "🎉 {count} publications in all — that's a body of work.",
     M.SMALLER_GOAL_HINT: "Would a smaller goal help? Try {goal} a week.",
     M.SMALLER_GOAL_BUTTON: "Make it {goal} a week",
     M.SMALLER_STILL: (
@@ -724,6 +761,7 @@ nudge you with one tiny next step at your own local time.
 /goal — show your goal · /goal 1 post — set N a week (1–21) · /goal off
 /goal rest [N weeks] — a break that leaves your streak alone · /goal rest off — end it early
 /goal week sunday — weeks start on Sunday (or monday)
+/goal freezes off|on — earned streak freezes: one per 4 met weeks in a row, up to 2
 /published [link] [title] — log a publication now · /published undo — undo the last one
 /published yesterday [link] [title] — or mon, or YYYY-MM-DD: up to 14 days back
 /published list — your recent publications, numbered · /published remove 2 — remove one

@@ -36,6 +36,7 @@ class CommandObserver(Protocol):
 # A command's name as members type it: a few label values, whatever the text was.
 COMMAND_KINDS: dict[type, str] = {
     **dict.fromkeys((c.ShowGoal, c.SetGoal, c.GoalOff, c.Rest, c.EndRest, c.SetWeekStart), "goal"),
+    c.SetFreezes: "goal",
     **dict.fromkeys(
         (
             c.LogPublication,

@@ -40,6 +40,13 @@ class SetWeekStart:
     starts_on: int  # 0 Monday, 6 Sunday
 
 
+@dataclass(frozen=True)
+class SetFreezes:
+    """``/goal freezes off|on``: earned streak freezes."""
+
+    on: bool
+
+
 MAX_DAYS_BACK = 14  # a publication may be logged (or removed) up to two weeks back
 
 
@@ -172,6 +179,7 @@ Command = (
     | Rest
     | EndRest
     | SetWeekStart
+    | SetFreezes
     | LogPublication
     | UndoPublication
     | ListPublications

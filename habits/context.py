@@ -81,6 +81,7 @@ class MemberContext:
             publication_days=self.uow.publications.local_days(member.id),
             changes=self.uow.history.goal_changes(member.id),
             rest_weeks=self.uow.history.rest_weeks(member.id),
+            freezes=member.freezes_enabled,
         )
 
     def this_week(self, member: Member) -> WeekSummary:
@@ -114,7 +115,10 @@ class MemberContext:
     def streak(self, member: Member) -> Streak:
         weeks = self.weeks(member)
         total = len(self.uow.publications.local_days(member.id)) if member.id else 0
-        return streaks.build_streak(weeks, total, self.now, self.week_end(member), member.tz)
+        freezes = streaks.banked_freezes(weeks) if member.freezes_enabled else None
+        return streaks.build_streak(
+            weeks, total, self.now, self.week_end(member), member.tz, freezes
+        )
 
     def replan(self, member: Member) -> None:
         met = self.this_week(member).state is WeekState.MET

@@ -25,7 +25,7 @@ def export_data(ctx: CommandContext, command: c.Export) -> Reply:
         return Reply.of(say(M.NOTHING_TO_EXPORT))
     data: dict[str, Any] = {"member": None, "publications": []}
     if member is not None:
-        data = export.member_data(ctx.uow, member, ctx.member_id(member))
+        data = export.member_data(ctx.uow, member, ctx.member_id(member), ctx.weeks(member))
     data["adapter_records"] = records
     return Reply(
         (say(M.EXPORTED, count=len(data["publications"])),),

@@ -8,8 +8,9 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
+from habits import streaks
 from habits import timekeeping as tk
-from habits.model import LoggedDelivery, Member
+from habits.model import LoggedDelivery, Member, WeekState, WeekSummary
 from habits.ports import UnitOfWork
 
 FILE_NAME = "habit-coach-export.json"
@@ -20,8 +21,11 @@ def document(data: dict[str, Any]) -> bytes:
     return json.dumps(data, indent=2, ensure_ascii=False, default=str).encode()
 
 
-def member_data(uow: UnitOfWork, member: Member, member_id: int) -> dict[str, Any]:
-    """Every row that names the member, each with every column but the internal ids."""
+def member_data(
+    uow: UnitOfWork, member: Member, member_id: int, weeks: Sequence[WeekSummary] = ()
+) -> dict[str, Any]:
+    """Every row that names the member, each with every column but the internal ids, and what
+    is read from them alone: the streak freezes of ``weeks`` (the member's, as summarized)."""
     return {
         "member": {
             "platform": member.platform,
@@ -40,9 +44,11 @@ def member_data(uow: UnitOfWork, member: Member, member_id: int) -> dict[str, An
                 "rest_until": _iso(member.rest_until),
                 "next_nudge_at": _iso(member.next_nudge_at),
                 "next_checkin_at": _iso(member.next_checkin_at),
+                "heads_up": member.heads_up_enabled,
             },
             "last_step": member.last_step,
             "unreachable": member.unreachable,
+            "freezes": freezes(member, weeks),
         },
         "goal_changes": [
             {
@@ -66,6 +72,16 @@ def member_data(uow: UnitOfWork, member: Member, member_id: int) -> dict[str, An
             for p in uow.publications.list(member_id)
         ],
         "deliveries": delivery_log(uow.deliveries.history(member_id)),
+    }
+
+
+def freezes(member: Member, weeks: Sequence[WeekSummary]) -> dict[str, Any]:
+    """The member's streak freezes: whether they earn them, how many are banked and the weeks
+    (their first days) each one kept. Derived from the history, so nothing else stores them."""
+    return {
+        "on": member.freezes_enabled,
+        "banked": streaks.banked_freezes(weeks) if member.freezes_enabled else 0,
+        "frozen_weeks": [w.start.isoformat() for w in weeks if w.state is WeekState.FROZEN],
     }
 
 

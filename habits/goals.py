@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from habits import commands as c
+from habits import streaks
 from habits import timekeeping as tk
 from habits.catalogue import Form, M
 from habits.context import CommandContext, UseCase
@@ -117,6 +118,25 @@ def set_week_start(ctx: CommandContext, command: c.SetWeekStart) -> Reply:
     return Reply.of(say(M.WEEK_START_SET, first_day=first_day, progress=progress_line(ctx, member)))
 
 
+def set_freezes(ctx: CommandContext, command: c.SetFreezes) -> Reply:
+    """Earned streak freezes on or off. They are read from the history whenever asked, so the
+    setting applies to every week: off shows each frozen week as the miss it was."""
+    member = ctx.member()
+    member.freezes_enabled = command.on
+    if not command.on:
+        return Reply.of(say(M.FREEZES_OFF, on=CommandRef.to(Form.GOAL_FREEZES, state="on")))
+    banked = ctx.streak(member).freezes or 0
+    shown = say(M.FREEZES_BANKED, count=banked, most=streaks.MAX_FREEZES)
+    return Reply.of(
+        say(
+            M.FREEZES_ON,
+            weeks=streaks.WEEKS_PER_FREEZE,
+            most=streaks.MAX_FREEZES,
+            banked=shown,
+        )
+    )
+
+
 def show_streak(ctx: CommandContext, command: c.ShowStreak) -> Reply:
     member = ctx.preview()
     streak = ctx.streak(member)
@@ -131,5 +151,6 @@ USE_CASES: dict[type, UseCase] = {
     c.Rest: rest,
     c.EndRest: end_rest,
     c.SetWeekStart: set_week_start,
+    c.SetFreezes: set_freezes,
     c.ShowStreak: show_streak,
 }

@@ -39,6 +39,7 @@ EXAMPLE_COMMANDS: dict[str, CommandRef] = {
     "nudges": CommandRef.to(Form.NUDGES_SCHEDULE, days="mon thu", time="9:00"),
     "pause": CommandRef.to(Form.NUDGES_PAUSE, span="2w"),
     "snooze": CommandRef.to(Form.NUDGES_SNOOZE, until="tomorrow"),
+    "freezes": CommandRef.to(Form.GOAL_FREEZES, state="off"),
     "timezone": CommandRef.to(Form.TIMEZONE, zone="Europe/Berlin"),
     "habit": CommandRef.to(Form.HABIT_HELP),
 }
@@ -114,6 +115,11 @@ def _parse_goal(args: str) -> c.Command | c.ParseError:
         return _parse_rest(rest.strip())
     if keyword == "week":
         return _parse_week_start(rest.strip())
+    if keyword in ("freezes", "freeze"):
+        choice = rest.strip().lower()
+        if choice in ("off", "on"):
+            return c.SetFreezes(on=choice == "on")
+        return _error(say(M.FREEZES_ON_OR_OFF), "freezes")
     target = read_number(first)
     if target is None:
         return _error(

@@ -19,6 +19,7 @@ from typing import Protocol
 from habits import coaching
 from habits.catalogue import TYPED, DateStyle, Form, M, format_date, template
 from habits.model import DeliveryKind, MemberRef, Streak, WeekState, WeekSummary
+from habits.streaks import MAX_FREEZES
 
 
 class ActionId(StrEnum):
@@ -369,6 +370,9 @@ def streak_lines(card: StreakCard) -> tuple[Say, list[tuple[Say, Value]], Say | 
         (say(M.THIS_WEEK), this_week),
         (say(M.TOTAL_PUBLISHED), streak.total_publications),
     ]
+    if streak.freezes is not None:
+        banked = say(M.FREEZES_BANKED, count=streak.freezes, most=MAX_FREEZES)
+        fields.append((say(M.FREEZES), banked))
     recent = None
     if len(streak.recent) > 1:
         marks = " ".join(STATE_MARKS[w.state] for w in streak.recent)

@@ -203,6 +203,7 @@ class Streak:
     this_week: WeekSummary
     recent: tuple[WeekSummary, ...]
     time_left: str
+    freezes: int | None = None  # banked; None when the member opted out of freezes
 
 
 class DeliveryKind(StrEnum):

@@ -21,7 +21,7 @@ from habits.messages import (
     counted,
     say,
 )
-from habits.model import DeliveryKind, Member, WeekState
+from habits.model import DeliveryKind, Member, WeekState, WeekSummary
 
 
 def nudge(ctx: MemberContext) -> Notice | None:
@@ -55,11 +55,29 @@ def checkin(ctx: MemberContext, scheduled_for: datetime) -> Notice | None:
     return Notice(ctx.ref, DeliveryKind.CHECKIN, tuple(parts), actions)
 
 
+def milestones(
+    ctx: MemberContext, member: Member, weeks: list[WeekSummary], closed: date
+) -> list[Part]:
+    """The streak and publication milestones the week that closed reached. The check-in for a
+    week celebrates what the week before it reached, and a milestone is only reached once in a
+    history, so each is celebrated once without anything stored."""
+    parts: list[Part] = []
+    streak = streaks.streak_milestone(weeks, closed)
+    if streak is not None:
+        parts.append(say(M.MILESTONE_STREAK, count=streak))
+    total = ctx.streak(member).total_publications
+    published = streaks.publication_milestone(weeks, closed, total)
+    if published is not None:
+        parts.append(say(M.MILESTONE_PUBLICATIONS, count=published))
+    return parts
+
+
 def last_week(
     ctx: MemberContext, member: Member, closed: date
 ) -> tuple[list[Part], tuple[Action, ...]]:
-    """What the check-in says about the week that closed: met, missed (with a smaller goal
-    after two missed in a row) or welcome back after a rest."""
+    """What the check-in says about the week that closed: met (a comeback after a broken
+    streak), kept by a freeze, missed (with a smaller goal after two missed in a row) or welcome
+    back after a rest; then the milestones that week reached, each celebrated once."""
     weeks = ctx.weeks(member)
     summary = next((w for w in weeks if w.start == closed), None)
     parts: list[Part] = []
@@ -69,18 +87,30 @@ def last_week(
     if summary.state is WeekState.REST:
         if not member.is_resting(summary.start + timedelta(days=7)):  # not while it goes on
             parts.append(say(M.WELCOME_BACK))
-        return parts, actions
-    if summary.state not in (WeekState.MET, WeekState.MISSED):
+        return parts + milestones(ctx, member, weeks, closed), actions
+    if summary.state not in (WeekState.MET, WeekState.MISSED, WeekState.FROZEN):
         return parts, actions
     salt = summary.start.toordinal()
     result: dict[str, Value] = {"done": summary.count, "target": summary.target or 0}
+    streak = streaks.streak_through(weeks, summary.start)
+    if summary.state is WeekState.FROZEN:
+        banked = streaks.banked_freezes([w for w in weeks if w.start <= closed])
+        left = say(M.FREEZES_LEFT, count=banked) if banked else say(M.NO_FREEZES_LEFT)
+        if streak:
+            parts.append(say(M.LAST_WEEK_FROZEN, **result, count=streak, left=left))
+        else:
+            parts.append(say(M.LAST_WEEK_FROZEN_NO_STREAK, **result, left=left))
+        return parts + milestones(ctx, member, weeks, closed), actions
     if summary.state is WeekState.MET:
         cheer = say(coaching.encouragement(True, salt))
-        streak = streaks.streak_through(weeks, summary.start)
-        parts.append(say(M.LAST_WEEK_MET, **result, count=streak, cheer=cheer))
-        return parts, actions
+        if streaks.is_comeback(weeks, summary.start):
+            parts.append(say(M.LAST_WEEK_COMEBACK, **result, cheer=cheer))
+        else:
+            parts.append(say(M.LAST_WEEK_MET, **result, count=streak, cheer=cheer))
+        return parts + milestones(ctx, member, weeks, closed), actions
     cheer = say(coaching.encouragement(False, salt))
     parts.append(say(M.LAST_WEEK_MISSED, **result, cheer=cheer))
+    parts += milestones(ctx, member, weeks, closed)
     closed_weeks = [w for w in weeks if w.start <= summary.start]
     target = member.goal_target
     if streaks.missed_in_a_row(closed_weeks) < 2 or not target:

@@ -19,6 +19,12 @@ from habits import timekeeping as tk
 from habits.model import GoalChange, Streak, WeekState, WeekSummary
 
 RECENT_WEEKS = 8
+WEEKS_PER_FREEZE = 4  # one freeze earned each time the streak reaches a multiple of this
+MAX_FREEZES = 2  # banked at most
+STREAK_MILESTONES = (4, 12, 26, 52)  # weeks
+PUBLICATION_MILESTONES = (10, 25, 50, 100)
+# What keeps a streak without growing it: a rest week (free) or a frozen one (a freeze used).
+_HELD = (WeekState.REST, WeekState.FROZEN)
 
 
 def target_for_week(week: date, changes: Sequence[GoalChange], starts_on: int) -> int | None:
@@ -38,8 +44,10 @@ def summarize(
     publication_days: Iterable[date],
     changes: Sequence[GoalChange],
     rest_weeks: Iterable[date],
+    freezes: bool = False,
 ) -> list[WeekSummary]:
-    """One summary per week from the first goal ever set up to the current week."""
+    """One summary per week from the first goal ever set up to the current week; with
+    ``freezes``, missed weeks kept by an earned freeze are frozen (:func:`freeze_ledger`)."""
     counts: Counter[date] = Counter(tk.week_start(day, starts_on) for day in publication_days)
     rests = {tk.week_start(day, starts_on) for day in rest_weeks}
     if not changes:
@@ -63,7 +71,50 @@ def summarize(
         previous_target = target
         state = week_state(count, target, week in rests, week < current_week, joined_late)
         summaries.append(WeekSummary(week, count, target, state))
-    return summaries
+    return with_freezes(summaries) if freezes else summaries
+
+
+def with_freezes(weeks: Sequence[WeekSummary]) -> list[WeekSummary]:
+    """``weeks`` with earned freezes spent: a closed week missed while a freeze is banked is
+    frozen instead (see :func:`freeze_ledger`)."""
+    return freeze_ledger(weeks)[0]
+
+
+def banked_freezes(weeks: Sequence[WeekSummary]) -> int:
+    """The freezes banked after ``weeks`` (with or without freezes applied already)."""
+    return freeze_ledger(weeks)[1]
+
+
+def freeze_ledger(weeks: Sequence[WeekSummary]) -> tuple[list[WeekSummary], int]:
+    """The weeks with freezes spent, and how many are banked after the last one.
+
+    Derived from the weeks alone, never stored, so a change to the history (a backdated
+    publication, a rest week, a removed one) gives the same answer as if it had always been so:
+    a backdated publication that meets a frozen week gives its freeze back. One freeze is earned
+    each time the streak reaches a multiple of :data:`WEEKS_PER_FREEZE` met weeks, at most
+    :data:`MAX_FREEZES` banked. Only a closed missed week is frozen (the week in progress is
+    never missed), rest weeks are free and never spend one, and a frozen week keeps the streak,
+    and the way to the next freeze, where they were. A week with no goal ends the streak, and
+    the way to the next freeze with it, but keeps what is banked.
+    """
+    result: list[WeekSummary] = []
+    banked = run = 0
+    for week in weeks:
+        if week.state is WeekState.MET:
+            run += 1
+            if run % WEEKS_PER_FREEZE == 0:
+                banked = min(MAX_FREEZES, banked + 1)
+        elif week.state in (WeekState.MISSED, WeekState.FROZEN):
+            if banked:
+                banked -= 1
+                week = replace(week, state=WeekState.FROZEN)
+            else:
+                week = replace(week, state=WeekState.MISSED)
+                run = 0
+        elif week.state is WeekState.OFF:
+            run = 0
+        result.append(week)
+    return result, banked
 
 
 def week_state(
@@ -94,13 +145,14 @@ def _goal_began_after(week: date, changes: Sequence[GoalChange]) -> bool:
 
 
 def current_streak(weeks: Sequence[WeekSummary]) -> int:
-    """Met weeks in a row ending with the last closed week, plus the current week once met."""
+    """Met weeks in a row ending with the last closed week, plus the current week once met
+    (rest and frozen weeks keep it without counting)."""
     if not weeks:
         return 0
     *closed, this_week = weeks
     streak = 1 if this_week.state is WeekState.MET else 0
     for week in reversed(closed):
-        if week.state is WeekState.REST:
+        if week.state in _HELD:
             continue
         if week.state is not WeekState.MET:
             break
@@ -109,10 +161,11 @@ def current_streak(weeks: Sequence[WeekSummary]) -> int:
 
 
 def streak_through(weeks: Sequence[WeekSummary], last: date) -> int:
-    """Met weeks in a row ending with the week that starts on ``last`` (rest weeks skipped)."""
+    """Met weeks in a row ending with the week that starts on ``last`` (rest and frozen weeks
+    skipped)."""
     streak = 0
     for week in reversed(weeks):
-        if week.start > last or week.state is WeekState.REST:
+        if week.start > last or week.state in _HELD:
             continue
         if week.state is not WeekState.MET:
             break
@@ -123,7 +176,7 @@ def streak_through(weeks: Sequence[WeekSummary], last: date) -> int:
 def longest_streak(weeks: Sequence[WeekSummary]) -> int:
     best = run = 0
     for week in weeks:
-        if week.state is WeekState.REST:
+        if week.state in _HELD:
             continue
         if week.state is WeekState.MET:
             run += 1
@@ -133,14 +186,49 @@ def longest_streak(weeks: Sequence[WeekSummary]) -> int:
     return best
 
 
+def streak_milestone(weeks: Sequence[WeekSummary], last: date) -> int | None:
+    """The streak milestone the week that starts on ``last`` reached, the first time any week
+    did (so each is celebrated once, whatever the history): None when it reached none."""
+    reached = streak_through(weeks, last)
+    if reached not in STREAK_MILESTONES:
+        return None
+    if not any(w.start == last and w.state is WeekState.MET for w in weeks):
+        return None  # a rest or frozen week holds a streak, it does not reach one
+    if longest_streak([w for w in weeks if w.start < last]) >= reached:
+        return None
+    return reached
+
+
+def publication_milestone(
+    weeks: Sequence[WeekSummary], last: date, total_publications: int
+) -> int | None:
+    """The highest publication milestone crossed by the week that starts on ``last``: the
+    total up to its end is at least the milestone and was below it when it began."""
+    later = sum(w.count for w in weeks if w.start > last)
+    through = total_publications - later
+    before = through - sum(w.count for w in weeks if w.start == last)
+    crossed = [m for m in PUBLICATION_MILESTONES if before < m <= through]
+    return crossed[-1] if crossed else None
+
+
+def is_comeback(weeks: Sequence[WeekSummary], last: date) -> bool:
+    """Whether the week that starts on ``last`` is the first met week after a broken streak:
+    a streak of one when weeks before it were met."""
+    if streak_through(weeks, last) != 1:
+        return False
+    if not any(w.start == last and w.state is WeekState.MET for w in weeks):
+        return False
+    return any(w.start < last and w.state is WeekState.MET for w in weeks)
+
+
 def missed_in_a_row(weeks: Sequence[WeekSummary]) -> int:
     """How many closed weeks in a row, ending with the latest closed one, were missed."""
     count = 0
     for week in reversed(weeks):
         if week.state is WeekState.MISSED:
             count += 1
-        elif week.state in (WeekState.REST, WeekState.IN_PROGRESS):
-            continue  # a rest is no miss; the week in progress is not closed yet
+        elif week.state in (WeekState.REST, WeekState.FROZEN, WeekState.IN_PROGRESS):
+            continue  # a rest or a freeze is no miss; the week in progress is not closed yet
         else:
             break
     return count
@@ -152,7 +240,9 @@ def build_streak(
     now: datetime,
     week_end: datetime,
     tz: ZoneInfo | None = None,
+    freezes: int | None = None,
 ) -> Streak:
+    """The streak card's figures; ``freezes`` banked (None: the member opted out of them)."""
     return Streak(
         current=current_streak(weeks),
         longest=longest_streak(weeks),
@@ -160,4 +250,5 @@ def build_streak(
         this_week=weeks[-1],
         recent=tuple(weeks[-RECENT_WEEKS:]),
         time_left=tk.humanize_left(now, week_end, tz),
+        freezes=freezes,
     )

@@ -186,6 +186,8 @@ GOAL_CHANGES = [
     app_commands.Choice(name="rest off — end a rest early", value="rest off"),
     app_commands.Choice(name="weeks start on Sunday", value="week sunday"),
     app_commands.Choice(name="weeks start on Monday", value="week monday"),
+    app_commands.Choice(name="freezes off — no streak freezes", value="freezes off"),
+    app_commands.Choice(name="freezes on — earn streak freezes", value="freezes on"),
 ]
 NUDGE_CHANGES = [
     app_commands.Choice(name="pause — for a while (pause_for)", value="pause"),

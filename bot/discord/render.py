@@ -69,6 +69,7 @@ OPTION_FORMS: dict[Form, str] = {
     Form.GOAL_REST: "/goal change:rest",
     Form.GOAL_REST_WEEKS: "/goal change:rest weeks:{weeks}",
     Form.GOAL_REST_OFF: "/goal change:rest off",
+    Form.GOAL_FREEZES: "/goal change:freezes {state}",
     Form.GOAL_WEEK: "/goal change:week {day}",
     Form.PUBLISHED: "/published",
     Form.PUBLISHED_LINK: "/published url:{url} title:{title}",
@@ -179,6 +180,7 @@ nudge you with one tiny next step at your own local time. Fill in a command's op
 
 /goal — show your goal · /goal count:1 label:post — N a week (1–21)
 /goal change:off · change:rest weeks:2 · change:rest off · change:week sunday (or week monday)
+/goal change:freezes off (or on) — earned streak freezes: one per 4 met weeks in a row, up to 2
 /published url:… title:… — log a publication now (both optional) · /published undo:True
 /published when:yesterday url:… title:… — or a weekday, or YYYY-MM-DD: up to 14 days back
 /published list:True — your recent publications, numbered · /published remove:2 — remove one

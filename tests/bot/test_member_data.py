@@ -159,8 +159,10 @@ MEMBER_COLUMNS = {
     "rest_until": ("nudges", "rest_until"),
     "next_nudge_at": ("nudges", "next_nudge_at"),
     "next_checkin_at": ("nudges", "next_checkin_at"),
+    "heads_up_enabled": ("nudges", "heads_up"),
     "last_step": ("last_step",),
     "unreachable": ("unreachable",),
+    "freezes_enabled": ("freezes", "on"),
 }
 # The export's section for each table keyed by member, and the columns it leaves out: the
 # internal ids, and which process holds a delivery's lease until when.

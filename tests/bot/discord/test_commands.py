@@ -51,6 +51,8 @@ async def test_login_registers_every_command_globally_with_typed_options(
         "rest off",
         "week sunday",
         "week monday",
+        "freezes off",
+        "freezes on",
     ]
     assert (goal["weeks"]["min_value"], goal["weeks"]["max_value"]) == (1, 8)
     assert not any(option["required"] for option in goal.values())
@@ -227,6 +229,7 @@ async def test_streak_is_an_embed_card(fake: FakeDiscord, adapter: DiscordAdapte
     [embed] = answer.data["embeds"]
     assert "Streak: 1 week" in embed["description"]
     assert "Total published: 1" in embed["description"]
+    assert "Freezes: ❄️ 0 of 2 banked" in embed["description"]
 
 
 async def test_nudges_schedule_pause_resume_and_off(
@@ -808,3 +811,22 @@ async def test_goal_rest_off_is_a_change_choice(
     member = store.member(ANA)
     assert member is not None
     assert member.rest_until is None
+
+
+async def test_streak_freezes_turn_off_and_on_as_change_choices(
+    fake: FakeDiscord, adapter: DiscordAdapter, store: Store
+) -> None:
+    await fake.slash(ANA, "goal", {"count": 1})
+
+    off = await fake.slash(ANA, "goal", {"change": "freezes off"})
+
+    assert "Streak freezes are off" in off.content
+    assert "/goal change:freezes on" in off.content
+    member = store.member(ANA)
+    assert member is not None
+    assert member.freezes_enabled is False
+    on = await fake.slash(ANA, "goal", {"change": "freezes on"})
+    assert "Streak freezes are on" in on.content
+    again = store.member(ANA)
+    assert again is not None
+    assert again.freezes_enabled is True

@@ -246,6 +246,7 @@ async def test_streak_renders_the_card_as_blocks(slack: Harness) -> None:
     fields = [f["text"] for f in card["fields"]]
     assert fields[0].startswith("*This week*\n1 of 2, ")
     assert fields[1] == "*Total published*\n1"
+    assert fields[2] == "*Freezes*\n❄️ 0 of 2 banked"
     # The card's words are the engine's, only laid out: Slack and Discord cannot drift apart.
     shown = [
         card["text"]["text"].strip("*"),
