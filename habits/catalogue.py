@@ -56,6 +56,7 @@ class Form(StrEnum):
     NUDGES_OFF = "nudges_off"
     NUDGES_SNOOZE = "nudges_snooze"
     NUDGES_SMALLER = "nudges_smaller"
+    NUDGES_HEADS_UP = "nudges_heads_up"
     TIMEZONE_SHOW = "timezone_show"
     TIMEZONE = "timezone"
     TIMEZONE_ANY = "timezone_any"  # "/timezone Area/City": the form, with no zone chosen
@@ -95,6 +96,7 @@ TYPED: dict[Form, str] = {
     Form.NUDGES_OFF: "/nudges off",
     Form.NUDGES_SNOOZE: "/nudges snooze {until}",
     Form.NUDGES_SMALLER: "/nudges smaller",
+    Form.NUDGES_HEADS_UP: "/nudges heads-up {state}",
     Form.TIMEZONE_SHOW: "/timezone",
     Form.TIMEZONE: "/timezone {zone}",
     Form.TIMEZONE_ANY: "/timezone Area/City",
@@ -250,6 +252,9 @@ class M(StrEnum):
     REST_NO_STEPS = "rest_no_steps"
     SMALLER_STEP = "smaller_step"
     SMALLEST_STEP = "smallest_step"
+    HEADS_UP_OFF = "heads_up_off"
+    HEADS_UP_ON = "heads_up_on"
+    HEADS_UP_ON_OR_OFF = "heads_up_on_or_off"
     # /timezone
     YOUR_ZONE = "your_zone"
     ZONE_SET = "zone_set"
@@ -265,6 +270,9 @@ class M(StrEnum):
     # Notices
     NUDGE_TITLE = "nudge_title"
     CHECKIN_TITLE = "checkin_title"
+    HEADS_UP_TITLE = "heads_up_title"
+    HEADS_UP_LEFT = "heads_up_left"
+    HEADS_UP_STEP = "heads_up_step"
     TINY_NEXT_STEP = "tiny_next_step"
     FIRST_TINY_STEP = "first_tiny_step"
     WELCOME_BACK = "welcome_back"
@@ -277,7 +285,6 @@ class M(StrEnum):
     NO_FREEZES_LEFT = "no_freezes_left"
     MILESTONE_STREAK = "milestone_streak"
     MILESTONE_PUBLICATIONS = "milestone_publications"
-    FREEZE_EARNED = "freeze_earned"
     SMALLER_GOAL_HINT = "smaller_goal_hint"
     SMALLER_GOAL_BUTTON = "smaller_goal_button"
     SMALLER_STILL = "smaller_still"
@@ -343,6 +350,7 @@ class M(StrEnum):
     CONSOLE_BYE = "console_bye"
     SLACK_NUDGE_TITLE = "slack_nudge_title"
     SLACK_CHECKIN_TITLE = "slack_checkin_title"
+    SLACK_HEADS_UP_TITLE = "slack_heads_up_title"
     APP_NAME = "app_name"
     HOME_GOAL = "home_goal"
     HOME_NUDGES = "home_nudges"
@@ -573,6 +581,15 @@ ENGLISH: dict[M, str | Plural] = {
     M.REST_NO_STEPS: "It's a rest week — no steps needed. Enjoy the break.",
     M.SMALLER_STEP: "Even smaller: {step}",
     M.SMALLEST_STEP: "That's the smallest step there is — and small is fine: {step}",
+    M.HEADS_UP_OFF: (
+        "No more last-day heads-up. Your other nudges and the weekly check-in go on; {on} "
+        "brings it back."
+    ),
+    M.HEADS_UP_ON: (
+        "The heads-up is on: on your week's last day, if your goal is still open, one message "
+        "at your nudge time with the smallest step that still counts."
+    ),
+    M.HEADS_UP_ON_OR_OFF: "The last-day heads-up can be turned on or off.",
     M.YOUR_ZONE: (
         "Your time zone is {zone} (it's {local} there). Change it with {any}, e.g. {example}."
     ),
@@ -589,6 +606,10 @@ ENGLISH: dict[M, str | Plural] = {
     M.FORGOTTEN: "Done — everything I stored about you is deleted. You can start fresh any time.",
     M.NUDGE_TITLE: "Nudge",
     M.CHECKIN_TITLE: "Weekly check-in",
+    M.HEADS_UP_TITLE: "Heads-up: last day of your week",
+    M.HEADS_UP_LEFT: "{left} to go for this week's goal ({count} of {target} so far) — today is "
+    "the last day.",
+    M.HEADS_UP_STEP: "The smallest step that still counts: {step}",
     M.TINY_NEXT_STEP: "Tiny next step: {step}",
     M.FIRST_TINY_STEP: "First tiny step: {step}",
     M.WELCOME_BACK: "Welcome back from your rest week.",
@@ -609,10 +630,6 @@ ENGLISH: dict[M, str | Plural] = {
     M.NO_FREEZES_LEFT: "none left",
     M.MILESTONE_STREAK: "🏅 {count} weeks in a row — a milestone. Take a moment to enjoy it.",
     M.MILESTONE_PUBLICATIONS: "🎉 {count} publications in all — that's a body of work.",
-    M.FREEZE_EARNED: (
-        "❄️ You earned a streak freeze ({count} of {most} banked): if a week slips, it keeps your "
-        "streak."
-    ),
     M.SMALLER_GOAL_HINT: "Would a smaller goal help? Try {goal} a week.",
     M.SMALLER_GOAL_BUTTON: "Make it {goal} a week",
     M.SMALLER_STILL: (
@@ -722,6 +739,7 @@ ENGLISH: dict[M, str | Plural] = {
     M.CONSOLE_BYE: "Bye — start small, start now.",
     M.SLACK_NUDGE_TITLE: "A tiny nudge",
     M.SLACK_CHECKIN_TITLE: "Your weekly check-in",
+    M.SLACK_HEADS_UP_TITLE: "Last day of your week",
     M.APP_NAME: "Habit Coach",
     M.HOME_GOAL: "Goal",
     M.HOME_NUDGES: "Nudges",
@@ -774,6 +792,7 @@ nudge you with one tiny next step at your own local time.
 /nudges — show the schedule · /nudges mon thu at 9:00 · /nudges weekdays at 18:30
 /nudges pause 2w · /nudges pause until {until} · /nudges resume · /nudges off
 /nudges snooze later|tomorrow · /nudges smaller — an even smaller next step
+/nudges heads-up off|on — the last day's heads-up while your goal is open
 /timezone — show · /timezone Europe/Berlin — set your IANA time zone
 /habit help · /habit export — all your data as JSON · /habit forget — delete it all""",
 }

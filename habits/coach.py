@@ -53,6 +53,7 @@ COMMAND_KINDS: dict[type, str] = {
         "nudges",
     ),
     c.SmallerStep: "nudges",
+    c.SetHeadsUp: "nudges",
     **dict.fromkeys((c.ShowTimezone, c.SetTimezone), "timezone"),
     **dict.fromkeys((c.Help, c.Export, c.Forget), "habit"),
 }

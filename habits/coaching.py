@@ -107,6 +107,21 @@ def smallest_step(phase: Phase) -> Step:
     return min(STEPS[phase], key=lambda s: (s.minutes, s.id))
 
 
+# The heads-up's step: the smallest one that still ends in a publication this week.
+HEADS_UP_STEP = "ship-short"
+
+
+def heads_up_step(last_step: str | None) -> Step:
+    """The last-day heads-up's step: publish the short version, unless that was the step given
+    last time (never the same twice in a row), then the last day's next-smallest one."""
+    steps = STEPS[Phase.LAST_DAY]
+    chosen = next(step for step in steps if step.id == HEADS_UP_STEP)
+    if last_step != chosen.id:
+        return chosen
+    others = [step for step in steps if step.id != chosen.id]
+    return max((s for s in others if s.minutes < chosen.minutes), key=lambda s: s.minutes)
+
+
 # --- a goal label's singular and plural -------------------------------------------------------
 
 _INFLECT = inflect.engine()

@@ -147,6 +147,13 @@ class SmallerStep:
 
 
 @dataclass(frozen=True)
+class SetHeadsUp:
+    """``/nudges heads-up off|on``: the last day's heads-up alone."""
+
+    on: bool
+
+
+@dataclass(frozen=True)
 class ShowTimezone:
     pass
 
@@ -193,6 +200,7 @@ Command = (
     | NudgesOff
     | Snooze
     | SmallerStep
+    | SetHeadsUp
     | ShowTimezone
     | SetTimezone
     | Help

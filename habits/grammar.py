@@ -39,6 +39,7 @@ EXAMPLE_COMMANDS: dict[str, CommandRef] = {
     "nudges": CommandRef.to(Form.NUDGES_SCHEDULE, days="mon thu", time="9:00"),
     "pause": CommandRef.to(Form.NUDGES_PAUSE, span="2w"),
     "snooze": CommandRef.to(Form.NUDGES_SNOOZE, until="tomorrow"),
+    "heads-up": CommandRef.to(Form.NUDGES_HEADS_UP, state="off"),
     "freezes": CommandRef.to(Form.GOAL_FREEZES, state="off"),
     "timezone": CommandRef.to(Form.TIMEZONE, zone="Europe/Berlin"),
     "habit": CommandRef.to(Form.HABIT_HELP),
@@ -340,7 +341,20 @@ def _parse_nudges(args: str, today: Callable[[], date] | None = None) -> c.Comma
         return _error(say(M.SNOOZE_UNTIL), "snooze")
     if keyword in ("smaller", "smaller step"):
         return c.SmallerStep()
+    heads_up = _HEADS_UP_RE.match(args)
+    if heads_up:
+        return _parse_heads_up(heads_up.group(1).strip().lower())
     return _parse_schedule(args)
+
+
+_HEADS_UP_RE = re.compile(r"^heads[\s-]?up\b(.*)$", re.I)
+
+
+def _parse_heads_up(choice: str) -> c.Command | c.ParseError:
+    """``/nudges heads-up off`` (or ``on``); "headsup" and "heads up" are read alike."""
+    if choice in ("off", "on"):
+        return c.SetHeadsUp(on=choice == "on")
+    return _error(say(M.HEADS_UP_ON_OR_OFF), "heads-up")
 
 
 def _parse_schedule(args: str) -> c.Command | c.ParseError:

@@ -280,7 +280,14 @@ class Notice(_Body):
 
     @property
     def title(self) -> Say:
-        return say(M.CHECKIN_TITLE if self.kind is DeliveryKind.CHECKIN else M.NUDGE_TITLE)
+        return say(NOTICE_TITLES[self.kind])
+
+
+NOTICE_TITLES = {
+    DeliveryKind.NUDGE: M.NUDGE_TITLE,
+    DeliveryKind.CHECKIN: M.CHECKIN_TITLE,
+    DeliveryKind.HEADSUP: M.HEADS_UP_TITLE,
+}
 
 
 NUDGE_ACTIONS = (
@@ -297,6 +304,8 @@ NUDGE_ACTIONS = (
     ),
     Action(ActionId.SMALLER_STEP, say(M.BUTTON_SMALLER_STEP), CommandRef.to(Form.NUDGES_SMALLER)),
 )
+# The last day's: snoozing "until tomorrow" would land in the next week.
+HEADS_UP_ACTIONS = tuple(a for a in NUDGE_ACTIONS if a.id is not ActionId.SNOOZE_TOMORROW)
 
 
 # --- rendering ---------------------------------------------------------------------------------

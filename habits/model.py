@@ -209,6 +209,9 @@ class Streak:
 class DeliveryKind(StrEnum):
     NUDGE = "nudge"
     CHECKIN = "checkin"
+    # A nudge slot on the week's last day while the goal is open: sent from the nudge slots
+    # (the same column, grace and one-message-a-day rule), logged under its own kind.
+    HEADSUP = "headsup"
 
 
 class DeliveryStatus(StrEnum):

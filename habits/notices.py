@@ -1,5 +1,6 @@
-"""The messages the coach starts: a nudge mid-week and the weekly check-in, each built from the
-member's state when it is about to be sent (None: nothing worth saying any more)."""
+"""The messages the coach starts: a nudge mid-week, the heads-up on the week's last day and the
+weekly check-in, each built from the member's state when it is about to be sent (None: nothing
+worth saying any more)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from datetime import date, datetime, timedelta
 from habits import coaching, scheduling, streaks
 from habits.catalogue import Form, M
 from habits.context import MemberContext
-from habits.lines import progress_line, step_text
+from habits.lines import progress_line, step_text, step_words
 from habits.messages import (
+    HEADS_UP_ACTIONS,
     NUDGE_ACTIONS,
     Action,
     ActionId,
@@ -34,6 +36,32 @@ def nudge(ctx: MemberContext) -> Notice | None:
         return None
     body = (progress_line(ctx, member), say(M.TINY_NEXT_STEP, step=step_text(ctx, member)))
     return Notice(ctx.ref, DeliveryKind.NUDGE, body, NUDGE_ACTIONS)
+
+
+def heads_up(ctx: MemberContext) -> Notice | None:
+    """The last day's one message while the goal is open: what's left and the smallest step
+    that still counts. Nothing once the goal is met, in a rest, paused, with nudges or the
+    heads-up off, or when it comes too late for the week it was planned in."""
+    member = ctx.existing()
+    if member is None or member.goal_target is None or not member.nudges_on:
+        return None
+    if not member.heads_up_enabled or member.unreachable:
+        return None
+    today = ctx.today(member)
+    week = ctx.this_week(member)
+    if member.is_paused(today) or week.state is not WeekState.IN_PROGRESS:
+        return None
+    if today != scheduling.last_day(week.start):  # held up past the week's end
+        return None
+    target = week.target or 0
+    left = counted(target - week.count, member.goal_label)
+    step = coaching.heads_up_step(member.last_step)
+    member.last_step = step.id
+    body: tuple[Part, ...] = (
+        say(M.HEADS_UP_LEFT, left=left, count=week.count, target=target),
+        say(M.HEADS_UP_STEP, step=step_words(step, member.goal_label)),
+    )
+    return Notice(ctx.ref, DeliveryKind.HEADSUP, body, HEADS_UP_ACTIONS)
 
 
 def checkin(ctx: MemberContext, scheduled_for: datetime) -> Notice | None:
@@ -107,10 +135,6 @@ def last_week(
             parts.append(say(M.LAST_WEEK_COMEBACK, **result, cheer=cheer))
         else:
             parts.append(say(M.LAST_WEEK_MET, **result, count=streak, cheer=cheer))
-        banked = streaks.banked_freezes([w for w in weeks if w.start <= closed])
-        earned = banked > streaks.banked_freezes([w for w in weeks if w.start < closed])
-        if member.freezes_enabled and earned:
-            parts.append(say(M.FREEZE_EARNED, count=banked, most=streaks.MAX_FREEZES))
         return parts + milestones(ctx, member, weeks, closed), actions
     cheer = say(coaching.encouragement(False, salt))
     parts.append(say(M.LAST_WEEK_MISSED, **result, cheer=cheer))

@@ -93,7 +93,7 @@ def snooze(ctx: CommandContext, command: c.Snooze) -> Reply:
     # never brings the next nudge forward.
     answers_a_nudge = member.id is not None and any(
         ctx.uow.deliveries.logged_since(member.id, kind, ctx.now - SNOOZE_ANSWERS)
-        for kind in (DeliveryKind.NUDGE, DeliveryKind.CHECKIN)
+        for kind in DeliveryKind
     )
     if not answers_a_nudge and (scheduled is None or scheduled >= at):
         if scheduled is None:
@@ -125,6 +125,17 @@ def smaller(ctx: CommandContext, command: c.SmallerStep) -> Reply:
     return Reply.of(say(message, step=step_words(step, member.goal_label)))
 
 
+def set_heads_up(ctx: CommandContext, command: c.SetHeadsUp) -> Reply:
+    """The last-day heads-up on or off, leaving every other nudge as it is."""
+    member = ctx.member()
+    member.heads_up_enabled = command.on
+    ctx.replan(member)
+    if command.on:
+        return Reply.of(say(M.HEADS_UP_ON), schedule_line(ctx, member))
+    on = CommandRef.to(Form.NUDGES_HEADS_UP, state="on")
+    return Reply.of(say(M.HEADS_UP_OFF, on=on))
+
+
 def show_timezone(ctx: CommandContext, command: c.ShowTimezone) -> Reply:
     member = ctx.preview()
     local = When(ctx.now.astimezone(member.tz), DateStyle.WEEKDAY_TIME)
@@ -150,6 +161,7 @@ USE_CASES: dict[type, UseCase] = {
     c.NudgesOff: nudges_off,
     c.Snooze: snooze,
     c.SmallerStep: smaller,
+    c.SetHeadsUp: set_heads_up,
     c.ShowTimezone: show_timezone,
     c.SetTimezone: set_timezone,
 }

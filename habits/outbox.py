@@ -124,6 +124,8 @@ class Outbox:
                 ctx = MemberContext(uow, _ref_of(member), now)
                 if delivery.kind == DeliveryKind.NUDGE:
                     notice = notices.nudge(ctx)
+                elif delivery.kind == DeliveryKind.HEADSUP:
+                    notice = notices.heads_up(ctx)
                 else:
                     notice = notices.checkin(ctx, delivery.scheduled_for)
             if notice is None:

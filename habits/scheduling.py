@@ -2,7 +2,9 @@
 
 Each week opens with one check-in message at the member's nudge time on its first day: how the
 week that closed went, plus the new week's first tiny step. Nudge slots on that first day are
-left to the check-in, so a member never gets two messages at once.
+left to the check-in, so a member never gets two messages at once. The week's last day gets
+a nudge slot too, the heads-up (unless the member turned it off): where that day is a nudge day
+already, its nudge is the heads-up, so the day still brings one message.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from habits import timekeeping as tk
+from habits.model import DeliveryKind
 
 
 class Plannable(Protocol):
@@ -38,6 +41,8 @@ class Plannable(Protocol):
     def rest_until(self) -> date | None: ...
     @property
     def unreachable(self) -> bool: ...
+    @property
+    def heads_up_enabled(self) -> bool: ...
 
 
 class Snapshot(NamedTuple):
@@ -55,6 +60,7 @@ class Snapshot(NamedTuple):
     paused_until: date | None
     rest_until: date | None
     unreachable: bool
+    heads_up_enabled: bool = True
 
     @property
     def tz(self) -> ZoneInfo:
@@ -67,12 +73,41 @@ def resume_day(member: Plannable) -> date | None:
     return max(days) if days else None
 
 
+def last_day(week: date) -> date:
+    """The last local day of the week that starts on ``week``: the heads-up's day."""
+    return week + timedelta(days=6)
+
+
+def slot_days(member: Plannable) -> int:
+    """The days of the member's nudge slots: their nudge days, and the week's last day for the
+    heads-up (the same day bit when it is a nudge day already). A schedule with no days at
+    all has no heads-up either."""
+    if not member.heads_up_enabled or not member.nudge_days:
+        return member.nudge_days
+    return member.nudge_days | tk.days_mask([(member.week_starts_on + 6) % 7])
+
+
+def nudge_kind(member: Plannable, instant: datetime) -> DeliveryKind:
+    """What a nudge slot at ``instant`` is: the heads-up on the week's last local day (also a
+    snoozed one, which the member asked to hear again), otherwise a nudge."""
+    if not member.heads_up_enabled:
+        return DeliveryKind.NUDGE
+    try:
+        tz = member.tz
+    except KeyError:  # a zone tzdata no longer knows: planning unschedules the member
+        return DeliveryKind.NUDGE
+    day = tk.local_date(instant, tz)
+    if day == last_day(tk.week_start(day, member.week_starts_on)):
+        return DeliveryKind.HEADSUP
+    return DeliveryKind.NUDGE
+
+
 def next_nudge(member: Plannable, after: datetime, week_met: bool) -> datetime | None:
     if member.goal_target is None or member.unreachable or not member.nudges_on:
         return None
     tz = member.tz
     return tk.next_slot(
-        member.nudge_days,
+        slot_days(member),
         member.nudge_minute,
         tz,
         after,

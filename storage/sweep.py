@@ -25,7 +25,7 @@ from sqlalchemy.types import NullType
 
 from habits.model import DeliveryKind, DeliveryStatus
 from habits.ports import Planner
-from habits.scheduling import SPOKEN_FOR, Snapshot, settle_due
+from habits.scheduling import SPOKEN_FOR, Snapshot, nudge_kind, settle_due
 from storage import sweep_writes as writes
 from storage.sweep_writes import NEXT_AT, NOW
 from storage.tables import UTCDateTime, deliveries, members
@@ -87,6 +87,7 @@ _SCHEDULE_COLUMNS = (
     "paused_until",
     "rest_until",
     "unreachable",
+    "heads_up_enabled",
 )
 # Where a row of _DUE_BATCH holds what: the id, the platform, the schedule as the driver
 # returns it, each kind's state (_NOT_DUE, _FRESH or _STALE) and each kind's stored instant.
@@ -204,8 +205,10 @@ class _SweepBatch:
 
     The common case, a slot due within its grace, is logged with one INSERT … SELECT per kind
     (and one for nudges the check-in speaks for) that copies the instant from the member row,
-    and members are advanced with one UPDATE per kind. Only stale slots after downtime are
-    settled in Python (``scheduling.settle_due``) and written row by row.
+    and members are advanced with one UPDATE per slot. A nudge slot is logged as a nudge or as
+    the heads-up (``scheduling.nudge_kind``), worked out once per schedule and instant. Only
+    stale slots after downtime are settled in Python (``scheduling.settle_due``) and written
+    row by row.
     """
 
     def __init__(
@@ -220,25 +223,21 @@ class _SweepBatch:
         self.planner = planner
         self.grace = grace
         # Fresh slots by (kind, reason skipped): copied from the member rows in SQL.
-        self.fresh: dict[tuple[DeliveryKind, str | None], list[int]] = {
-            (DeliveryKind.CHECKIN, None): [],
-            (DeliveryKind.NUDGE, None): [],
-            (DeliveryKind.NUDGE, SPOKEN_FOR): [],
-        }
+        self.fresh: dict[tuple[DeliveryKind, str | None], list[int]] = defaultdict(list)
         self.rows: list[dict[str, Any]] = []
+        # By slot (the member row's column): a heads-up is advanced with the nudges.
         self.advance: dict[DeliveryKind, dict[datetime | None, list[int]]] = {
-            k: defaultdict(list) for k in DeliveryKind
+            k: defaultdict(list) for k in (DeliveryKind.CHECKIN, DeliveryKind.NUDGE)
         }
 
     def classify(self, rows: Sequence[Any]) -> None:
         """Sort each claimed row into what its slots need: the hot loop of a sweep."""
         now, planner, snapshot = self.now, self.planner, self.raw.snapshot
         plans: dict[tuple[Any, ...], tuple[datetime | None, datetime | None]] = {}
-        checkins, nudges = (
-            self.fresh[DeliveryKind.CHECKIN, None],
-            self.fresh[DeliveryKind.NUDGE, None],
-        )
-        spoken_for = self.fresh[DeliveryKind.NUDGE, SPOKEN_FOR]
+        # A nudge slot's kind by (schedule, stored instant as the driver returns it).
+        kinds: dict[tuple[Any, Any], DeliveryKind] = {}
+        fresh = self.fresh
+        checkins = fresh[DeliveryKind.CHECKIN, None]
         next_nudge, next_checkin = (
             self.advance[DeliveryKind.NUDGE],
             self.advance[DeliveryKind.CHECKIN],
@@ -257,8 +256,13 @@ class _SweepBatch:
                 checkins.append(member_id)
                 next_checkin[plan[1]].append(member_id)
             if nudge:
+                key = (schedule, row[_NUDGE_AT])
+                kind = kinds.get(key)
+                if kind is None:
+                    at = self.raw.instant(row[_NUDGE_AT])
+                    kind = kinds[key] = nudge_kind(snapshot(schedule), at)
                 # One message at a time: the check-in carries the week's next step anyway.
-                (spoken_for if checkin else nudges).append(member_id)
+                fresh[kind, SPOKEN_FOR if checkin else None].append(member_id)
                 next_nudge[plan[0]].append(member_id)
 
     def _settle_stale(self, row: Any, plan: tuple[datetime | None, datetime | None]) -> None:
@@ -294,8 +298,9 @@ class _SweepBatch:
         sends = False
         for instant, skipped in settle_due(stored, self.now, grace, later, spoken_for):
             sends = sends or skipped is None
+            logged = kind if kind is DeliveryKind.CHECKIN else nudge_kind(snapshot, instant)
             self.rows.append(
-                writes.log_row(member_id, row[_PLATFORM], kind, instant, self.now, skipped)
+                writes.log_row(member_id, row[_PLATFORM], logged, instant, self.now, skipped)
             )
         return sends
 

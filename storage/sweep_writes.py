@@ -27,10 +27,11 @@ from habits.model import DeliveryKind, DeliveryStatus
 from storage.tables import UTCDateTime, deliveries, members
 
 NOW = bindparam("now", type_=UTCDateTime)
-# Where a member row keeps each kind's next instant.
+# Where a member row keeps each kind's next instant (the heads-up is one of the nudge slots).
 NEXT_AT = {
     DeliveryKind.NUDGE: members.c.next_nudge_at,
     DeliveryKind.CHECKIN: members.c.next_checkin_at,
+    DeliveryKind.HEADSUP: members.c.next_nudge_at,
 }
 
 

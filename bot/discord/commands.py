@@ -196,6 +196,8 @@ NUDGE_CHANGES = [
     app_commands.Choice(name="snooze until later today", value="snooze later"),
     app_commands.Choice(name="snooze until tomorrow", value="snooze tomorrow"),
     app_commands.Choice(name="smaller step — an even smaller next step", value="smaller"),
+    app_commands.Choice(name="heads-up off — no last-day heads-up", value="heads-up off"),
+    app_commands.Choice(name="heads-up on — the last-day heads-up", value="heads-up on"),
 ]
 
 
@@ -288,7 +290,7 @@ def _commands(handler: CommandHandler) -> Iterable[app_commands.Command | app_co
     @app_commands.describe(
         days="Which days: mon thu, weekdays, weekends, daily…",
         time="What time: 9:00, 9am, 18:30…",
-        change="Pause, resume, turn off, snooze, or ask for a smaller step",
+        change="Pause, resume, turn off, snooze, a smaller step, or the last-day heads-up",
         pause_for="With change: pause — 2w, 10 days, or until YYYY-MM-DD",
     )
     @app_commands.choices(change=NUDGE_CHANGES)

@@ -89,6 +89,7 @@ OPTION_FORMS: dict[Form, str] = {
     Form.NUDGES_OFF: "/nudges change:off",
     Form.NUDGES_SNOOZE: "/nudges change:snooze {until}",
     Form.NUDGES_SMALLER: "/nudges change:smaller",
+    Form.NUDGES_HEADS_UP: "/nudges change:heads-up {state}",
     Form.TIMEZONE_SHOW: "/timezone",
     Form.TIMEZONE: "/timezone zone:{zone}",
     Form.TIMEZONE_ANY: "/timezone zone:",  # the member picks a zone from the list as they type
@@ -188,6 +189,7 @@ nudge you with one tiny next step at your own local time. Fill in a command's op
 /nudges — show the schedule · /nudges days:mon thu time:9:00 · days:weekdays time:18:30
 /nudges change:pause pause_for:2w (or until {until}) · change:resume · change:off
 /nudges change:snooze later (or tomorrow) · change:smaller — an even smaller next step
+/nudges change:heads-up off (or on) — the last day's heads-up while your goal is open
 /timezone — show · /timezone zone:Europe/Berlin — pick from the list as you type a city
 /habit help · /habit export — all your data as a JSON file · /habit forget — delete it all"""
 

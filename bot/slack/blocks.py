@@ -221,6 +221,7 @@ def dm_message(user_id: str, body: tuple[Part, ...], blocks: list[Block]) -> dic
 TITLES = {
     DeliveryKind.NUDGE: (":seedling:", M.SLACK_NUDGE_TITLE),
     DeliveryKind.CHECKIN: (":sunrise:", M.SLACK_CHECKIN_TITLE),
+    DeliveryKind.HEADSUP: (":hourglass_flowing_sand:", M.SLACK_HEADS_UP_TITLE),
 }
 
 

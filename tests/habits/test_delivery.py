@@ -384,7 +384,8 @@ def test_paused_resting_and_goal_off_members_get_no_nudges(
 
     driver.run_until(datetime(2026, 12, 6, 23, 0, tzinfo=UTC))
 
-    assert [s.kind for s in sender.of("busy")] == ["nudge", "checkin", "nudge"]
+    kinds = ["nudge", "headsup", "checkin", "nudge", "headsup"]
+    assert [s.kind for s in sender.of("busy")] == kinds
     assert sender.of("off") == []
     assert sender.of("resting") == []  # no "welcome back" while the rest goes on
     for name in ("paused", "quiet"):

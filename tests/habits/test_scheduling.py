@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from habits import scheduling
 from habits import timekeeping as tk
-from habits.model import Member
+from habits.model import DeliveryKind, Member
 
 NINE = 9 * 60
 # Monday 2026-11-23, 14:00 in Berlin (CET, UTC+1).
@@ -84,13 +84,13 @@ def test_the_default_schedule_nudges_on_thursday_at_nine_local() -> None:
 def test_the_next_nudge_is_strictly_after_the_given_instant() -> None:
     thursday_nine = utc(2026, 11, 26, 8, 0)
     nudge = scheduling.next_nudge(member(), thursday_nine, False)
-    assert nudge == utc(2026, 12, 3, 8, 0)
+    assert nudge == utc(2026, 11, 29, 8, 0)  # Sunday's heads-up, the week's last day
 
 
 def test_nudges_on_the_first_day_of_the_week_are_left_to_the_checkin() -> None:
     # Thursday afternoon: the next Monday slot belongs to the check-in, so Thursday follows.
     after = utc(2026, 11, 26, 13, 0)
-    nudge = scheduling.next_nudge(member(), after, False)
+    nudge = scheduling.next_nudge(member(heads_up_enabled=False), after, False)
     assert local(nudge) == datetime(2026, 12, 3, 9, 0)
 
 
@@ -101,7 +101,7 @@ def test_the_checkin_takes_the_skipped_first_day_slot() -> None:
 
 
 def test_a_schedule_only_on_the_first_day_of_the_week_leaves_everything_to_the_checkin() -> None:
-    mondays = member(nudge_days=tk.days_mask([0]))
+    mondays = member(nudge_days=tk.days_mask([0]), heads_up_enabled=False)
     assert scheduling.next_nudge(mondays, MONDAY_AFTERNOON, False) is None
     assert local(scheduling.next_checkin(mondays, MONDAY_AFTERNOON)) == datetime(2026, 11, 30, 9)
 
@@ -183,8 +183,11 @@ def test_resume_day_is_the_later_of_pause_and_rest() -> None:
 def test_a_thursday_nudge_in_new_york_stays_at_nine_across_fall_back() -> None:
     ny = member(timezone="America/New_York")
     first = scheduling.next_nudge(ny, utc(2026, 10, 27, 12, 0), False)
-    second = scheduling.next_nudge(ny, first + timedelta(minutes=1), False) if first else None
     assert first == utc(2026, 10, 29, 13, 0)  # EDT
+    # Sunday 1 Nov, the day clocks go back at 02:00: its heads-up is at nine EST already.
+    heads_up = scheduling.next_nudge(ny, first + timedelta(minutes=1), False)
+    assert heads_up == utc(2026, 11, 1, 14, 0)
+    second = scheduling.next_nudge(ny, heads_up + timedelta(minutes=1), False)
     assert second == utc(2026, 11, 5, 14, 0)  # EST
 
 
@@ -212,6 +215,104 @@ def test_a_sydney_nudge_stays_at_nine_when_the_clocks_go_back() -> None:
     assert saturday == utc(2026, 4, 3, 22, 0)
     assert sunday == utc(2026, 4, 4, 23, 0)
     assert local(sunday, "Australia/Sydney") == datetime(2026, 4, 5, 9, 0)
+
+
+# --- the last day's heads-up ------------------------------------------------------------------
+
+SUNDAY_NINE_BERLIN = utc(2026, 11, 29, 8, 0)
+
+
+def test_the_heads_up_adds_a_slot_at_nudge_time_on_the_weeks_last_day() -> None:
+    thursday_afternoon = utc(2026, 11, 26, 13, 0)
+    heads_up = scheduling.next_nudge(member(), thursday_afternoon, False)
+    assert heads_up == SUNDAY_NINE_BERLIN
+    assert scheduling.nudge_kind(member(), heads_up) is DeliveryKind.HEADSUP
+    after = scheduling.next_nudge(member(), heads_up, False)
+    assert local(after) == datetime(2026, 12, 3, 9, 0)  # next Thursday: Monday is the check-in's
+    assert scheduling.nudge_kind(member(), after) is DeliveryKind.NUDGE
+
+
+def test_a_last_day_that_is_a_nudge_day_has_one_slot_and_it_is_the_heads_up() -> None:
+    sundays = member(nudge_days=tk.days_mask([3, 6]))
+    instants = []
+    after = MONDAY_AFTERNOON
+    for _ in range(4):
+        found = scheduling.next_nudge(sundays, after, False)
+        assert found is not None
+        instants.append(found)
+        after = found
+    assert [local(i) for i in instants] == [
+        datetime(2026, 11, 26, 9, 0),
+        datetime(2026, 11, 29, 9, 0),
+        datetime(2026, 12, 3, 9, 0),
+        datetime(2026, 12, 6, 9, 0),
+    ]
+    kinds = [scheduling.nudge_kind(sundays, i) for i in instants]
+    assert kinds == [DeliveryKind.NUDGE, DeliveryKind.HEADSUP] * 2
+
+
+def test_with_the_heads_up_off_the_last_day_keeps_only_its_own_nudge() -> None:
+    off = member(heads_up_enabled=False)
+    thursday_afternoon = utc(2026, 11, 26, 13, 0)
+    assert local(scheduling.next_nudge(off, thursday_afternoon, False)) == datetime(2026, 12, 3, 9)
+    sundays = member(nudge_days=tk.days_mask([6]), heads_up_enabled=False)
+    sunday = scheduling.next_nudge(sundays, thursday_afternoon, False)
+    assert sunday == SUNDAY_NINE_BERLIN
+    assert scheduling.nudge_kind(sundays, sunday) is DeliveryKind.NUDGE
+
+
+def test_a_met_week_gets_no_heads_up() -> None:
+    thursday_afternoon = utc(2026, 11, 26, 13, 0)
+    nudge = scheduling.next_nudge(member(), thursday_afternoon, True)
+    assert local(nudge) == datetime(2026, 12, 3, 9, 0)
+
+
+def test_a_rest_or_a_pause_over_the_last_day_leaves_out_its_heads_up() -> None:
+    thursday_afternoon = utc(2026, 11, 26, 13, 0)
+    for ending in ({"rest_until": date(2026, 11, 30)}, {"paused_until": date(2026, 11, 30)}):
+        nudge = scheduling.next_nudge(member(**ending), thursday_afternoon, False)
+        assert local(nudge) == datetime(2026, 12, 3, 9, 0)
+
+
+def test_sunday_weeks_get_their_heads_up_on_saturday() -> None:
+    sunday_week = member(week_starts_on=tk.SUNDAY)
+    thursday_afternoon = utc(2026, 11, 26, 13, 0)
+    heads_up = scheduling.next_nudge(sunday_week, thursday_afternoon, False)
+    assert local(heads_up) == datetime(2026, 11, 28, 9, 0)
+    assert scheduling.nudge_kind(sunday_week, heads_up) is DeliveryKind.HEADSUP
+    # Sunday opens their week: its slot is the check-in's, and a Sunday instant no heads-up.
+    assert local(scheduling.next_checkin(sunday_week, heads_up)) == datetime(2026, 11, 29, 9)
+    assert scheduling.nudge_kind(sunday_week, SUNDAY_NINE_BERLIN) is DeliveryKind.NUDGE
+
+
+@pytest.mark.parametrize(
+    ("sunday", "expected"),
+    [
+        # Berlin springs forward at 02:00 on Sunday 29 March: nine is CEST that morning.
+        (date(2026, 3, 29), utc(2026, 3, 29, 7, 0)),
+        (date(2026, 3, 22), utc(2026, 3, 22, 8, 0)),
+        (date(2026, 4, 5), utc(2026, 4, 5, 7, 0)),
+        # and falls back at 03:00 on Sunday 25 October: nine is CET again.
+        (date(2026, 10, 18), utc(2026, 10, 18, 7, 0)),
+        (date(2026, 10, 25), utc(2026, 10, 25, 8, 0)),
+        (date(2026, 11, 1), utc(2026, 11, 1, 8, 0)),
+    ],
+)
+def test_the_heads_up_is_at_nine_local_on_both_sides_of_a_dst_change(
+    sunday: date, expected: datetime
+) -> None:
+    thursday_noon = datetime.combine(sunday - timedelta(days=3), datetime.min.time(), UTC)
+    heads_up = scheduling.next_nudge(member(), thursday_noon + timedelta(hours=12), False)
+    assert heads_up == expected
+    assert local(heads_up) == datetime.combine(sunday, datetime.min.time()) + timedelta(hours=9)
+    assert scheduling.nudge_kind(member(), heads_up) is DeliveryKind.HEADSUP
+
+
+def test_a_snoozed_instant_on_the_last_day_is_the_heads_up_again() -> None:
+    later_that_sunday = utc(2026, 11, 29, 11, 30)
+    assert scheduling.nudge_kind(member(), later_that_sunday) is DeliveryKind.HEADSUP
+    just_after_midnight = utc(2026, 11, 29, 23, 30)  # Monday 00:30 in Berlin
+    assert scheduling.nudge_kind(member(), just_after_midnight) is DeliveryKind.NUDGE
 
 
 # --- the weekly check-in -----------------------------------------------------------------------
@@ -331,6 +432,7 @@ SNAPSHOTS = st.builds(
     paused_until=st.none() | st.dates(date(2026, 11, 1), date(2027, 1, 31)),
     rest_until=st.none() | st.dates(date(2026, 11, 1), date(2027, 1, 31)),
     unreachable=st.booleans(),
+    heads_up_enabled=st.booleans(),
 )
 
 

@@ -47,7 +47,13 @@ async def run_sync(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def replica(
-    url: str, name: str, start: threading.Barrier, sender: RecordingSender, *, full: bool
+    url: str,
+    name: str,
+    start: threading.Barrier,
+    sender: RecordingSender,
+    *,
+    full: bool,
+    at: datetime = THURSDAY_0900,
 ) -> None:
     """One process's worth of sweeper: its own engine, outbox and clock.
 
@@ -56,7 +62,7 @@ def replica(
     """
     engine = make_engine(url, pool_size=2)
     try:
-        outbox = Outbox(SqlUnitOfWorkFactory(engine), ManualClock(THURSDAY_0900))
+        outbox = Outbox(SqlUnitOfWorkFactory(engine), ManualClock(at))
         sweep = SweepSettings(batch_size=50)
         dispatcher = Dispatcher(
             outbox,
@@ -79,14 +85,16 @@ def replica(
         engine.dispose()
 
 
-def run_replicas(url: str, count: int, *, full: bool = True) -> list[RecordingSender]:
+def run_replicas(
+    url: str, count: int, *, full: bool = True, at: datetime = THURSDAY_0900
+) -> list[RecordingSender]:
     senders = [RecordingSender() for _ in range(count)]
     start = threading.Barrier(count)
     errors: list[BaseException] = []
 
     def target(index: int) -> None:
         try:
-            replica(url, f"replica-{index}", start, senders[index], full=full)
+            replica(url, f"replica-{index}", start, senders[index], full=full, at=at)
         except BaseException as exc:  # surfaced in the main thread below
             errors.append(exc)
             start.abort()

@@ -232,7 +232,7 @@ def test_sweep_works_through_every_batch(engine: Engine, uow_factory: SqlUnitOfW
     assert {(r.kind, r.status, r.scheduled_for) for r in rows} == {("nudge", "pending", NOW)}
     with engine.connect() as connection:
         assert set(connection.execute(select(members.c.next_nudge_at)).scalars()) == {
-            datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+            datetime(2026, 11, 29, 9, 0, tzinfo=UTC)  # Sunday's heads-up
         }
 
 
@@ -286,6 +286,8 @@ def test_delivery_history_is_in_schedule_order_and_per_member(
 
     assert [(h.kind, h.scheduled_for, h.status) for h in history] == [
         ("nudge", datetime(2026, 11, 26, 9, 0, tzinfo=UTC), "pending"),
+        # No sweep on Sunday: its heads-up was missed, and is logged so.
+        ("headsup", datetime(2026, 11, 29, 9, 0, tzinfo=UTC), "skipped"),
         ("checkin", datetime(2026, 11, 30, 9, 0, tzinfo=UTC), "pending"),
     ]
     assert all(h.scheduled_for.tzinfo is not None for h in history)

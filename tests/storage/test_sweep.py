@@ -158,7 +158,7 @@ def test_ids_far_apart_are_swept_once_each(
     assert outbox.sweep(["discord"], SweepSettings(batch_size=3)) == 0
 
     assert set(log_by_member(engine)) == set(ids)
-    next_slot = datetime(2026, 11, 30, 9, 0, tzinfo=UTC) + 3 * DAY  # Monday's is the check-in's
+    next_slot = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)  # Sunday's heads-up
     assert {row.next_nudge_at for row in member_rows(engine).values()} == {next_slot}
 
 
@@ -178,7 +178,7 @@ def test_a_member_with_nothing_left_to_plan_is_unscheduled_with_the_rest_of_the_
 
     rows = member_rows(engine)
     assert rows["lost"].next_nudge_at is None
-    assert rows["kept"].next_nudge_at == datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    assert rows["kept"].next_nudge_at == datetime(2026, 11, 29, 9, 0, tzinfo=UTC)  # heads-up
     assert len(log_by_member(engine)) == 2
 
 

@@ -72,6 +72,8 @@ async def test_login_registers_every_command_globally_with_typed_options(
         "snooze later",
         "snooze tomorrow",
         "smaller",
+        "heads-up off",
+        "heads-up on",
     ]
     assert options_of(commands["timezone"])["zone"]["autocomplete"] is True
     habit = options_of(commands["habit"])

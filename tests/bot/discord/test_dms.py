@@ -214,8 +214,8 @@ async def test_closed_dms_mark_the_member_unreachable_without_retries_and_they_a
         clock.set(MONDAY_9AM + timedelta(days=day))
         await dispatcher.tick()
     assert len(dm_opens(fake, ANA)) == 1
-    assert len(fake.dms_to(BEN)) == 3  # Thursday's nudge and next Monday's check-in
-    assert len(dm_posts(fake)) == 4  # Ana's one 403 and Ben's three
+    assert len(fake.dms_to(BEN)) == 4  # Thursday's nudge, Sunday's heads-up, Monday's check-in
+    assert len(dm_posts(fake)) == 5  # Ana's one 403 and Ben's four
     assert len(store.deliveries(ANA)) == 1
 
     # Ana opens her DMs and uses a command — here through the engine directly, as a second
