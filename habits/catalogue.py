@@ -285,6 +285,7 @@ class M(StrEnum):
     NO_FREEZES_LEFT = "no_freezes_left"
     MILESTONE_STREAK = "milestone_streak"
     MILESTONE_PUBLICATIONS = "milestone_publications"
+    FREEZE_EARNED = "freeze_earned"
     SMALLER_GOAL_HINT = "smaller_goal_hint"
     SMALLER_GOAL_BUTTON = "smaller_goal_button"
     SMALLER_STILL = "smaller_still"
@@ -630,6 +631,10 @@ ENGLISH: dict[M, str | Plural] = {
     M.NO_FREEZES_LEFT: "none left",
     M.MILESTONE_STREAK: "🏅 {count} weeks in a row — a milestone. Take a moment to enjoy it.",
     M.MILESTONE_PUBLICATIONS: "🎉 {count} publications in all — that's a body of work.",
+    M.FREEZE_EARNED: (
+        "❄️ You earned a streak freeze ({count} of {most} banked): if a week slips, it keeps your "
+        "streak."
+    ),
     M.SMALLER_GOAL_HINT: "Would a smaller goal help? Try {goal} a week.",
     M.SMALLER_GOAL_BUTTON: "Make it {goal} a week",
     M.SMALLER_STILL: (

@@ -135,6 +135,10 @@ def last_week(
             parts.append(say(M.LAST_WEEK_COMEBACK, **result, cheer=cheer))
         else:
             parts.append(say(M.LAST_WEEK_MET, **result, count=streak, cheer=cheer))
+        banked = streaks.banked_freezes([w for w in weeks if w.start <= closed])
+        earned = banked > streaks.banked_freezes([w for w in weeks if w.start < closed])
+        if member.freezes_enabled and earned:
+            parts.append(say(M.FREEZE_EARNED, count=banked, most=streaks.MAX_FREEZES))
         return parts + milestones(ctx, member, weeks, closed), actions
     cheer = say(coaching.encouragement(False, salt))
     parts.append(say(M.LAST_WEEK_MISSED, **result, cheer=cheer))

@@ -104,6 +104,25 @@ def test_a_missed_week_after_four_met_ones_is_frozen_and_the_check_in_says_so_ki
     assert year.weeks[-1].state is WeekState.IN_PROGRESS  # the current week never is
 
 
+def test_the_check_in_says_when_a_freeze_was_earned_and_not_when_none_could_be(
+    member: Member,
+) -> None:
+    texts = [member.live(1) for _ in range(12)]
+
+    earned = [n for n, text in enumerate(texts) if "You earned a streak freeze" in text]
+    assert earned == [3, 7]  # the 4th and 8th met weeks; at the 12th two are banked already
+    assert "(1 of 2 banked)" in texts[3]
+    assert "(2 of 2 banked)" in texts[7]
+
+
+def test_freezes_off_earns_none_in_the_check_in(member: Member) -> None:
+    member.say("/goal freezes off")
+
+    texts = [member.live(1) for _ in range(4)]
+
+    assert not any("freeze" in text for text in texts)
+
+
 def test_the_streak_card_shows_the_freezes_banked(member: Member) -> None:
     for _ in range(4):
         member.live(1)

@@ -145,3 +145,21 @@ def test_weeks_across_a_dst_change_are_the_members_local_weeks(
         (date(2026, 11, 2), 0, WeekState.IN_PROGRESS),
     ]
     assert {w.start.weekday() for w in year.weeks} == {0}
+
+
+def test_a_week_kept_by_a_freeze_is_a_frozen_cell(coach: Coach, clock: ManualClock) -> None:
+    coach.handle(ANA, "/goal 1")
+    for _ in range(4):  # four met weeks in a row earn a freeze
+        coach.handle(ANA, "/published")
+        clock.advance(timedelta(days=7))
+    clock.advance(timedelta(days=7))  # a week with nothing: the freeze keeps the streak
+
+    year = year_of(coach)
+
+    assert [w.state for w in year.weeks[-6:]] == [
+        *[WeekState.MET] * 4,
+        WeekState.FROZEN,
+        WeekState.IN_PROGRESS,
+    ]
+    assert year.current == 4
+    assert "1 frozen" in render(year.alt, PLAIN)
