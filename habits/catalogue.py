@@ -273,6 +273,8 @@ class M(StrEnum):
     HEADS_UP_TITLE = "heads_up_title"
     HEADS_UP_LEFT = "heads_up_left"
     HEADS_UP_STEP = "heads_up_step"
+    HEADS_UP_FREEZES = "heads_up_freezes"
+    HEADS_UP_NO_FREEZE = "heads_up_no_freeze"
     TINY_NEXT_STEP = "tiny_next_step"
     FIRST_TINY_STEP = "first_tiny_step"
     WELCOME_BACK = "welcome_back"
@@ -611,6 +613,11 @@ ENGLISH: dict[M, str | Plural] = {
     M.HEADS_UP_LEFT: "{left} to go for this week's goal ({count} of {target} so far) — today is "
     "the last day.",
     M.HEADS_UP_STEP: "The smallest step that still counts: {step}",
+    M.HEADS_UP_FREEZES: Plural(
+        "❄️ {count} streak freeze banked: if this week slips, it keeps your streak.",
+        "❄️ {count} streak freezes banked: if this week slips, one keeps your streak.",
+    ),
+    M.HEADS_UP_NO_FREEZE: "No streak freeze banked yet, so this week counts.",
     M.TINY_NEXT_STEP: "Tiny next step: {step}",
     M.FIRST_TINY_STEP: "First tiny step: {step}",
     M.WELCOME_BACK: "Welcome back from your rest week.",

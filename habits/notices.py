@@ -61,6 +61,9 @@ def heads_up(ctx: MemberContext) -> Notice | None:
         say(M.HEADS_UP_LEFT, left=left, count=week.count, target=target),
         say(M.HEADS_UP_STEP, step=step_words(step, member.goal_label)),
     )
+    if member.freezes_enabled:
+        banked = streaks.banked_freezes(ctx.weeks(member))
+        body += (say(M.HEADS_UP_FREEZES, count=banked) if banked else say(M.HEADS_UP_NO_FREEZE),)
     return Notice(ctx.ref, DeliveryKind.HEADSUP, body, HEADS_UP_ACTIONS)
 
 

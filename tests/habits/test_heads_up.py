@@ -14,7 +14,7 @@ from sqlalchemy import Engine, insert
 from habits.coach import Coach
 from habits.delivery import Dispatcher
 from habits.messages import PLAIN, ActionId, render
-from habits.model import DeliveryStatus, ManualClock
+from habits.model import DeliveryStatus, ManualClock, MemberRef
 from habits.outbox import Outbox
 from storage.database import make_engine
 from storage.tables import members
@@ -72,7 +72,8 @@ def test_the_heads_up_arrives_once_at_nine_local_on_the_weeks_last_day(
     assert render(heads_up.title, PLAIN) == "Heads-up: last day of your week"
     assert heads_up.text == (
         "1 post to go for this week's goal (0 of 1 so far) — today is the last day.\n"
-        "The smallest step that still counts: Publish the short version — done beats perfect."
+        "The smallest step that still counts: Publish the short version — done beats perfect.\n"
+        "No streak freeze banked yet, so this week counts."
     )
     # Snoozing "until tomorrow" would land in the next week: not offered.
     assert [a.id for a in heads_up.actions] == [
@@ -82,6 +83,27 @@ def test_the_heads_up_arrives_once_at_nine_local_on_the_weeks_last_day(
     ]
     assert ("headsup", SUN_0900_BERLIN, "sent") in logged(engine)
     assert member_row(engine, "ana").last_step == "ship-short"
+
+
+def test_it_names_the_freezes_banked_and_says_nothing_of_them_when_they_are_off(
+    coach: Coach, driver: Driver, sender: FakeSender, clock: ManualClock
+) -> None:
+    clock.set(datetime(2026, 10, 26, 12, 0, tzinfo=UTC))  # four weeks before this one
+    join(coach, "ana", "/goal 1 post")
+    join(coach, "bo", "/goal 1 post", "/goal freezes off")
+    for week in range(4):  # four met weeks in a row earn one freeze
+        clock.set(datetime(2026, 10, 27, 12, 0, tzinfo=UTC) + timedelta(weeks=week))
+        for who in ("ana", "bo"):
+            assert coach.handle(MemberRef.console(who), "/published").ok
+    clock.set(SUN_0900_BERLIN - HALF_HOUR)
+
+    driver.run_until(SUN_0900_BERLIN + HALF_HOUR, HALF_HOUR)
+
+    ana, bo = sender.of("ana")[-1].notice, sender.of("bo")[-1].notice
+    assert (ana.kind, bo.kind) == ("headsup", "headsup")
+    last_line = "❄️ 1 streak freeze banked: if this week slips, it keeps your streak."
+    assert ana.text.splitlines()[-1] == last_line
+    assert len(bo.text.splitlines()) == 2  # what's left and the step
 
 
 def test_it_says_whats_left_of_a_bigger_goal(
