@@ -95,6 +95,11 @@ _ID, _PLATFORM = 0, 1
 _SCHEDULE = slice(2, 2 + len(_SCHEDULE_COLUMNS))
 _NUDGE_STATE, _CHECKIN_STATE, _NUDGE_AT, _CHECKIN_AT = range(_SCHEDULE.stop, _SCHEDULE.stop + 4)
 _NOT_DUE, _FRESH, _STALE = 0, 1, 2
+# What a nudge slot's kind reads of the schedule (``scheduling.nudge_kind``), by position.
+_ZONE, _WEEK_START, _HEADS_UP = (
+    _SCHEDULE.start + _SCHEDULE_COLUMNS.index(name)
+    for name in ("timezone", "week_starts_on", "heads_up_enabled")
+)
 
 
 def _state(stored: Any, fresh_since_key: str) -> Any:
@@ -193,6 +198,9 @@ class _RawValues:
         return convert(raw)  # type: ignore[no-any-return]
 
 
+_Plan = tuple[datetime | None, datetime | None]  # the next nudge and check-in
+
+
 def _result_processor(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
     processor: Callable[[Any], Any] | None = column.type.dialect_impl(dialect).result_processor(
         dialect, None
@@ -233,9 +241,10 @@ class _SweepBatch:
     def classify(self, rows: Sequence[Any]) -> None:
         """Sort each claimed row into what its slots need: the hot loop of a sweep."""
         now, planner, snapshot = self.now, self.planner, self.raw.snapshot
-        plans: dict[tuple[Any, ...], tuple[datetime | None, datetime | None]] = {}
-        # A nudge slot's kind by (schedule, stored instant as the driver returns it).
-        kinds: dict[tuple[Any, Any], DeliveryKind] = {}
+        # Per schedule: its plan, and where a fresh nudge slot at each stored instant (as the
+        # driver returns it) is logged: a nudge or the heads-up, pending or spoken for.
+        plans: dict[tuple[Any, ...], tuple[_Plan, dict[Any, tuple[list[int], list[int]]]]] = {}
+        kinds: dict[tuple[Any, ...], tuple[list[int], list[int]]] = {}
         fresh = self.fresh
         checkins = fresh[DeliveryKind.CHECKIN, None]
         next_nudge, next_checkin = (
@@ -244,9 +253,10 @@ class _SweepBatch:
         )
         for row in rows:
             schedule = row[_SCHEDULE]
-            plan = plans.get(schedule)
-            if plan is None:
-                plan = plans[schedule] = planner(snapshot(schedule), now)
+            found = plans.get(schedule)
+            if found is None:
+                found = plans[schedule] = (planner(snapshot(schedule), now), {})
+            plan, nudge_logs = found
             nudge, checkin = row[_NUDGE_STATE], row[_CHECKIN_STATE]
             if nudge == _STALE or checkin == _STALE:
                 self._settle_stale(row, plan)
@@ -256,13 +266,19 @@ class _SweepBatch:
                 checkins.append(member_id)
                 next_checkin[plan[1]].append(member_id)
             if nudge:
-                key = (schedule, row[_NUDGE_AT])
-                kind = kinds.get(key)
-                if kind is None:
-                    at = self.raw.instant(row[_NUDGE_AT])
-                    kind = kinds[key] = nudge_kind(snapshot(schedule), at)
+                raw_at = row[_NUDGE_AT]
+                logs = nudge_logs.get(raw_at)
+                if logs is None:
+                    # Schedules differ in much that the kind does not read: share it by zone,
+                    # week start, heads-up setting and instant (a sweep's rows share a few).
+                    key = (row[_ZONE], row[_WEEK_START], row[_HEADS_UP], raw_at)
+                    logs = kinds.get(key)
+                    if logs is None:
+                        kind = nudge_kind(snapshot(schedule), self.raw.instant(raw_at))
+                        logs = kinds[key] = (fresh[kind, None], fresh[kind, SPOKEN_FOR])
+                    nudge_logs[raw_at] = logs
                 # One message at a time: the check-in carries the week's next step anyway.
-                fresh[kind, SPOKEN_FOR if checkin else None].append(member_id)
+                (logs[1] if checkin else logs[0]).append(member_id)
                 next_nudge[plan[0]].append(member_id)
 
     def _settle_stale(self, row: Any, plan: tuple[datetime | None, datetime | None]) -> None:
