@@ -800,7 +800,7 @@ nudge you with one tiny next step at your own local time.
 /published [link] [title] — log a publication now · /published undo — undo the last one
 /published yesterday [link] [title] — or mon, or YYYY-MM-DD: up to 14 days back
 /published list — your recent publications, numbered · /published remove 2 — remove one
-/streak — your streak card
+/streak — your streak card and a picture of your year
 /nudges — show the schedule · /nudges mon thu at 9:00 · /nudges weekdays at 18:30
 /nudges pause 2w · /nudges pause until {until} · /nudges resume · /nudges off
 /nudges snooze later|tomorrow · /nudges smaller — an even smaller next step

@@ -185,7 +185,7 @@ nudge you with one tiny next step at your own local time. Fill in a command's op
 /published url:… title:… — log a publication now (both optional) · /published undo:True
 /published when:yesterday url:… title:… — or a weekday, or YYYY-MM-DD: up to 14 days back
 /published list:True — your recent publications, numbered · /published remove:2 — remove one
-/streak — your streak card
+/streak — your streak card and a picture of your year
 /nudges — show the schedule · /nudges days:mon thu time:9:00 · days:weekdays time:18:30
 /nudges change:pause pause_for:2w (or until {until}) · change:resume · change:off
 /nudges change:snooze later (or tomorrow) · change:smaller — an even smaller next step
