@@ -193,7 +193,14 @@ def make_members_due(database_url: str) -> None:
     engine = make_engine(database_url, pool_size=1)
     try:
         with engine.begin() as connection:
-            connection.execute(insert(members), [due_member_row(u, due) for u in user_ids()])
+            connection.execute(
+                insert(members),
+                [
+                    # heads-up off: on the week's last day the slot would be one, not a nudge
+                    due_member_row(u, due, heads_up_enabled=False)
+                    for u in user_ids()
+                ],
+            )
     finally:
         engine.dispose()
 
