@@ -233,6 +233,17 @@ class M(StrEnum):
     YEAR_IN_PROGRESS = "year_in_progress"
     YEAR_HEATMAP = "year_heatmap"
     BUTTON_SHOW_YEAR = "button_show_year"
+    # The *I published* form's own words.
+    FORM_TITLE = "form_title"
+    FORM_SUBMIT = "form_submit"
+    FORM_CANCEL = "form_cancel"
+    FORM_LINK = "form_link"
+    FORM_LINK_OPTIONAL = "form_link_optional"
+    FORM_LINK_HINT = "form_link_hint"
+    FORM_LINK_PLACEHOLDER = "form_link_placeholder"
+    FORM_TITLE_FIELD = "form_title_field"
+    FORM_TITLE_OPTIONAL = "form_title_optional"
+    FORM_TITLE_PLACEHOLDER = "form_title_placeholder"
     YEAR_FILE_TITLE = "year_file_title"
     YEAR_SENT = "year_sent"
     YEAR_NOT_SENT = "year_not_sent"
@@ -560,6 +571,16 @@ ENGLISH: dict[M, str | Plural] = {
     M.YEAR_IN_PROGRESS: "in progress",
     M.YEAR_HEATMAP: "{cells}  ({legend})",
     M.BUTTON_SHOW_YEAR: "Show my year",
+    M.FORM_TITLE: "I published!",
+    M.FORM_SUBMIT: "Log it",
+    M.FORM_CANCEL: "Cancel",
+    M.FORM_LINK: "Link",
+    M.FORM_LINK_OPTIONAL: "Link (optional)",
+    M.FORM_LINK_HINT: "Where people can read it. Leave empty if it isn't online.",
+    M.FORM_LINK_PLACEHOLDER: "https://example.com/my-post",
+    M.FORM_TITLE_FIELD: "Title",
+    M.FORM_TITLE_OPTIONAL: "Title (optional)",
+    M.FORM_TITLE_PLACEHOLDER: "What did you publish?",
     M.YEAR_FILE_TITLE: "Your year of writing",
     M.YEAR_SENT: "I've sent the picture of your year to our direct messages.",
     M.YEAR_NOT_SENT: "I couldn't send the picture of your year just now. Try {command} again.",

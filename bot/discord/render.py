@@ -303,17 +303,26 @@ def notice_message(notice: Notice) -> dict[str, Any]:
     return kwargs
 
 
+def _words(message: M) -> str:
+    """A catalogue text with no values, as plain text (the form's title, labels, placeholders)."""
+    return render(say(message), PLAIN)
+
+
 class PublishedForm(discord.ui.Modal):
     """The *I published* form. Submits are handled by the adapter's router, not by this object,
     so a form opened before a restart still logs after it."""
 
     def __init__(self) -> None:
-        super().__init__(title="I published!", custom_id=PUBLISH_FORM_ID, timeout=None)
+        super().__init__(title=_words(M.FORM_TITLE), custom_id=PUBLISH_FORM_ID, timeout=None)
         link_limit = min(MAX_URL, MAX_TEXT_INPUT)
+        link_example = _words(M.FORM_LINK_PLACEHOLDER)
         self.add_item(
-            _optional_field("Link (optional)", URL_FIELD, "https://example.com/my-post", link_limit)
+            _optional_field(_words(M.FORM_LINK_OPTIONAL), URL_FIELD, link_example, link_limit)
         )
-        self.add_item(_optional_field("Title (optional)", TITLE_FIELD, "My first post", MAX_TITLE))
+        title_example = _words(M.FORM_TITLE_PLACEHOLDER)
+        self.add_item(
+            _optional_field(_words(M.FORM_TITLE_OPTIONAL), TITLE_FIELD, title_example, MAX_TITLE)
+        )
         self.stop()  # render only: nothing kept in discord.py's modal store
 
 

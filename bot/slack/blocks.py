@@ -231,26 +231,31 @@ def notice_blocks(notice: Notice) -> list[Block]:
     return [*body_blocks(notice.body, heading), *actions_block(notice.actions)]
 
 
+def _words(message: M) -> str:
+    """A catalogue text with no values, as plain text (modal titles, labels, placeholders)."""
+    return render(say(message), PLAIN)
+
+
 def publish_modal(private_metadata: str = "") -> Block:
     """The *I published* form: an optional link and an optional title."""
     return {
         "type": "modal",
         "callback_id": PUBLISH_CALLBACK,
         "private_metadata": private_metadata,
-        "title": _plain("I published!"),
-        "submit": _plain("Log it"),
-        "close": _plain("Cancel"),
+        "title": _plain(_words(M.FORM_TITLE)),
+        "submit": _plain(_words(M.FORM_SUBMIT)),
+        "close": _plain(_words(M.FORM_CANCEL)),
         "blocks": [
             {
                 "type": "input",
                 "block_id": LINK_BLOCK,
                 "optional": True,
-                "label": _plain("Link"),
-                "hint": _plain("Where people can read it. Leave empty if it isn't online."),
+                "label": _plain(_words(M.FORM_LINK)),
+                "hint": _plain(_words(M.FORM_LINK_HINT)),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": LINK_BLOCK,
-                    "placeholder": _plain("https://example.com/my-post"),
+                    "placeholder": _plain(_words(M.FORM_LINK_PLACEHOLDER)),
                     "max_length": min(MAX_URL, MAX_INPUT),
                 },
             },
@@ -258,11 +263,11 @@ def publish_modal(private_metadata: str = "") -> Block:
                 "type": "input",
                 "block_id": TITLE_BLOCK,
                 "optional": True,
-                "label": _plain("Title"),
+                "label": _plain(_words(M.FORM_TITLE_FIELD)),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": TITLE_BLOCK,
-                    "placeholder": _plain("What did you publish?"),
+                    "placeholder": _plain(_words(M.FORM_TITLE_PLACEHOLDER)),
                     "max_length": min(MAX_TITLE, MAX_INPUT),
                 },
             },
